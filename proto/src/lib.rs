@@ -12,6 +12,7 @@
 
 pub mod acl;
 pub mod auth;
+pub mod close;
 pub mod frame;
 pub mod hash;
 pub mod limits;
