@@ -171,6 +171,12 @@ impl State {
         self.hash
     }
 
+    /// Recomputes the hash from every item (what [`State::hash`] caches);
+    /// for benchmarks and checks.
+    pub fn hash_from_scratch(&self) -> StateHash {
+        self.compute_hash()
+    }
+
     /// The limits this state enforces.
     pub fn limits(&self) -> &Limits {
         &self.limits
