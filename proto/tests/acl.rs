@@ -155,7 +155,7 @@ fn mods_move_users_below_b(s: &mut State) {
         name: "mods".into(),
         description: String::new(),
     })))
-    .unwrap();
+    .expect("add role");
     set_acl(
         s,
         B,
