@@ -156,8 +156,9 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let admin = crate::admin::serve(self.hub.clone(), &self.banner.admin_socket, cancel.clone())
-            .await?;
+        let admin =
+            crate::admin::serve(self.hub.clone(), &self.banner.admin_socket, cancel.clone())
+                .await?;
         tracing::info!(addr = %self.banner.listening, "listening");
         let accept = async {
             while let Some(incoming) = self.endpoint.accept().await {
@@ -205,8 +206,7 @@ fn password(config: &Config, store: &Store) -> Result<(String, Option<String>), 
         return Ok((p.clone(), None));
     }
     if let Some(path) = &config.password_file {
-        let text =
-            std::fs::read_to_string(path).map_err(io(format!("{}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(io(format!("{}", path.display())))?;
         return Ok((text.lines().next().unwrap_or("").to_owned(), None));
     }
     let generated = match store.meta_text(META_PASSWORD)? {

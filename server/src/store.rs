@@ -65,9 +65,7 @@ impl Store {
         };
         match store.meta.get("schema")? {
             None => {
-                store
-                    .meta
-                    .insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
+                store.meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
             }
             Some(v) => {
                 let found = <[u8; 4]>::try_from(v.as_ref())
@@ -146,7 +144,8 @@ impl Store {
 
     /// Stores a role.
     pub fn put_role(&self, role: &Role) -> Result<(), StoreError> {
-        self.roles.insert(role.name.as_bytes(), role.encode_to_vec())?;
+        self.roles
+            .insert(role.name.as_bytes(), role.encode_to_vec())?;
         Ok(())
     }
 

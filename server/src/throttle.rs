@@ -55,7 +55,9 @@ impl Throttle {
         if entries.len() >= MAX_ENTRIES {
             entries.retain(|_, e| {
                 e.refused_until.is_some_and(|u| u > now)
-                    || e.failures.back().is_some_and(|t| now.duration_since(*t) < self.window)
+                    || e.failures
+                        .back()
+                        .is_some_and(|t| now.duration_since(*t) < self.window)
             });
         }
         let entry = entries.entry(ip).or_default();

@@ -12,10 +12,16 @@ async fn login_succeeds_and_welcome_holds_my_session() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::in_dir(dir.path()).await;
     let client = server.join("alice").await;
-    let me = client.state.session(client.id).expect("my session is in the snapshot");
+    let me = client
+        .state
+        .session(client.id)
+        .expect("my session is in the snapshot");
     assert_eq!(me.name, "alice");
     assert_eq!(me.room, 0);
-    assert!(me.roles.contains(&"known".to_owned()), "open registration makes me known");
+    assert!(
+        me.roles.contains(&"known".to_owned()),
+        "open registration makes me known"
+    );
     server.stop().await;
 }
 
@@ -25,7 +31,10 @@ async fn wrong_password_is_refused() {
     let server = TestServer::in_dir(dir.path()).await;
     let mut login = server.login("mallory");
     login.password = "wrong".into();
-    let (code, reason) = Client::connect(&server, login).await.err().expect("refused");
+    let (code, reason) = Client::connect(&server, login)
+        .await
+        .err()
+        .expect("refused");
     assert_eq!(code, close::AUTH_FAILED);
     assert!(reason.contains("password"), "{reason}");
     server.stop().await;
@@ -111,7 +120,9 @@ async fn garbage_before_the_handshake_closes_with_protocol_error() {
     let server = TestServer::in_dir(dir.path()).await;
     let conn = quic_connect(&server).await;
     let (mut send, _recv) = conn.open_bi().await.unwrap();
-    send.write_all(&raw_frame(5, b"\xff\xff\xff\xff\xff")).await.unwrap();
+    send.write_all(&raw_frame(5, b"\xff\xff\xff\xff\xff"))
+        .await
+        .unwrap();
     let (code, _) = close_of(&conn).await;
     assert_eq!(code, close::PROTOCOL_ERROR);
     // An oversize prefix before login is refused at once, too.
@@ -139,7 +150,10 @@ async fn handshake_timeout_closes_and_does_not_delay_others() {
     s.send(hello()).await;
     // Meanwhile another client logs in completely before the stalled one times out.
     let _ok = server.join("carol").await;
-    assert!(stalled.close_reason().is_none(), "the stalled peer is still waiting");
+    assert!(
+        stalled.close_reason().is_none(),
+        "the stalled peer is still waiting"
+    );
     let (code, _) = close_of(&stalled).await;
     assert_eq!(code, close::AUTH_TIMEOUT);
     server.stop().await;
@@ -154,7 +168,10 @@ async fn repeated_failures_throttle_the_address() {
     for _ in 0..3 {
         let mut login = server.login("mallory");
         login.password = "nope".into();
-        let (code, _) = Client::connect(&server, login).await.err().expect("refused");
+        let (code, _) = Client::connect(&server, login)
+            .await
+            .err()
+            .expect("refused");
         assert_eq!(code, close::AUTH_FAILED);
     }
     // Now even the right password is refused from this address.
@@ -196,15 +213,31 @@ async fn open_server_with_empty_password_and_generated_password() {
 async fn admin_token_grants_admin_once() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::in_dir(dir.path()).await;
-    let token = server.admin_token.clone().expect("a fresh server prints a token");
+    let token = server
+        .admin_token
+        .clone()
+        .expect("a fresh server prints a token");
     let mut login = server.login("boss");
     login.admin_token = token.clone();
     let boss = Client::connect(&server, login).await.unwrap();
-    assert!(boss.state.session(boss.id).unwrap().roles.contains(&"admin".to_owned()));
+    assert!(
+        boss.state
+            .session(boss.id)
+            .unwrap()
+            .roles
+            .contains(&"admin".to_owned())
+    );
     let mut login = server.login("latecomer");
     login.admin_token = token;
     let late = Client::connect(&server, login).await.unwrap();
-    assert!(!late.state.session(late.id).unwrap().roles.contains(&"admin".to_owned()));
+    assert!(
+        !late
+            .state
+            .session(late.id)
+            .unwrap()
+            .roles
+            .contains(&"admin".to_owned())
+    );
     server.stop().await;
     // Claimed: no token in the banner after a restart.
     let server = TestServer::in_dir(dir.path()).await;
@@ -221,7 +254,9 @@ async fn datagrams_before_login_are_not_relayed() {
     let mut buf = Vec::new();
     voice_proto::voice::encode_client(&mut buf, 0, 1, b"early");
     early.send_datagram(buf.into()).unwrap();
-    let client = Client::handshake(early, server.login("speaker")).await.unwrap();
+    let client = Client::handshake(early, server.login("speaker"))
+        .await
+        .unwrap();
     client.speak(2, b"after");
     let got = tokio::time::timeout(WAIT, listener.conn.read_datagram())
         .await

@@ -5,8 +5,8 @@ mod support;
 
 use support::*;
 use voice_proto::pb::wire::{
-    AclRule, Change, Permission, Room, RoomAcl, SessionFlags, SessionMove, acl_rule,
-    change::Kind, server_msg::Msg,
+    AclRule, Change, Permission, Room, RoomAcl, SessionFlags, SessionMove, acl_rule, change::Kind,
+    server_msg::Msg,
 };
 
 async fn admin(server: &TestServer, name: &str) -> Client {
@@ -90,7 +90,10 @@ async fn chat_reaches_the_room_in_order_and_respects_limits() {
     assert!(ids_a.windows(2).all(|w| w[0] < w[1]));
     let texts: Vec<&str> = seen_by_a.iter().map(|m| m.text.as_str()).collect();
     let pos = |t: &str| texts.iter().position(|x| *x == t).unwrap();
-    assert!(pos("one") < pos("three"), "a sender's messages keep their order");
+    assert!(
+        pos("one") < pos("three"),
+        "a sender's messages keep their order"
+    );
     assert!(seen_by_a.iter().all(|m| m.time_ms > 0 && m.room == 0));
     // c is in another room and got nothing but its own rejection; it now talks.
     c.say(5, "hello?").await;
@@ -186,7 +189,11 @@ async fn voice_goes_only_to_the_room_only_with_speak_and_not_to_the_deafened() {
         .unwrap()
         .unwrap();
     let v = voice_proto::voice::decode_server(&got, 1000).unwrap();
-    assert_eq!((v.seq, v.opus), (3, &b"again"[..]), "packet 2 was not relayed");
+    assert_eq!(
+        (v.seq, v.opus),
+        (3, &b"again"[..]),
+        "packet 2 was not relayed"
+    );
 
     // The deafened one and the one in another room got nothing: a packet
     // from a listener in their own room arrives first.

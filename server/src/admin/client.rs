@@ -125,9 +125,7 @@ pub enum ClientError {
 }
 
 /// Connects to the admin socket.
-pub async fn connect(
-    path: &Path,
-) -> Result<AdminClient<tonic::transport::Channel>, ClientError> {
+pub async fn connect(path: &Path) -> Result<AdminClient<tonic::transport::Channel>, ClientError> {
     let socket = path.to_owned();
     let channel = tonic::transport::Endpoint::from_static("http://admin.invalid")
         .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
@@ -153,12 +151,13 @@ pub fn parse_rule(text: &str) -> Result<AclRule, ClientError> {
             "rule {text:?}: expected SUBJECT:ALLOW:DENY[:here|subs|both]"
         )));
     }
-    let subject = match parts[0].strip_prefix('@') {
-        Some(role) => acl_rule::Subject::Role(role.to_owned()),
-        None => acl_rule::Subject::UserKey(voice_proto::hash::parse_hex(parts[0]).ok_or_else(
-            || ClientError::Usage(format!("{:?} is neither @role nor a hex key", parts[0])),
-        )?),
-    };
+    let subject =
+        match parts[0].strip_prefix('@') {
+            Some(role) => acl_rule::Subject::Role(role.to_owned()),
+            None => acl_rule::Subject::UserKey(voice_proto::hash::parse_hex(parts[0]).ok_or_else(
+                || ClientError::Usage(format!("{:?} is neither @role nor a hex key", parts[0])),
+            )?),
+        };
     let perms = |list: &str| -> Result<u32, ClientError> {
         list.split(',')
             .filter(|p| !p.is_empty())
@@ -173,7 +172,11 @@ pub fn parse_rule(text: &str) -> Result<AclRule, ClientError> {
         "here" => (true, false),
         "subs" => (false, true),
         "both" => (true, true),
-        other => return Err(ClientError::Usage(format!("{other:?}: expected here, subs or both"))),
+        other => {
+            return Err(ClientError::Usage(format!(
+                "{other:?}: expected here, subs or both"
+            )));
+        }
     };
     Ok(AclRule {
         subject: Some(subject),
@@ -203,7 +206,12 @@ pub async fn run(socket: &Path, command: AdminCommand) -> Result<Vec<String>, Cl
         }
         AdminCommand::Users => {
             for u in client.users(Empty {}).await?.into_inner().users {
-                out.push(format!("{}\t{}\t{}", u.public_key, u.name, u.roles.join(",")));
+                out.push(format!(
+                    "{}\t{}\t{}",
+                    u.public_key,
+                    u.name,
+                    u.roles.join(",")
+                ));
             }
         }
         AdminCommand::Rooms => {

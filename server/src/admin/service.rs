@@ -8,9 +8,7 @@ use voice_proto::pb::admin::{
     BanRequest, BansReply, Empty, KickRequest, RegisterRequest, RoleGrant, RoleName, RoomsReply,
     SessionsReply, User, UserKey, UsersReply, admin_server::Admin,
 };
-use voice_proto::pb::wire::{
-    Change, Explanation, Role, RoleRemove, RoomAcl, change::Kind,
-};
+use voice_proto::pb::wire::{Change, Explanation, Role, RoleRemove, RoomAcl, change::Kind};
 use voice_proto::state::{ROLE_KNOWN, SessionId};
 use voice_proto::{close, hash};
 
@@ -76,7 +74,11 @@ impl AdminService {
                 session: Some(id),
             });
         }
-        let matches: Vec<_> = state.sessions().values().filter(|s| s.name == user).collect();
+        let matches: Vec<_> = state
+            .sessions()
+            .values()
+            .filter(|s| s.name == user)
+            .collect();
         match matches.as_slice() {
             [s] => Ok(Target {
                 key: s.public_key.clone(),
@@ -255,7 +257,10 @@ impl Admin for AdminService {
                     ..User::default()
                 });
             user.name = req.name.clone();
-            self.hub.store.put_user(&target.key, &user).map_err(internal)?;
+            self.hub
+                .store
+                .put_user(&target.key, &user)
+                .map_err(internal)?;
         }
         match target.session {
             Some(id) => self
@@ -305,9 +310,7 @@ impl Admin for AdminService {
         };
         let inner = self.hub.lock().await;
         let state = &inner.state;
-        let room = state
-            .resolve_room(&req.room)
-            .map_err(Status::not_found)?;
+        let room = state.resolve_room(&req.room).map_err(Status::not_found)?;
         let (roles, session) = match target.session.and_then(|id| state.session(id)) {
             Some(s) => (s.roles.clone(), s.id),
             None => (stored_roles, 0),

@@ -124,9 +124,7 @@ pub async fn handshake(hub: &Hub, conn: &quinn::Connection) -> Result<Joined, Re
         &exporter,
     )
     .map_err(|e| Refusal::failed(e.to_string()))?;
-    if !hub.password.is_empty()
-        && !auth::password_matches(&authenticate.password, &hub.password)
-    {
+    if !hub.password.is_empty() && !auth::password_matches(&authenticate.password, &hub.password) {
         return Err(Refusal::failed("wrong server password"));
     }
     match hub.active_ban(&authenticate.public_key) {
@@ -141,7 +139,10 @@ pub async fn handshake(hub: &Hub, conn: &quinn::Connection) -> Result<Joined, Re
         Ok(None) => {}
         Err(e) => {
             tracing::error!(error = %e, "cannot read bans");
-            return Err(Refusal::new(close::SHUTDOWN, "the server cannot read its database"));
+            return Err(Refusal::new(
+                close::SHUTDOWN,
+                "the server cannot read its database",
+            ));
         }
     }
     let login = Login {

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
+use voice_proto::close;
 use voice_proto::pb::wire::{Pong, client_msg::Msg as In, server_msg::Msg as Out};
 use voice_proto::state::SessionId;
-use voice_proto::close;
 
 pub use frames::{FrameReader, ReadError};
 
@@ -50,27 +50,26 @@ pub async fn serve(hub: Arc<Hub>, incoming: quinn::Incoming) {
         conn.clone(),
         session.clone(),
     ));
-    let joined =
-        match tokio::time::timeout_at(deadline, handshake::handshake(&hub, &conn)).await {
-            Ok(Ok(joined)) => joined,
-            Ok(Err(refusal)) => {
-                if refusal.counts && hub.throttle.record_failure(remote.ip()) {
-                    tracing::warn!(%remote, "address throttled after repeated failed logins");
-                }
-                tracing::info!(%remote, reason = %refusal.reason, "login refused");
-                conn.close(refusal.code.into(), refusal.reason.as_bytes());
-                voice_task.abort();
-                return;
+    let joined = match tokio::time::timeout_at(deadline, handshake::handshake(&hub, &conn)).await {
+        Ok(Ok(joined)) => joined,
+        Ok(Err(refusal)) => {
+            if refusal.counts && hub.throttle.record_failure(remote.ip()) {
+                tracing::warn!(%remote, "address throttled after repeated failed logins");
             }
-            Err(_) => {
-                conn.close(
-                    close::AUTH_TIMEOUT.into(),
-                    b"the login was not finished in time",
-                );
-                voice_task.abort();
-                return;
-            }
-        };
+            tracing::info!(%remote, reason = %refusal.reason, "login refused");
+            conn.close(refusal.code.into(), refusal.reason.as_bytes());
+            voice_task.abort();
+            return;
+        }
+        Err(_) => {
+            conn.close(
+                close::AUTH_TIMEOUT.into(),
+                b"the login was not finished in time",
+            );
+            voice_task.abort();
+            return;
+        }
+    };
     let id = joined.id;
     session.store(id, Ordering::Release);
     tracing::info!(%remote, session = id, "session joined");
@@ -153,9 +152,12 @@ async fn control_loop(
             Some(In::Propose(p)) => hub.propose(id, p).await,
             Some(In::SnapshotRequest(_)) => hub.send_snapshot(id).await,
             Some(In::Ping(p)) => {
-                hub.send_to(id, encode(Out::Pong(Pong {
-                    timestamp_us: p.timestamp_us,
-                })))
+                hub.send_to(
+                    id,
+                    encode(Out::Pong(Pong {
+                        timestamp_us: p.timestamp_us,
+                    })),
+                )
                 .await
             }
             Some(In::Explain(req)) => hub.explain(id, req).await,

@@ -136,8 +136,7 @@ impl Hub {
         if inner.state.room(room).is_none() {
             return Err(format!("no room with id {room}"));
         }
-        if !evaluate(&inner.state, Subject::from(session), room).contains(Permission::TextMessage)
-        {
+        if !evaluate(&inner.state, Subject::from(session), room).contains(Permission::TextMessage) {
             return Err("you lack the text_message permission in this room".to_owned());
         }
         let sender_name = session.name.clone();
@@ -291,7 +290,11 @@ impl Hub {
     }
 
     /// Gives a connected session a role (and its stored user record).
-    pub async fn grant_role(&self, session: SessionId, role: &str) -> Result<(), super::ServerChangeError> {
+    pub async fn grant_role(
+        &self,
+        session: SessionId,
+        role: &str,
+    ) -> Result<(), super::ServerChangeError> {
         self.edit_roles(session, |roles| {
             if !roles.iter().any(|r| r == role) {
                 roles.push(role.to_owned());
@@ -301,7 +304,11 @@ impl Hub {
     }
 
     /// Takes a role from a connected session.
-    pub async fn revoke_role(&self, session: SessionId, role: &str) -> Result<(), super::ServerChangeError> {
+    pub async fn revoke_role(
+        &self,
+        session: SessionId,
+        role: &str,
+    ) -> Result<(), super::ServerChangeError> {
         self.edit_roles(session, |roles| roles.retain(|r| r != role))
             .await
     }

@@ -49,6 +49,7 @@ impl Hub {
             };
             by_session.insert(*id, Route { speak, targets });
         }
-        self.routes.store(std::sync::Arc::new(Routes { by_session }));
+        self.routes
+            .store(std::sync::Arc::new(Routes { by_session }));
     }
 }

@@ -97,7 +97,9 @@ impl TestServer {
     }
 
     pub async fn join(&self, name: &str) -> Client {
-        Client::connect(self, self.login(name)).await.expect("login succeeds")
+        Client::connect(self, self.login(name))
+            .await
+            .expect("login succeeds")
     }
 }
 
@@ -219,8 +221,8 @@ impl Stream {
     }
 
     pub async fn send(&mut self, msg: client_msg::Msg) {
-        let bytes = frame::encode_to_bytes(&ClientMsg { msg: Some(msg) }, frame::CLIENT_MAX_FRAME)
-            .unwrap();
+        let bytes =
+            frame::encode_to_bytes(&ClientMsg { msg: Some(msg) }, frame::CLIENT_MAX_FRAME).unwrap();
         let _ = self.send.write_all(&bytes).await;
     }
 
@@ -231,7 +233,11 @@ impl Stream {
                 if let Some(f) = self.decoder.next_frame().unwrap() {
                     return ServerMsg::decode(f).unwrap().msg;
                 }
-                match self.recv.read_chunk(self.decoder.wanted().max(1), true).await {
+                match self
+                    .recv
+                    .read_chunk(self.decoder.wanted().max(1), true)
+                    .await
+                {
                     Ok(Some(c)) => self.decoder.push(&c.bytes),
                     _ => return None,
                 }
@@ -386,10 +392,26 @@ impl Client {
         request_id
     }
 
-    /// Proposes and waits for the answer.
+    /// Proposes and waits for the answer; like voiced, retries a stale
+    /// proposal once caught up (the updates before a rejection arrive first,
+    /// so the mirror is current when it is read).
     pub async fn propose(&mut self, change: Change) -> Reply {
-        let id = self.send_proposal(change).await;
-        self.reply_to(id).await
+        for _ in 0..20 {
+            let id = self.send_proposal(change.clone()).await;
+            match self.reply_to(id).await {
+                Reply::Rejected(r)
+                    if r.reason == voice_proto::pb::wire::rejected::Reason::Stale as i32 =>
+                {
+                    assert_eq!(
+                        r.current_hash,
+                        self.hash().to_vec(),
+                        "caught up at rejection"
+                    );
+                }
+                other => return other,
+            }
+        }
+        panic!("a proposal stayed stale 20 times")
     }
 
     pub async fn reply_to(&mut self, request_id: u64) -> Reply {
