@@ -80,6 +80,7 @@ impl Banner {
 pub struct Server {
     endpoint: quinn::Endpoint,
     hub: Arc<Hub>,
+    admin: tokio::net::UnixListener,
     banner: Banner,
 }
 
@@ -127,10 +128,12 @@ impl Server {
             .admin_socket
             .clone()
             .unwrap_or_else(|| data_dir.join("admin.sock"));
+        let admin = crate::admin::bind(&admin_socket).await?;
         let hub = Arc::new(Hub::new(state, store, Arc::new(config), password));
         Ok(Self {
             endpoint,
             hub,
+            admin,
             banner: Banner {
                 listening,
                 fingerprint,
@@ -156,9 +159,7 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let admin =
-            crate::admin::serve(self.hub.clone(), &self.banner.admin_socket, cancel.clone())
-                .await?;
+        let admin = crate::admin::serve(self.hub.clone(), self.admin, cancel.clone());
         tracing::info!(addr = %self.banner.listening, "listening");
         let accept = async {
             while let Some(incoming) = self.endpoint.accept().await {
