@@ -229,3 +229,38 @@ async fn voice_goes_only_to_the_room_only_with_speak_and_not_to_the_deafened() {
     assert_eq!(v.opus, b"now", "nothing reached the deafened session");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn oversize_voice_is_dropped_and_loss_reports_reach_the_speaker() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.max_voice_payload = 100;
+    let server = TestServer::start(config).await;
+    let mut speaker = server.join("speaker").await;
+    let mut listener = server.join("listener").await;
+    speaker.catch_up(listener.seq).await;
+    speaker.speak(1, &[1u8; 101]);
+    speaker.speak(2, &[2u8; 100]);
+    let got = tokio::time::timeout(WAIT, listener.conn.read_datagram())
+        .await
+        .unwrap()
+        .unwrap();
+    let v = voice_proto::voice::decode_server(&got, 1000).unwrap();
+    assert_eq!(v.seq, 2, "the oversize packet was dropped");
+
+    listener
+        .control
+        .send(voice_proto::pb::wire::client_msg::Msg::Reception(
+            voice_proto::pb::wire::ReceptionReport {
+                speaker: speaker.id,
+                loss_permille: 50,
+            },
+        ))
+        .await;
+    match speaker.next_reply().await {
+        Some(Msg::ListenerLoss(l)) => assert_eq!(l.loss_permille, 50),
+        other => panic!("{other:?}"),
+    }
+    let _ = &mut listener;
+    server.stop().await;
+}

@@ -163,7 +163,7 @@ async fn control_loop(
             Some(In::Explain(req)) => hub.explain(id, req).await,
             Some(In::Kick(req)) => hub.kick(id, req).await,
             Some(In::Register(req)) => hub.register(id, req).await,
-            Some(In::Reception(_)) => {}
+            Some(In::Reception(report)) => hub.reception(id, report).await,
             Some(In::Authenticate(_)) | Some(In::Hello(_)) | Some(In::Chat(_)) | None => {
                 return Some((
                     close::PROTOCOL_ERROR,

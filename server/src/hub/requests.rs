@@ -374,3 +374,24 @@ impl Hub {
         }
     }
 }
+
+impl Hub {
+    /// Passes a listener's loss report on to the speaker (for adaptive FEC),
+    /// only between sessions of the same room.
+    pub async fn reception(&self, id: SessionId, report: voice_proto::pb::wire::ReceptionReport) {
+        let inner = self.inner.lock().await;
+        let same_room = match (inner.state.session(id), inner.state.session(report.speaker)) {
+            (Some(me), Some(speaker)) => me.room == speaker.room && me.id != speaker.id,
+            _ => false,
+        };
+        if same_room {
+            Self::reply(
+                &inner,
+                report.speaker,
+                Msg::ListenerLoss(voice_proto::pb::wire::ListenerLoss {
+                    loss_permille: report.loss_permille.min(1000),
+                }),
+            );
+        }
+    }
+}
