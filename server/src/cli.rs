@@ -84,6 +84,9 @@ pub struct Overrides {
     /// Most connected sessions.
     #[arg(long, env = "VOICE_SERVER_MAX_SESSIONS")]
     pub max_sessions: Option<usize>,
+    /// Most sessions in one room (0 = no limit).
+    #[arg(long, env = "VOICE_SERVER_MAX_SESSIONS_PER_ROOM")]
+    pub max_sessions_per_room: Option<usize>,
     /// Longest chat message in characters.
     #[arg(long, env = "VOICE_SERVER_MAX_MESSAGE_LEN")]
     pub max_message_len: Option<usize>,
@@ -162,6 +165,7 @@ impl Cli {
             registration,
             tls_mode,
             max_sessions,
+            max_sessions_per_room,
             max_message_len,
             chat_rate,
             chat_burst,

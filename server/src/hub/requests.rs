@@ -41,6 +41,29 @@ impl Hub {
             );
             return;
         };
+        if let Some(Kind::MoveSession(mv)) = &change.kind
+            && expected == inner.state.hash()
+            && inner
+                .state
+                .session(mv.session)
+                .is_some_and(|s| s.room != mv.room)
+            && self.room_full(&inner, mv.room)
+        {
+            Self::reply(
+                &inner,
+                id,
+                Msg::Rejected(Rejected {
+                    request_id,
+                    reason: Reason::Invalid as i32,
+                    message: format!(
+                        "the room is full ({} sessions)",
+                        self.config.max_sessions_per_room
+                    ),
+                    ..Rejected::default()
+                }),
+            );
+            return;
+        }
         match inner.state.propose(Actor::Session(id), &expected, &change) {
             Ok(applied) => {
                 let assigned_id = match applied.last().and_then(|a| a.change.kind.as_ref()) {
