@@ -168,3 +168,49 @@ async fn kick_request_on_the_wire_needs_the_kick_permission() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn admin_registration_keeps_unknown_keys_out_of_known_until_registered() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.registration = voice_server::config::Registration::Admin;
+    let server = TestServer::start(config).await;
+    let mut login = server.login("boss");
+    login.admin_token = server.admin_token.clone().unwrap();
+    let mut boss = Client::connect(&server, login).await.unwrap();
+    let newcomer_login = server.login("newcomer");
+    let newcomer = Client::connect(&server, newcomer_login.clone()).await.unwrap();
+    assert!(newcomer.state.session(newcomer.id).unwrap().roles.is_empty());
+    boss.control
+        .send(client_msg::Msg::Register(
+            voice_proto::pb::wire::RegisterRequest {
+                request_id: 3,
+                session: newcomer.id,
+            },
+        ))
+        .await;
+    loop {
+        match boss.next_reply().await {
+            Some(Msg::Accepted(a)) if a.request_id == 3 => break,
+            Some(Msg::Failed(f)) => panic!("{f:?}"),
+            Some(_) => {}
+            None => panic!("boss lost its connection"),
+        }
+    }
+    assert_eq!(
+        boss.state.session(newcomer.id).unwrap().roles,
+        vec!["known".to_owned()]
+    );
+    drop(newcomer);
+    // Remembered at the next login, and after a restart.
+    server.stop().await;
+    let server = TestServer::in_dir(dir.path()).await;
+    let mut login = newcomer_login;
+    login.password = server.password.clone();
+    let again = Client::connect(&server, login).await.unwrap();
+    assert_eq!(
+        again.state.session(again.id).unwrap().roles,
+        vec!["known".to_owned()]
+    );
+    server.stop().await;
+}
