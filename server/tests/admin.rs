@@ -179,8 +179,17 @@ async fn admin_registration_keeps_unknown_keys_out_of_known_until_registered() {
     login.admin_token = server.admin_token.clone().unwrap();
     let mut boss = Client::connect(&server, login).await.unwrap();
     let newcomer_login = server.login("newcomer");
-    let newcomer = Client::connect(&server, newcomer_login.clone()).await.unwrap();
-    assert!(newcomer.state.session(newcomer.id).unwrap().roles.is_empty());
+    let newcomer = Client::connect(&server, newcomer_login.clone())
+        .await
+        .unwrap();
+    assert!(
+        newcomer
+            .state
+            .session(newcomer.id)
+            .unwrap()
+            .roles
+            .is_empty()
+    );
     boss.control
         .send(client_msg::Msg::Register(
             voice_proto::pb::wire::RegisterRequest {

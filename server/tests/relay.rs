@@ -264,3 +264,37 @@ async fn oversize_voice_is_dropped_and_loss_reports_reach_the_speaker() {
     let _ = &mut listener;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn server_mute_needs_mute_deafen_and_stops_the_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::in_dir(dir.path()).await;
+    let mut boss = admin(&server, "boss").await;
+    let mut speaker = server.join("speaker").await;
+    let mut pleb = server.join("pleb").await;
+    let target = speaker.id;
+    let mute = |on: bool| Change {
+        kind: Some(Kind::SetSessionFlags(SessionFlags {
+            session: target,
+            server_mute: Some(on),
+            ..SessionFlags::default()
+        })),
+    };
+    match pleb.propose(mute(true)).await {
+        Reply::Rejected(r) => assert_eq!(r.permission, Permission::MuteDeafen as i32),
+        other => panic!("{other:?}"),
+    }
+    accepted(boss.propose(mute(true)).await);
+    speaker.catch_up(boss.seq).await;
+    speaker.speak(1, b"muted");
+    accepted(boss.propose(mute(false)).await);
+    speaker.catch_up(boss.seq).await;
+    speaker.speak(2, b"free");
+    let got = tokio::time::timeout(WAIT, pleb.conn.read_datagram())
+        .await
+        .unwrap()
+        .unwrap();
+    let v = voice_proto::voice::decode_server(&got, 1000).unwrap();
+    assert_eq!(v.opus, b"free", "the server-muted packet was not relayed");
+    server.stop().await;
+}

@@ -21,7 +21,11 @@ use crate::hub::{Hub, encode};
 use crate::throttle::TokenBucket;
 
 /// Serves one incoming connection until it ends.
-pub async fn serve(hub: Arc<Hub>, incoming: quinn::Incoming) {
+pub async fn serve(
+    hub: Arc<Hub>,
+    incoming: quinn::Incoming,
+    login_permit: tokio::sync::OwnedSemaphorePermit,
+) {
     let remote = incoming.remote_address();
     let deadline = tokio::time::Instant::now() + hub.config.handshake_timeout();
     let conn = match tokio::time::timeout_at(deadline, incoming).await {
@@ -70,6 +74,7 @@ pub async fn serve(hub: Arc<Hub>, incoming: quinn::Incoming) {
             return;
         }
     };
+    drop(login_permit);
     let id = joined.id;
     session.store(id, Ordering::Release);
     tracing::info!(%remote, session = id, "session joined");
