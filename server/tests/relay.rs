@@ -298,3 +298,28 @@ async fn server_mute_needs_mute_deafen_and_stops_the_relay() {
     assert_eq!(v.opus, b"free", "the server-muted packet was not relayed");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn finishing_the_chat_stream_keeps_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::in_dir(dir.path()).await;
+    let mut a = server.join("a").await;
+    a.open_chat().await;
+    a.say(1, "bye chat").await;
+    assert_eq!(a.expect_chat().await.text, "bye chat");
+    a.chat.as_mut().unwrap().send.finish().unwrap();
+    // The control stream still works.
+    let reply = a
+        .propose(Change {
+            kind: Some(Kind::AddRoom(Room {
+                parent: 0,
+                name: "After chat".into(),
+                inherit_acl: true,
+                ..Room::default()
+            })),
+        })
+        .await;
+    assert!(matches!(reply, Reply::Accepted(_)), "{reply:?}");
+    assert!(a.conn.close_reason().is_none());
+    server.stop().await;
+}

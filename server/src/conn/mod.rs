@@ -108,10 +108,18 @@ async fn run_session(
     let chat_conn = conn.clone();
     let mut chat = tokio::spawn(async move { chat::accept(chat_hub, chat_conn, id).await });
     let control = control_loop(hub, id, &mut reader);
-    let outcome = tokio::select! {
-        r = control => r,
-        r = &mut chat => r.unwrap_or(None),
-        _ = &mut writer => None,
+    tokio::pin!(control);
+    let mut chat_done = false;
+    // A chat stream that ends cleanly leaves the session running.
+    let outcome = loop {
+        tokio::select! {
+            r = &mut control => break r,
+            r = &mut chat, if !chat_done => match r {
+                Ok(Some(close)) => break Some(close),
+                _ => chat_done = true,
+            },
+            _ = &mut writer => break None,
+        }
     };
     writer.abort();
     chat.abort();
