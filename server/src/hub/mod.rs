@@ -141,9 +141,10 @@ impl Hub {
         }
     }
 
-    /// The voice routing table (lock-free read).
-    pub fn routes(&self) -> Arc<Routes> {
-        self.routes.load_full()
+    /// The voice routing table (lock-free read, no reference count touched
+    /// in the common case).
+    pub fn routes(&self) -> arc_swap::Guard<Arc<Routes>> {
+        self.routes.load()
     }
 
     /// Locks the state (admin requests and tests).
