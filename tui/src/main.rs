@@ -1,0 +1,22 @@
+//! `voice-tui`: the terminal front end of the voice chat daemon.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Terminal front end of voiced. Closing it never drops the call.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// voiced's control socket (default: $XDG_RUNTIME_DIR/voiced.sock, or
+    /// /tmp/voiced-$UID/voiced.sock).
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let socket = args.socket.unwrap_or_else(voice_tui::socket_path);
+    voice_tui::run(socket)?;
+    Ok(())
+}
