@@ -36,7 +36,9 @@ pub async fn connect(path: &Path) -> Result<Client, tonic::transport::Error> {
             async move { Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(path).await?)) }
         }))
         .await?;
-    Ok(VoicedClient::new(channel))
+    // A full state snapshot can exceed tonic's 4 MiB default.
+    Ok(VoicedClient::new(channel)
+        .max_decoding_message_size(voice_proto::frame::SERVER_MAX_FRAME * 2))
 }
 
 /// Runs until `actions` or `commands` closes: keeps a link to voiced at
@@ -303,15 +305,12 @@ pub fn describe_command(command: &Command) -> &'static str {
     }
 }
 
-/// An error and its sources, joined (tonic's transport error alone says
-/// only "transport error").
+/// The innermost cause of an error: tonic's transport error alone says only
+/// "transport error", and its own text repeats its source.
 fn chain(error: &dyn StdError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
+    let mut deepest = error;
+    while let Some(source) = deepest.source() {
+        deepest = source;
     }
-    text
+    deepest.to_string()
 }

@@ -8,8 +8,8 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// voiced's control socket (default: $XDG_RUNTIME_DIR/voiced.sock, or
-    /// /tmp/voiced-$UID/voiced.sock).
+    /// voiced's control socket (default: $VOICED_SOCKET, else
+    /// $XDG_RUNTIME_DIR/voice/voiced.sock, else /tmp/voice-$UID/voiced.sock).
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
 }

@@ -76,7 +76,12 @@ pub(super) fn on_event(app: &mut App, event: Event) -> Vec<Command> {
             }
         }
         Kind::Level(level) => app.level = Some(level),
-        Kind::Error(e) => app.notice = Some(e.message),
+        Kind::Error(e) => {
+            if let Some(prompt) = super::trust::prompt_from_error(&e.message) {
+                app.modal = Some(Modal::Trust(prompt));
+            }
+            app.notice = Some(e.message);
+        }
         Kind::Device(d) => app.notice = Some(d.message),
         Kind::Trust(prompt) => app.modal = Some(Modal::Trust(prompt)),
     }

@@ -4,11 +4,13 @@ mod daemon;
 mod keys;
 mod modal;
 mod mouse;
+mod trust;
 
 use crate::action::{Action, Command};
-use crate::model::{App, DaemonLink};
+use crate::model::{App, DaemonLink, Modal};
 
 pub use keys::PTT_KEY;
+pub use trust::prompt_from_error;
 
 /// Applies one action to the model and returns the calls to make. Pure: no
 /// I/O, no clock; everything it needs is in `app` and `action`.
@@ -55,6 +57,9 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             Vec::new()
         }
         Action::CallFailed { what, message } => {
+            if let Some(prompt) = trust::prompt_from_error(&message) {
+                app.modal = Some(Modal::Trust(prompt));
+            }
             app.notice = Some(format!("{what} failed: {message}"));
             Vec::new()
         }

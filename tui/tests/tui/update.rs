@@ -470,3 +470,39 @@ fn help_overlay_opens_and_any_key_closes_it() {
     let _ = update(&mut app, ch('q'));
     assert!(app.quit);
 }
+
+#[test]
+fn a_refused_certificate_in_an_error_opens_the_trust_prompt() {
+    let mut app = daemon_up();
+    let fp = "0f".repeat(32);
+    let message = format!(
+        "the certificate of 127.0.0.1:7878 is not trusted (self-signed or unknown CA); \
+         its SHA-256 fingerprint is {fp}. If that is the server's fingerprint, run …"
+    );
+    let _ = update(
+        &mut app,
+        Action::CallFailed {
+            what: "connect".into(),
+            message,
+        },
+    );
+    let Some(Modal::Trust(prompt)) = &app.modal else {
+        panic!("expected the trust prompt, got {:?}", app.modal);
+    };
+    assert_eq!(prompt.server, "127.0.0.1:7878");
+    assert_eq!(prompt.fingerprint, fp);
+    assert_eq!(
+        update(&mut app, ch('o')),
+        [
+            Command::Trust {
+                server: "127.0.0.1:7878".into(),
+                fingerprint: fp,
+                permanent: false
+            },
+            Command::Connect(ConnectRequest {
+                server: "127.0.0.1:7878".into(),
+                ..ConnectRequest::default()
+            })
+        ]
+    );
+}
