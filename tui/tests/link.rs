@@ -15,7 +15,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("voice-tui-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&dir).expect("make a temp dir");
     dir
 }
 
