@@ -202,7 +202,7 @@ pub fn mirror_limits() -> Limits {
 
 impl App {
     /// The entries of the connect dialog: "disconnect" while connected or
-    /// trying, every bookmark, then the address field.
+    /// trying, every bookmark, then the address and password fields.
     pub fn connect_entries(&self) -> Vec<ConnectEntry> {
         let mut entries = Vec::new();
         if self.connection() != ConnectionState::Disconnected {
@@ -210,6 +210,7 @@ impl App {
         }
         entries.extend((0..self.bookmarks.len()).map(ConnectEntry::Bookmark));
         entries.push(ConnectEntry::Address);
+        entries.push(ConnectEntry::Password);
         entries
     }
 }

@@ -26,6 +26,8 @@ pub enum ConnectEntry {
     Bookmark(usize),
     /// The address field for a server not saved.
     Address,
+    /// The password field that goes with the address.
+    Password,
 }
 
 /// The connect dialog: bookmarks and an address field.
@@ -35,6 +37,8 @@ pub struct ConnectDialog {
     pub selected: usize,
     /// The typed address (host or host:port).
     pub address: String,
+    /// The typed server password (may be empty).
+    pub password: String,
 }
 
 /// A dialog over the screen; it takes every key while open.

@@ -4,7 +4,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use voice_proto::pb::control::{Bookmark, ConnectRequest};
 
 use crate::action::Command;
-use crate::model::{App, ConnectEntry, Modal, PromptKind};
+use crate::model::{App, ConnectDialog, ConnectEntry, Modal, PromptKind};
 
 pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     let Some(modal) = app.modal.take() else {
@@ -18,85 +18,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => (None, Vec::new()),
             _ => (Some(Modal::ConfirmDelete { room, name }), Vec::new()),
         },
-        Modal::Connect(mut dialog) => {
-            let entries = app.connect_entries();
-            let last = entries.len().saturating_sub(1);
-            let entry = entries.get(dialog.selected).cloned();
-            match key.code {
-                KeyCode::Esc => (None, Vec::new()),
-                KeyCode::Up => {
-                    dialog.selected = dialog.selected.saturating_sub(1);
-                    (Some(Modal::Connect(dialog)), Vec::new())
-                }
-                KeyCode::Down | KeyCode::Tab => {
-                    dialog.selected = (dialog.selected + 1).min(last);
-                    (Some(Modal::Connect(dialog)), Vec::new())
-                }
-                KeyCode::Enter => match entry {
-                    Some(ConnectEntry::Disconnect) => (None, vec![Command::Disconnect]),
-                    Some(ConnectEntry::Bookmark(i)) => match app.bookmarks.get(i) {
-                        Some(b) => (
-                            None,
-                            vec![Command::Connect(ConnectRequest {
-                                bookmark: b.name.clone(),
-                                ..ConnectRequest::default()
-                            })],
-                        ),
-                        None => (Some(Modal::Connect(dialog)), Vec::new()),
-                    },
-                    _ => {
-                        let server = dialog.address.trim().to_owned();
-                        if server.is_empty() {
-                            (Some(Modal::Connect(dialog)), Vec::new())
-                        } else {
-                            (
-                                None,
-                                vec![Command::Connect(ConnectRequest {
-                                    server,
-                                    ..ConnectRequest::default()
-                                })],
-                            )
-                        }
-                    }
-                },
-                KeyCode::Delete => match entry {
-                    Some(ConnectEntry::Bookmark(i)) => {
-                        let commands = app
-                            .bookmarks
-                            .get(i)
-                            .map(|b| vec![Command::RemoveBookmark(b.name.clone())])
-                            .unwrap_or_default();
-                        (Some(Modal::Connect(dialog)), commands)
-                    }
-                    _ => (Some(Modal::Connect(dialog)), Vec::new()),
-                },
-                KeyCode::Char('s') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                    let server = dialog.address.trim().to_owned();
-                    let commands = if server.is_empty() {
-                        Vec::new()
-                    } else {
-                        vec![Command::SaveBookmark(Bookmark {
-                            name: server.clone(),
-                            server,
-                            ..Bookmark::default()
-                        })]
-                    };
-                    (Some(Modal::Connect(dialog)), commands)
-                }
-                KeyCode::Backspace => {
-                    dialog.selected = last;
-                    dialog.address.pop();
-                    (Some(Modal::Connect(dialog)), Vec::new())
-                }
-                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                    // Typing goes to the address field.
-                    dialog.selected = last;
-                    dialog.address.push(c);
-                    (Some(Modal::Connect(dialog)), Vec::new())
-                }
-                _ => (Some(Modal::Connect(dialog)), Vec::new()),
-            }
-        }
+        Modal::Connect(dialog) => connect_key(app, dialog, key),
         Modal::Trust(prompt) => {
             let trust = |permanent| {
                 vec![
@@ -121,6 +43,82 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     };
     app.modal = keep;
     commands
+}
+
+fn connect_key(
+    app: &App,
+    mut dialog: ConnectDialog,
+    key: KeyEvent,
+) -> (Option<Modal>, Vec<Command>) {
+    let entries = app.connect_entries();
+    let last = entries.len().saturating_sub(1);
+    let entry = entries.get(dialog.selected).cloned();
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let mut commands = Vec::new();
+    match key.code {
+        KeyCode::Esc => return (None, Vec::new()),
+        KeyCode::Up => dialog.selected = dialog.selected.saturating_sub(1),
+        KeyCode::Down | KeyCode::Tab => dialog.selected = (dialog.selected + 1).min(last),
+        KeyCode::Enter => match entry {
+            Some(ConnectEntry::Disconnect) => return (None, vec![Command::Disconnect]),
+            Some(ConnectEntry::Bookmark(i)) => {
+                if let Some(b) = app.bookmarks.get(i) {
+                    let request = ConnectRequest {
+                        bookmark: b.name.clone(),
+                        ..ConnectRequest::default()
+                    };
+                    return (None, vec![Command::Connect(request)]);
+                }
+            }
+            _ => {
+                let server = dialog.address.trim().to_owned();
+                if !server.is_empty() {
+                    let request = ConnectRequest {
+                        server,
+                        password: dialog.password.clone(),
+                        ..ConnectRequest::default()
+                    };
+                    return (None, vec![Command::Connect(request)]);
+                }
+            }
+        },
+        KeyCode::Delete => {
+            if let Some(ConnectEntry::Bookmark(i)) = entry
+                && let Some(b) = app.bookmarks.get(i)
+            {
+                commands.push(Command::RemoveBookmark(b.name.clone()));
+            }
+        }
+        KeyCode::Char('s') if ctrl => {
+            let server = dialog.address.trim().to_owned();
+            if !server.is_empty() {
+                commands.push(Command::SaveBookmark(Bookmark {
+                    name: server.clone(),
+                    server,
+                    password: dialog.password.clone(),
+                    ..Bookmark::default()
+                }));
+            }
+        }
+        KeyCode::Backspace | KeyCode::Char(_) if !ctrl => {
+            // Typing goes to the selected field, or to the address.
+            let password_at = entries.iter().position(|e| *e == ConnectEntry::Password);
+            let field = if entry == Some(ConnectEntry::Password) {
+                &mut dialog.password
+            } else {
+                dialog.selected = password_at.map_or(last, |p| p.saturating_sub(1));
+                &mut dialog.address
+            };
+            match key.code {
+                KeyCode::Char(c) => field.push(c),
+                _ => {
+                    field.pop();
+                }
+            }
+        }
+        _ => {}
+    }
+    (Some(Modal::Connect(dialog)), commands)
 }
 
 fn prompt_key(kind: PromptKind, mut text: String, key: KeyEvent) -> (Option<Modal>, Vec<Command>) {

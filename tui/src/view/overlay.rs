@@ -128,6 +128,22 @@ fn connect(app: &App, d: &ConnectDialog, area: Rect, buf: &mut Buffer) {
                 }
                 Line::from(spans)
             }
+            ConnectEntry::Password => {
+                let mut spans = vec![
+                    Span::raw(marker),
+                    Span::raw("Password: "),
+                    Span::raw("•".repeat(d.password.chars().count())),
+                ];
+                if selected {
+                    spans.push(Span::styled(
+                        " ",
+                        Style::new().add_modifier(Modifier::REVERSED),
+                    ));
+                } else if d.password.is_empty() {
+                    spans.push(Span::styled("(none)", dim()));
+                }
+                Line::from(spans)
+            }
         };
         if selected {
             line = line.patch_style(Style::new().bg(Color::DarkGray));
@@ -142,7 +158,7 @@ fn connect(app: &App, d: &ConnectDialog, area: Rect, buf: &mut Buffer) {
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
-        "↑↓: choose  Enter: connect  Ctrl-S: save address  Del: remove",
+        "↑↓: choose  Enter: connect  Ctrl-S: bookmark it  Del: remove",
         dim(),
     ));
     dialog(" Connect ", lines, 66, area, buf);

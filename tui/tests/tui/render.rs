@@ -80,6 +80,8 @@ fn connect_dialog() {
         ]),
     );
     let _ = run(&mut app, typed("127.0.0.1"));
+    let _ = update(&mut app, key(KeyCode::Tab));
+    let _ = run(&mut app, typed("pw"));
     snapshot("connect", app);
 }
 

@@ -285,6 +285,20 @@ fn connect_dialog_uses_bookmarks_or_an_address() {
             })
         ]
     );
+    // Tab to the password field; Enter connects with both.
+    let _ = update(&mut app, ch('c'));
+    let mut actions = typed("h:1");
+    actions.push(key(KeyCode::Tab));
+    actions.extend(typed("pw"));
+    actions.push(key(KeyCode::Enter));
+    assert_eq!(
+        run(&mut app, actions),
+        [Command::Connect(ConnectRequest {
+            server: "h:1".into(),
+            password: "pw".into(),
+            ..ConnectRequest::default()
+        })]
+    );
     // While connected the first entry disconnects.
     let mut app = connected();
     let _ = update(&mut app, ch('c'));
