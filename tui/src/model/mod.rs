@@ -6,7 +6,9 @@ mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use voice_proto::pb::control::{Bookmark, ConnectionState, InputLevel, StatusReply, VoiceMode};
+use voice_proto::pb::control::{
+    Bookmark, ConnectRequest, ConnectionState, InputLevel, StatusReply, VoiceMode,
+};
 use voice_proto::pb::wire::Session;
 use voice_proto::{Limits, State};
 
@@ -87,6 +89,9 @@ pub struct App {
     pub now_ms: u64,
     /// Terminal size (columns, rows).
     pub size: (u16, u16),
+    /// The last connect request made from here (a trust decision repeats it,
+    /// password included).
+    pub last_connect: Option<ConnectRequest>,
     /// Set when the user asked to quit.
     pub quit: bool,
 }
@@ -113,6 +118,7 @@ impl App {
             notice: None,
             now_ms: 0,
             size: (80, 24),
+            last_connect: None,
             quit: false,
         }
     }

@@ -20,6 +20,12 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         },
         Modal::Connect(dialog) => connect_key(app, dialog, key),
         Modal::Trust(prompt) => {
+            // Repeat the refused request (it may carry a password), or
+            // connect to the prompt's server when it was not made here.
+            let retry = app.last_connect.clone().unwrap_or_else(|| ConnectRequest {
+                server: prompt.server.clone(),
+                ..ConnectRequest::default()
+            });
             let trust = |permanent| {
                 vec![
                     Command::Trust {
@@ -27,10 +33,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
                         fingerprint: prompt.fingerprint.clone(),
                         permanent,
                     },
-                    Command::Connect(ConnectRequest {
-                        server: prompt.server.clone(),
-                        ..ConnectRequest::default()
-                    }),
+                    Command::Connect(retry.clone()),
                 ]
             };
             match key.code {
@@ -42,6 +45,11 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         }
     };
     app.modal = keep;
+    for command in &commands {
+        if let Command::Connect(request) = command {
+            app.last_connect = Some(request.clone());
+        }
+    }
     commands
 }
 

@@ -520,3 +520,30 @@ fn a_refused_certificate_in_an_error_opens_the_trust_prompt() {
         ]
     );
 }
+
+#[test]
+fn trusting_repeats_the_refused_request_with_its_password() {
+    let mut app = daemon_up();
+    let mut actions = vec![ch('c')];
+    actions.extend(typed("127.0.0.1:7878"));
+    actions.push(key(KeyCode::Tab));
+    actions.extend(typed("secret"));
+    actions.push(key(KeyCode::Enter));
+    let request = ConnectRequest {
+        server: "127.0.0.1:7878".into(),
+        password: "secret".into(),
+        ..ConnectRequest::default()
+    };
+    assert_eq!(
+        run(&mut app, actions),
+        [Command::LoadBookmarks, Command::Connect(request.clone())]
+    );
+    let prompt = TrustPrompt {
+        server: "127.0.0.1:7878".into(),
+        fingerprint: "12".repeat(32),
+        ..TrustPrompt::default()
+    };
+    let _ = update(&mut app, event(Kind::Trust(prompt)));
+    let commands = update(&mut app, ch('a'));
+    assert_eq!(commands.last(), Some(&Command::Connect(request)));
+}
