@@ -1,4 +1,5 @@
 //! The real `voicectl` binary against a real voiced on a real socket.
+#![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
 use assert_cmd::Command;
 use serde_json::Value;

@@ -1,4 +1,5 @@
 //! The daemon in-process in a temp dir, driven through its real socket.
+#![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
 use std::path::PathBuf;
 use std::time::Duration;
