@@ -286,15 +286,18 @@ impl Engine {
         let session = self.with_state(|s, _| resolve::user(s, user))?;
         let link = self.link()?;
         let id = link.next_id();
-        link.send_control(client_msg::Msg::Kick(wire::KickRequest {
+        let msg = client_msg::Msg::Kick(wire::KickRequest {
             request_id: id,
             session,
             reason: reason.to_owned(),
             ban,
             ban_seconds,
-        }))
-        .await
-        .map_err(|e| Error::Failed(format!("connection lost: {e}")))
+        });
+        match self.request(&link, id, msg).await? {
+            Reply::Accepted(_) => Ok(()),
+            Reply::Failed(m) => Err(Error::Denied(m)),
+            other => Err(Error::Failed(format!("unexpected answer: {other:?}"))),
+        }
     }
 
     /// Sends a chat message to a room (empty = mine).
