@@ -16,7 +16,12 @@ pub(super) fn on_event(app: &mut App, event: Event) -> Vec<Command> {
         Kind::Connection(status) => {
             let was_connected = app.connection() == ConnectionState::Connected;
             app.status = status;
-            if app.connection() != ConnectionState::Connected {
+            if app.connection() == ConnectionState::Connected {
+                // Errors of earlier attempts are over.
+                if !was_connected {
+                    app.notice = None;
+                }
+            } else {
                 app.talking.clear();
                 if was_connected {
                     app.state = None;

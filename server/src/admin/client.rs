@@ -1,0 +1,327 @@
+//! `voice-server admin …`: a gRPC client of the admin socket.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use voice_proto::acl::Permissions;
+use voice_proto::pb::admin::admin_client::AdminClient;
+use voice_proto::pb::admin::{
+    BanRequest, Empty, ExplainRequest, KickRequest, RegisterRequest, RoleGrant, RoleName, UserKey,
+};
+use voice_proto::pb::wire::{AclRule, Role, RoomAcl, acl_rule};
+
+/// An admin action.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Connected sessions.
+    Sessions,
+    /// Registered users.
+    Users,
+    /// The room tree.
+    Rooms,
+    /// Give a role (USER: hex key, session id or connected name).
+    Grant {
+        /// The user.
+        user: String,
+        /// The role.
+        role: String,
+    },
+    /// Take a role.
+    Revoke {
+        /// The user.
+        user: String,
+        /// The role.
+        role: String,
+    },
+    /// Define a role.
+    CreateRole {
+        /// Its name.
+        name: String,
+        /// What it is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Delete a role (taken from everyone first).
+    DeleteRole {
+        /// Its name.
+        name: String,
+    },
+    /// Replace a room's ACL. RULE: `SUBJECT:ALLOW:DENY[:here|subs|both]`,
+    /// SUBJECT `@role` or a hex key, ALLOW/DENY comma-separated permission names.
+    SetAcl {
+        /// Room id.
+        room: u32,
+        /// Do not inherit the ancestors' rules.
+        #[arg(long)]
+        no_inherit: bool,
+        /// The rules, in order.
+        rules: Vec<String>,
+    },
+    /// Disconnect a user.
+    Kick {
+        /// The user.
+        user: String,
+        /// Why.
+        #[arg(default_value = "")]
+        reason: String,
+    },
+    /// Ban a user's key (and disconnect it).
+    Ban {
+        /// The user.
+        user: String,
+        /// Why.
+        #[arg(default_value = "")]
+        reason: String,
+        /// Duration in seconds (0 = permanent).
+        #[arg(long, default_value_t = 0)]
+        seconds: u64,
+    },
+    /// Lift a ban.
+    Unban {
+        /// Hex key.
+        user: String,
+    },
+    /// Active bans.
+    Bans,
+    /// Make a key a registered (`known`) user.
+    Register {
+        /// The user.
+        user: String,
+        /// Name to record.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Take `known` from a key.
+    Unregister {
+        /// The user.
+        user: String,
+    },
+    /// Why a user has or lacks each permission in a room.
+    Explain {
+        /// Room id, path or name.
+        room: String,
+        /// The user.
+        user: String,
+    },
+}
+
+/// An admin client failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The socket cannot be reached.
+    #[error("cannot reach the admin socket {path}: {source} (is the server running?)")]
+    Connect {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        source: tonic::transport::Error,
+    },
+    /// The server refused the request.
+    #[error("{}", .0.message())]
+    Status(#[from] tonic::Status),
+    /// A rule could not be parsed.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Connects to the admin socket.
+pub async fn connect(path: &Path) -> Result<AdminClient<tonic::transport::Channel>, ClientError> {
+    let socket = path.to_owned();
+    let channel = tonic::transport::Endpoint::from_static("http://admin.invalid")
+        .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
+            let socket = socket.clone();
+            async move {
+                let stream = tokio::net::UnixStream::connect(socket).await?;
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+            }
+        }))
+        .await
+        .map_err(|source| ClientError::Connect {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(AdminClient::new(channel))
+}
+
+/// Parses `SUBJECT:ALLOW:DENY[:here|subs|both]`.
+pub fn parse_rule(text: &str) -> Result<AclRule, ClientError> {
+    let parts: Vec<&str> = text.split(':').collect();
+    if parts.len() < 3 || parts.len() > 4 {
+        return Err(ClientError::Usage(format!(
+            "rule {text:?}: expected SUBJECT:ALLOW:DENY[:here|subs|both]"
+        )));
+    }
+    let subject =
+        match parts[0].strip_prefix('@') {
+            Some(role) => acl_rule::Subject::Role(role.to_owned()),
+            None => acl_rule::Subject::UserKey(voice_proto::hash::parse_hex(parts[0]).ok_or_else(
+                || ClientError::Usage(format!("{:?} is neither @role nor a hex key", parts[0])),
+            )?),
+        };
+    let perms = |list: &str| -> Result<u32, ClientError> {
+        list.split(',')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                Permissions::parse_one(p)
+                    .map(Permissions::bit)
+                    .ok_or_else(|| ClientError::Usage(format!("unknown permission {p:?}")))
+            })
+            .sum()
+    };
+    let (apply_here, apply_subs) = match parts.get(3).copied().unwrap_or("both") {
+        "here" => (true, false),
+        "subs" => (false, true),
+        "both" => (true, true),
+        other => {
+            return Err(ClientError::Usage(format!(
+                "{other:?}: expected here, subs or both"
+            )));
+        }
+    };
+    Ok(AclRule {
+        subject: Some(subject),
+        allow: perms(parts[1])?,
+        deny: perms(parts[2])?,
+        apply_here,
+        apply_subs,
+    })
+}
+
+/// Runs one admin command; returns the lines to print.
+pub async fn run(socket: &Path, command: AdminCommand) -> Result<Vec<String>, ClientError> {
+    let mut client = connect(socket).await?;
+    let mut out = Vec::new();
+    match command {
+        AdminCommand::Sessions => {
+            for s in client.sessions(Empty {}).await?.into_inner().sessions {
+                out.push(format!(
+                    "{}\t{}\troom {}\t{}\t{}",
+                    s.id,
+                    s.name,
+                    s.room,
+                    voice_proto::hash::hex(&s.public_key),
+                    s.roles.join(",")
+                ));
+            }
+        }
+        AdminCommand::Users => {
+            for u in client.users(Empty {}).await?.into_inner().users {
+                out.push(format!(
+                    "{}\t{}\t{}",
+                    u.public_key,
+                    u.name,
+                    u.roles.join(",")
+                ));
+            }
+        }
+        AdminCommand::Rooms => {
+            let reply = client.rooms(Empty {}).await?.into_inner();
+            for r in reply.rooms {
+                out.push(format!("{}\tparent {}\t{}", r.id, r.parent, r.name));
+            }
+            out.push(format!("hash: {}", voice_proto::hash::hex(&reply.hash)));
+        }
+        AdminCommand::Grant { user, role } => {
+            client.grant_role(RoleGrant { user, role }).await?;
+        }
+        AdminCommand::Revoke { user, role } => {
+            client.revoke_role(RoleGrant { user, role }).await?;
+        }
+        AdminCommand::CreateRole { name, description } => {
+            client.create_role(Role { name, description }).await?;
+        }
+        AdminCommand::DeleteRole { name } => {
+            client.delete_role(RoleName { name }).await?;
+        }
+        AdminCommand::SetAcl {
+            room,
+            no_inherit,
+            rules,
+        } => {
+            let rules = rules
+                .iter()
+                .map(|r| parse_rule(r))
+                .collect::<Result<Vec<_>, _>>()?;
+            client
+                .set_acl(RoomAcl {
+                    room,
+                    inherit_acl: !no_inherit,
+                    rules,
+                })
+                .await?;
+        }
+        AdminCommand::Kick { user, reason } => {
+            client.kick(KickRequest { user, reason }).await?;
+        }
+        AdminCommand::Ban {
+            user,
+            reason,
+            seconds,
+        } => {
+            client
+                .ban(BanRequest {
+                    user,
+                    reason,
+                    seconds,
+                })
+                .await?;
+        }
+        AdminCommand::Unban { user } => {
+            client.unban(UserKey { user }).await?;
+        }
+        AdminCommand::Bans => {
+            for b in client.bans(Empty {}).await?.into_inner().bans {
+                out.push(format!(
+                    "{}\texpires {}\t{}",
+                    b.public_key,
+                    if b.expires_ms == 0 {
+                        "never".to_owned()
+                    } else {
+                        b.expires_ms.to_string()
+                    },
+                    b.reason
+                ));
+            }
+        }
+        AdminCommand::Register { user, name } => {
+            client.register(RegisterRequest { user, name }).await?;
+        }
+        AdminCommand::Unregister { user } => {
+            client.unregister(UserKey { user }).await?;
+        }
+        AdminCommand::Explain { room, user } => {
+            let e = client
+                .explain(ExplainRequest { room, user })
+                .await?
+                .into_inner();
+            out.push(format!(
+                "granted: {}{}",
+                Permissions::from_bits(e.granted),
+                if e.admin { " (admin)" } else { "" }
+            ));
+            if let Some(at) = e.traverse_denied_at {
+                out.push(format!("traverse denied at room {at}"));
+            }
+            for trace in e.permissions {
+                let name = voice_proto::pb::wire::Permission::try_from(trace.permission)
+                    .map(Permissions::name)
+                    .unwrap_or_default();
+                let rules: Vec<String> = trace
+                    .matched
+                    .iter()
+                    .map(|r| format!("room {} rule {}", r.room, r.index))
+                    .collect();
+                out.push(format!(
+                    "{name}: {} ({})",
+                    if trace.granted { "yes" } else { "no" },
+                    if rules.is_empty() {
+                        "no rule".to_owned()
+                    } else {
+                        rules.join(", ")
+                    }
+                ));
+            }
+        }
+    }
+    Ok(out)
+}

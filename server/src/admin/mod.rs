@@ -1,0 +1,58 @@
+//! The admin gRPC service (`admin.proto`) on a local Unix socket (mode 0600),
+//! and the `voice-server admin …` client.
+
+pub mod client;
+mod service;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use voice_proto::pb::admin::admin_server::AdminServer;
+
+use crate::hub::Hub;
+use crate::server::StartError;
+
+pub use service::AdminService;
+
+/// Binds the admin socket and serves it until `cancel`.
+pub async fn serve(
+    hub: Arc<Hub>,
+    path: &Path,
+    cancel: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, StartError> {
+    let io = |what: &str| {
+        let what = format!("{what} {}", path.display());
+        move |source| StartError::Io { what, source }
+    };
+    if path.exists() {
+        // A live server answers on it; a stale socket is replaced.
+        if tokio::net::UnixStream::connect(path).await.is_ok() {
+            return Err(StartError::Io {
+                what: format!("admin socket {}", path.display()),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    "another server is running on this data dir",
+                ),
+            });
+        }
+        std::fs::remove_file(path).map_err(io("cannot remove stale socket"))?;
+    }
+    let listener = tokio::net::UnixListener::bind(path).map_err(io("cannot bind"))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(io("cannot restrict"))?;
+    }
+    let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+    let service = AdminServer::new(AdminService::new(hub));
+    Ok(tokio::spawn(async move {
+        let result = tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, cancel.cancelled_owned())
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "admin socket failed");
+        }
+    }))
+}

@@ -1,0 +1,324 @@
+//! The admin service: every request goes through the hub like a server change.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+use voice_proto::acl::{Subject, explain};
+use voice_proto::pb::admin::{
+    BanRequest, BansReply, Empty, KickRequest, RegisterRequest, RoleGrant, RoleName, RoomsReply,
+    SessionsReply, User, UserKey, UsersReply, admin_server::Admin,
+};
+use voice_proto::pb::wire::{Change, Explanation, Role, RoleRemove, RoomAcl, change::Kind};
+use voice_proto::state::{ROLE_KNOWN, SessionId};
+use voice_proto::{close, hash};
+
+use crate::hub::{Hub, ServerChangeError};
+
+/// The admin gRPC service.
+#[derive(Debug, Clone)]
+pub struct AdminService {
+    hub: Arc<Hub>,
+}
+
+impl AdminService {
+    /// A service over the hub.
+    pub fn new(hub: Arc<Hub>) -> Self {
+        Self { hub }
+    }
+}
+
+/// Who an admin request is about.
+struct Target {
+    key: Vec<u8>,
+    session: Option<SessionId>,
+}
+
+fn internal(e: impl std::fmt::Display) -> Status {
+    Status::internal(e.to_string())
+}
+
+fn change_error(e: ServerChangeError) -> Status {
+    match e {
+        ServerChangeError::Rejected(r) => Status::failed_precondition(r.to_string()),
+        ServerChangeError::Store(e) => Status::internal(e.to_string()),
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl AdminService {
+    /// Resolves a hex key, a session id or a connected display name.
+    async fn target(&self, user: &str) -> Result<Target, Status> {
+        let inner = self.hub.lock().await;
+        let state = &inner.state;
+        if user.len() == 64
+            && let Some(key) = hash::parse_hex(user)
+        {
+            let session = state
+                .sessions()
+                .values()
+                .find(|s| s.public_key == key)
+                .map(|s| s.id);
+            return Ok(Target { key, session });
+        }
+        if let Ok(id) = user.parse::<u32>()
+            && let Some(s) = state.session(id)
+        {
+            return Ok(Target {
+                key: s.public_key.clone(),
+                session: Some(id),
+            });
+        }
+        let matches: Vec<_> = state
+            .sessions()
+            .values()
+            .filter(|s| s.name == user)
+            .collect();
+        match matches.as_slice() {
+            [s] => Ok(Target {
+                key: s.public_key.clone(),
+                session: Some(s.id),
+            }),
+            [] => Err(Status::not_found(format!(
+                "no user {user:?} (give a hex key, a session id or a connected name)"
+            ))),
+            _ => Err(Status::invalid_argument(format!(
+                "several sessions are named {user:?}; give a session id or key"
+            ))),
+        }
+    }
+
+    /// Edits the stored roles of an offline user.
+    fn edit_stored_roles(
+        &self,
+        key: &[u8],
+        edit: impl FnOnce(&mut Vec<String>),
+    ) -> Result<(), Status> {
+        let mut user = self.hub.store.user(key).map_err(internal)?.unwrap_or(User {
+            public_key: hash::hex(key),
+            ..User::default()
+        });
+        edit(&mut user.roles);
+        user.roles.sort();
+        user.roles.dedup();
+        if user.registered_ms == 0 && user.roles.iter().any(|r| r == ROLE_KNOWN) {
+            user.registered_ms = now_ms();
+        }
+        self.hub.store.put_user(key, &user).map_err(internal)
+    }
+
+    async fn change(&self, kind: Kind) -> Result<Response<Empty>, Status> {
+        self.hub
+            .server_change(Change { kind: Some(kind) })
+            .await
+            .map_err(change_error)?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn set_role(&self, user: &str, role: &str, grant: bool) -> Result<(), Status> {
+        let target = self.target(user).await?;
+        {
+            let inner = self.hub.lock().await;
+            if !inner.state.roles().contains_key(role) {
+                return Err(Status::not_found(format!("no role named {role:?}")));
+            }
+        }
+        match target.session {
+            Some(id) if grant => self.hub.grant_role(id, role).await.map_err(change_error),
+            Some(id) => self.hub.revoke_role(id, role).await.map_err(change_error),
+            None => {
+                self.edit_stored_roles(&target.key, |roles| {
+                    if grant {
+                        roles.push(role.to_owned());
+                    } else {
+                        roles.retain(|r| r != role);
+                    }
+                })?;
+                self.hub.store.flush().await.map_err(internal)
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Admin for AdminService {
+    async fn sessions(&self, _: Request<Empty>) -> Result<Response<SessionsReply>, Status> {
+        let inner = self.hub.lock().await;
+        Ok(Response::new(SessionsReply {
+            sessions: inner.state.sessions().values().cloned().collect(),
+        }))
+    }
+
+    async fn users(&self, _: Request<Empty>) -> Result<Response<UsersReply>, Status> {
+        Ok(Response::new(UsersReply {
+            users: self.hub.store.users().map_err(internal)?,
+        }))
+    }
+
+    async fn rooms(&self, _: Request<Empty>) -> Result<Response<RoomsReply>, Status> {
+        let inner = self.hub.lock().await;
+        Ok(Response::new(RoomsReply {
+            rooms: inner.state.rooms().values().cloned().collect(),
+            hash: inner.state.hash().to_vec(),
+        }))
+    }
+
+    async fn grant_role(&self, req: Request<RoleGrant>) -> Result<Response<Empty>, Status> {
+        let req = req.into_inner();
+        self.set_role(&req.user, &req.role, true).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn revoke_role(&self, req: Request<RoleGrant>) -> Result<Response<Empty>, Status> {
+        let req = req.into_inner();
+        self.set_role(&req.user, &req.role, false).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn create_role(&self, req: Request<Role>) -> Result<Response<Empty>, Status> {
+        self.change(Kind::AddRole(req.into_inner())).await
+    }
+
+    async fn delete_role(&self, req: Request<RoleName>) -> Result<Response<Empty>, Status> {
+        self.change(Kind::RemoveRole(RoleRemove {
+            name: req.into_inner().name,
+        }))
+        .await
+    }
+
+    async fn set_acl(&self, req: Request<RoomAcl>) -> Result<Response<Empty>, Status> {
+        self.change(Kind::SetRoomAcl(req.into_inner())).await
+    }
+
+    async fn kick(&self, req: Request<KickRequest>) -> Result<Response<Empty>, Status> {
+        let req = req.into_inner();
+        let target = self.target(&req.user).await?;
+        let Some(id) = target.session else {
+            return Err(Status::not_found("that user is not connected"));
+        };
+        let reason = if req.reason.is_empty() {
+            "you were kicked".to_owned()
+        } else {
+            format!("you were kicked: {}", req.reason)
+        };
+        self.hub.disconnect(id, close::KICKED, &reason).await;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn ban(&self, req: Request<BanRequest>) -> Result<Response<Empty>, Status> {
+        let req = req.into_inner();
+        let target = self.target(&req.user).await?;
+        self.hub
+            .ban_key(&target.key, &req.reason, req.seconds)
+            .await
+            .map_err(internal)?;
+        if let Some(id) = target.session {
+            let reason = if req.reason.is_empty() {
+                "you were banned".to_owned()
+            } else {
+                format!("you were banned: {}", req.reason)
+            };
+            self.hub.disconnect(id, close::BANNED, &reason).await;
+        }
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn unban(&self, req: Request<UserKey>) -> Result<Response<Empty>, Status> {
+        let target = self.target(&req.into_inner().user).await?;
+        if !self.hub.store.remove_ban(&target.key).map_err(internal)? {
+            return Err(Status::not_found("that key is not banned"));
+        }
+        self.hub.store.flush().await.map_err(internal)?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn bans(&self, _: Request<Empty>) -> Result<Response<BansReply>, Status> {
+        Ok(Response::new(BansReply {
+            bans: self.hub.store.bans().map_err(internal)?,
+        }))
+    }
+
+    async fn register(&self, req: Request<RegisterRequest>) -> Result<Response<Empty>, Status> {
+        let req = req.into_inner();
+        let target = self.target(&req.user).await?;
+        if !req.name.is_empty() {
+            let mut user = self
+                .hub
+                .store
+                .user(&target.key)
+                .map_err(internal)?
+                .unwrap_or(User {
+                    public_key: hash::hex(&target.key),
+                    ..User::default()
+                });
+            user.name = req.name.clone();
+            self.hub
+                .store
+                .put_user(&target.key, &user)
+                .map_err(internal)?;
+        }
+        match target.session {
+            Some(id) => self
+                .hub
+                .grant_role(id, ROLE_KNOWN)
+                .await
+                .map_err(change_error)?,
+            None => {
+                self.edit_stored_roles(&target.key, |r| r.push(ROLE_KNOWN.to_owned()))?;
+                self.hub.store.flush().await.map_err(internal)?;
+            }
+        }
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn unregister(&self, req: Request<UserKey>) -> Result<Response<Empty>, Status> {
+        let target = self.target(&req.into_inner().user).await?;
+        match target.session {
+            Some(id) => self
+                .hub
+                .revoke_role(id, ROLE_KNOWN)
+                .await
+                .map_err(change_error)?,
+            None => {
+                self.edit_stored_roles(&target.key, |r| r.retain(|x| x != ROLE_KNOWN))?;
+                self.hub.store.flush().await.map_err(internal)?;
+            }
+        }
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn explain(
+        &self,
+        req: Request<voice_proto::pb::admin::ExplainRequest>,
+    ) -> Result<Response<Explanation>, Status> {
+        let req = req.into_inner();
+        let target = self.target(&req.user).await?;
+        let stored_roles = match target.session {
+            Some(_) => Vec::new(),
+            None => self
+                .hub
+                .store
+                .user(&target.key)
+                .map_err(internal)?
+                .map(|u| u.roles)
+                .unwrap_or_default(),
+        };
+        let inner = self.hub.lock().await;
+        let state = &inner.state;
+        let room = state.resolve_room(&req.room).map_err(Status::not_found)?;
+        let (roles, session) = match target.session.and_then(|id| state.session(id)) {
+            Some(s) => (s.roles.clone(), s.id),
+            None => (stored_roles, 0),
+        };
+        let subject = Subject {
+            key: &target.key,
+            roles: &roles,
+        };
+        Ok(Response::new(explain(state, subject, session, room)))
+    }
+}

@@ -1,0 +1,179 @@
+//! Command-line arguments: every config key as a flag and an environment
+//! variable (`VOICE_SERVER_*`), plus `voice-server admin …`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::admin::client::AdminCommand;
+use crate::config::{Config, ConfigError, Registration, TlsMode};
+
+/// The voice chat server.
+#[derive(Debug, Parser)]
+#[command(name = "voice-server", version, about)]
+pub struct Cli {
+    /// Read settings from this TOML file.
+    #[arg(long, short = 'c', env = "VOICE_SERVER_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Print the default configuration file and exit.
+    #[arg(long)]
+    pub print_default_config: bool,
+    /// Settings (each also a config key and an environment variable).
+    #[command(flatten)]
+    pub overrides: Overrides,
+    /// A subcommand; none runs the server.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Talk to a running server over its admin socket.
+    Admin(AdminArgs),
+}
+
+/// `voice-server admin …`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The admin socket (default: `admin.sock` in the data dir).
+    #[arg(long, env = "VOICE_SERVER_ADMIN_SOCKET")]
+    pub socket: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// Settings given on the command line or in the environment.
+#[derive(Debug, Default, Clone, Args)]
+pub struct Overrides {
+    /// UDP address to listen on [default: [::]:7878].
+    #[arg(long, env = "VOICE_SERVER_LISTEN", global = true)]
+    pub listen: Option<SocketAddr>,
+    /// Data directory [default: $XDG_DATA_HOME/voice-server].
+    #[arg(long, env = "VOICE_SERVER_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Server password ("" = open server).
+    #[arg(long, env = "VOICE_SERVER_PASSWORD", conflicts_with = "password_file")]
+    pub password: Option<String>,
+    /// Read the server password from this file.
+    #[arg(long, env = "VOICE_SERVER_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Name shown to clients.
+    #[arg(long, env = "VOICE_SERVER_SERVER_NAME")]
+    pub server_name: Option<String>,
+    /// Text shown after login.
+    #[arg(long, env = "VOICE_SERVER_WELCOME_TEXT")]
+    pub welcome_text: Option<String>,
+    /// `open` or `admin`.
+    #[arg(long, env = "VOICE_SERVER_REGISTRATION")]
+    pub registration: Option<Registration>,
+    /// `self-signed` or `files`.
+    #[arg(long, env = "VOICE_SERVER_TLS_MODE")]
+    pub tls_mode: Option<TlsMode>,
+    /// PEM certificate chain (`files` mode).
+    #[arg(long, env = "VOICE_SERVER_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (`files` mode).
+    #[arg(long, env = "VOICE_SERVER_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Admin socket path.
+    #[arg(long = "admin-socket-path", env = "VOICE_SERVER_ADMIN_SOCKET_PATH")]
+    pub admin_socket: Option<PathBuf>,
+    /// Most connected sessions.
+    #[arg(long, env = "VOICE_SERVER_MAX_SESSIONS")]
+    pub max_sessions: Option<usize>,
+    /// Longest chat message in characters.
+    #[arg(long, env = "VOICE_SERVER_MAX_MESSAGE_LEN")]
+    pub max_message_len: Option<usize>,
+    /// Chat messages per second per session.
+    #[arg(long, env = "VOICE_SERVER_CHAT_RATE")]
+    pub chat_rate: Option<f64>,
+    /// Chat burst per session.
+    #[arg(long, env = "VOICE_SERVER_CHAT_BURST")]
+    pub chat_burst: Option<f64>,
+    /// Control messages per second per session.
+    #[arg(long, env = "VOICE_SERVER_CONTROL_RATE")]
+    pub control_rate: Option<f64>,
+    /// Control burst per session.
+    #[arg(long, env = "VOICE_SERVER_CONTROL_BURST")]
+    pub control_burst: Option<f64>,
+    /// Voice packets per second per session.
+    #[arg(long, env = "VOICE_SERVER_VOICE_RATE")]
+    pub voice_rate: Option<f64>,
+    /// Largest voice payload in bytes.
+    #[arg(long, env = "VOICE_SERVER_MAX_VOICE_PAYLOAD")]
+    pub max_voice_payload: Option<usize>,
+    /// Handshake deadline in milliseconds.
+    #[arg(long, env = "VOICE_SERVER_HANDSHAKE_TIMEOUT_MS")]
+    pub handshake_timeout_ms: Option<u64>,
+    /// Failed logins before an address is refused.
+    #[arg(long, env = "VOICE_SERVER_THROTTLE_FAILURES")]
+    pub throttle_failures: Option<usize>,
+    /// Window for counting failed logins, seconds.
+    #[arg(long, env = "VOICE_SERVER_THROTTLE_WINDOW_SECS")]
+    pub throttle_window_secs: Option<u64>,
+    /// How long a throttled address is refused, seconds.
+    #[arg(long, env = "VOICE_SERVER_THROTTLE_REFUSE_SECS")]
+    pub throttle_refuse_secs: Option<u64>,
+}
+
+macro_rules! merge {
+    ($config:ident, $o:ident, $($field:ident),*) => {
+        $( if let Some(v) = $o.$field { $config.$field = v; } )*
+    };
+}
+
+impl Cli {
+    /// The configuration: defaults, then the file, then flags and environment.
+    pub fn config(&self) -> Result<Config, ConfigError> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        let o = self.overrides.clone();
+        if o.data_dir.is_some() {
+            config.data_dir = o.data_dir;
+        }
+        if o.password.is_some() {
+            config.password = o.password;
+            config.password_file = None;
+        }
+        if o.password_file.is_some() {
+            config.password_file = o.password_file;
+            config.password = None;
+        }
+        if o.tls_cert.is_some() {
+            config.tls_cert = o.tls_cert;
+        }
+        if o.tls_key.is_some() {
+            config.tls_key = o.tls_key;
+        }
+        if o.admin_socket.is_some() {
+            config.admin_socket = o.admin_socket;
+        }
+        merge!(
+            config,
+            o,
+            listen,
+            server_name,
+            welcome_text,
+            registration,
+            tls_mode,
+            max_sessions,
+            max_message_len,
+            chat_rate,
+            chat_burst,
+            control_rate,
+            control_burst,
+            voice_rate,
+            max_voice_payload,
+            handshake_timeout_ms,
+            throttle_failures,
+            throttle_window_secs,
+            throttle_refuse_secs
+        );
+        Ok(config)
+    }
+}

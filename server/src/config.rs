@@ -1,0 +1,178 @@
+//! Server configuration: one TOML file, every key also a flag and an
+//! environment variable (`VOICE_SERVER_*`). Precedence: flag or environment,
+//! then the file, then the defaults below.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How new keys become registered users.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Registration {
+    /// A new key becomes `known` on its first successful login.
+    Open,
+    /// Unknown keys stay in `everyone` until an admin registers them.
+    Admin,
+}
+
+/// Where the TLS certificate comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    /// Generated once with rcgen and kept in the data dir.
+    SelfSigned,
+    /// A PEM certificate chain and key from files.
+    Files,
+}
+
+/// Every setting of the server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// UDP address to listen on.
+    pub listen: SocketAddr,
+    /// Where the database, certificate and admin socket live (default: XDG data dir).
+    pub data_dir: Option<PathBuf>,
+    /// Server password; unset = generate one at first start; empty = open server.
+    pub password: Option<String>,
+    /// Read the password from this file (first line).
+    pub password_file: Option<PathBuf>,
+    /// Name shown to clients (also the root room's name on a new server).
+    pub server_name: String,
+    /// Text shown to clients after login.
+    pub welcome_text: String,
+    /// `open` or `admin`.
+    pub registration: Registration,
+    /// `self-signed` or `files`.
+    pub tls_mode: TlsMode,
+    /// PEM certificate chain (`files` mode).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (`files` mode).
+    pub tls_key: Option<PathBuf>,
+    /// Admin socket path (default: `admin.sock` in the data dir).
+    pub admin_socket: Option<PathBuf>,
+    /// Most connected sessions.
+    pub max_sessions: usize,
+    /// Longest chat message, in characters.
+    pub max_message_len: usize,
+    /// Chat messages per second per session (sustained).
+    pub chat_rate: f64,
+    /// Chat messages a session may send at once.
+    pub chat_burst: f64,
+    /// Control messages per second per session before it is closed.
+    pub control_rate: f64,
+    /// Control messages a session may send at once.
+    pub control_burst: f64,
+    /// Voice packets per second per session (excess is dropped).
+    pub voice_rate: f64,
+    /// Largest Opus payload of a voice packet, in bytes.
+    pub max_voice_payload: usize,
+    /// Time to finish the handshake, in milliseconds.
+    pub handshake_timeout_ms: u64,
+    /// Failed logins from one address before it is refused.
+    pub throttle_failures: usize,
+    /// Window in which failures count, in seconds.
+    pub throttle_window_secs: u64,
+    /// How long a throttled address is refused, in seconds.
+    pub throttle_refuse_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, voice_proto::DEFAULT_PORT)),
+            data_dir: None,
+            password: None,
+            password_file: None,
+            server_name: "voice".to_owned(),
+            welcome_text: String::new(),
+            registration: Registration::Open,
+            tls_mode: TlsMode::SelfSigned,
+            tls_cert: None,
+            tls_key: None,
+            admin_socket: None,
+            max_sessions: 1000,
+            max_message_len: 5000,
+            chat_rate: 5.0,
+            chat_burst: 10.0,
+            control_rate: 200.0,
+            control_burst: 1000.0,
+            voice_rate: 120.0,
+            max_voice_payload: voice_proto::voice::DEFAULT_MAX_PAYLOAD,
+            handshake_timeout_ms: 10_000,
+            throttle_failures: 10,
+            throttle_window_secs: 120,
+            throttle_refuse_secs: 300,
+        }
+    }
+}
+
+/// A configuration problem.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("invalid config {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: Box<toml::de::Error>,
+    },
+    /// No data dir given and none can be derived.
+    #[error("no home directory to put the data in; pass --data-dir")]
+    NoDataDir,
+    /// `files` TLS mode without both files.
+    #[error("tls-mode = files needs tls-cert and tls-key")]
+    MissingTlsFiles,
+}
+
+impl Config {
+    /// Reads a TOML file (missing keys take their defaults).
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    /// The defaults as a commented TOML file.
+    pub fn default_toml() -> String {
+        let body = toml::to_string_pretty(&Self::default()).unwrap_or_default();
+        format!(
+            "# voice-server configuration. Every key is also a flag (--key-name) and an\n\
+             # environment variable (VOICE_SERVER_KEY_NAME).\n\
+             # Unset keys: data_dir (XDG data dir), password (generated at first start;\n\
+             # \"\" = open server), password_file, tls_cert, tls_key, admin_socket.\n\n{body}"
+        )
+    }
+
+    /// The data dir: as configured, or `$XDG_DATA_HOME/voice-server`.
+    pub fn data_dir(&self) -> Result<PathBuf, ConfigError> {
+        if let Some(dir) = &self.data_dir {
+            return Ok(dir.clone());
+        }
+        directories::ProjectDirs::from("", "", "voice-server")
+            .map(|d| d.data_dir().to_owned())
+            .ok_or(ConfigError::NoDataDir)
+    }
+
+    /// The handshake deadline.
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_millis(self.handshake_timeout_ms)
+    }
+}

@@ -1,0 +1,175 @@
+//! One client connection: login under a deadline, then the control stream,
+//! the chat stream and the voice datagrams, each in its own task.
+
+mod chat;
+mod frames;
+mod handshake;
+mod voice;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use voice_proto::close;
+use voice_proto::pb::wire::{Pong, client_msg::Msg as In, server_msg::Msg as Out};
+use voice_proto::state::SessionId;
+
+pub use frames::{FrameReader, ReadError};
+
+use crate::hub::{Hub, encode};
+use crate::throttle::TokenBucket;
+
+/// Serves one incoming connection until it ends.
+pub async fn serve(hub: Arc<Hub>, incoming: quinn::Incoming) {
+    let remote = incoming.remote_address();
+    let deadline = tokio::time::Instant::now() + hub.config.handshake_timeout();
+    let conn = match tokio::time::timeout_at(deadline, incoming).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => {
+            tracing::debug!(%remote, error = %e, "QUIC handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%remote, "QUIC handshake timed out");
+            return;
+        }
+    };
+    if hub.throttle.is_refused(remote.ip()) {
+        conn.close(
+            close::THROTTLED.into(),
+            b"too many failed logins from your address; try again in a few minutes",
+        );
+        return;
+    }
+    // Datagrams are read from the start so those of an unauthenticated
+    // connection are dropped unread instead of relayed after login.
+    let session = Arc::new(AtomicU32::new(0));
+    let voice_task = tokio::spawn(voice::relay_loop(
+        hub.clone(),
+        conn.clone(),
+        session.clone(),
+    ));
+    let joined = match tokio::time::timeout_at(deadline, handshake::handshake(&hub, &conn)).await {
+        Ok(Ok(joined)) => joined,
+        Ok(Err(refusal)) => {
+            if refusal.counts && hub.throttle.record_failure(remote.ip()) {
+                tracing::warn!(%remote, "address throttled after repeated failed logins");
+            }
+            tracing::info!(%remote, reason = %refusal.reason, "login refused");
+            conn.close(refusal.code.into(), refusal.reason.as_bytes());
+            voice_task.abort();
+            return;
+        }
+        Err(_) => {
+            conn.close(
+                close::AUTH_TIMEOUT.into(),
+                b"the login was not finished in time",
+            );
+            voice_task.abort();
+            return;
+        }
+    };
+    let id = joined.id;
+    session.store(id, Ordering::Release);
+    tracing::info!(%remote, session = id, "session joined");
+    let reason = run_session(&hub, &conn, joined).await;
+    if let Some((code, reason)) = reason {
+        tracing::info!(session = id, %reason, "closing session");
+        conn.close(code.into(), reason.as_bytes());
+    }
+    hub.leave(id).await;
+    voice_task.abort();
+    tracing::info!(session = id, "session left");
+}
+
+/// Runs an authenticated session; returns a close code and reason when the
+/// server ends it.
+async fn run_session(
+    hub: &Arc<Hub>,
+    conn: &quinn::Connection,
+    joined: handshake::Joined,
+) -> Option<(u32, String)> {
+    let handshake::Joined {
+        id,
+        send,
+        mut reader,
+        queue,
+    } = joined;
+    // State first, chat after.
+    let _ = send.set_priority(10);
+    let mut writer = tokio::spawn(write_loop(send, queue));
+    let chat_hub = hub.clone();
+    let chat_conn = conn.clone();
+    let mut chat = tokio::spawn(async move { chat::accept(chat_hub, chat_conn, id).await });
+    let control = control_loop(hub, id, &mut reader);
+    let outcome = tokio::select! {
+        r = control => r,
+        r = &mut chat => r.unwrap_or(None),
+        _ = &mut writer => None,
+    };
+    writer.abort();
+    chat.abort();
+    outcome
+}
+
+/// Writes queued frames to a stream until the queue closes.
+pub(crate) async fn write_loop(mut send: quinn::SendStream, mut queue: mpsc::Receiver<Bytes>) {
+    while let Some(frame) = queue.recv().await {
+        if send.write_chunk(frame).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Closing reason for a read failure (`None` when the peer just went away).
+fn read_failure(e: ReadError) -> Option<(u32, String)> {
+    match e {
+        ReadError::Stream(_) => None,
+        other => Some((close::PROTOCOL_ERROR, other.to_string())),
+    }
+}
+
+async fn control_loop(
+    hub: &Arc<Hub>,
+    id: SessionId,
+    reader: &mut FrameReader,
+) -> Option<(u32, String)> {
+    let mut bucket = TokenBucket::new(hub.config.control_rate, hub.config.control_burst);
+    loop {
+        let msg = match reader.next().await {
+            Ok(Some(msg)) => msg,
+            Ok(None) => return Some((close::NORMAL, "control stream finished".to_owned())),
+            Err(e) => return read_failure(e),
+        };
+        if !bucket.take() {
+            return Some((
+                close::RATE_LIMITED,
+                "too many requests on the control stream".to_owned(),
+            ));
+        }
+        match msg.msg {
+            Some(In::Propose(p)) => hub.propose(id, p).await,
+            Some(In::SnapshotRequest(_)) => hub.send_snapshot(id).await,
+            Some(In::Ping(p)) => {
+                hub.send_to(
+                    id,
+                    encode(Out::Pong(Pong {
+                        timestamp_us: p.timestamp_us,
+                    })),
+                )
+                .await
+            }
+            Some(In::Explain(req)) => hub.explain(id, req).await,
+            Some(In::Kick(req)) => hub.kick(id, req).await,
+            Some(In::Register(req)) => hub.register(id, req).await,
+            Some(In::Reception(_)) => {}
+            Some(In::Authenticate(_)) | Some(In::Hello(_)) | Some(In::Chat(_)) | None => {
+                return Some((
+                    close::PROTOCOL_ERROR,
+                    "unexpected message on the control stream".to_owned(),
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! The authority over the shared state: one lock around the state and the
+//! sessions' outgoing queues, so proposals are handled one at a time (first
+//! processed wins) and every session sees the same updates in the same order.
+//! Voice never takes this lock: it reads [`Routes`], a snapshot rebuilt after
+//! every change.
+
+mod persist;
+mod requests;
+mod routes;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use tokio::sync::{Mutex, mpsc};
+use voice_proto::acl::{Subject, evaluate};
+use voice_proto::pb::wire::{
+    Change, ServerLimits, ServerMsg, Session, SessionRemove, StateUpdate, Welcome, change::Kind,
+    server_msg::Msg,
+};
+use voice_proto::state::{Actor, Applied, ROOT, Rejection, SessionId};
+use voice_proto::{Limits, State, close, frame};
+
+pub use persist::META_ADMIN_TOKEN;
+pub use routes::{Route, Routes};
+
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+use crate::throttle::Throttle;
+
+/// Frames queued for one session before it counts as too slow.
+const QUEUE_LEN: usize = 4096;
+
+/// A connected session's handles.
+#[derive(Debug)]
+pub struct Link {
+    /// Its connection.
+    pub conn: quinn::Connection,
+    /// Frames for its control stream.
+    pub control: mpsc::Sender<Bytes>,
+    /// Frames for its chat stream, once opened.
+    pub chat: Option<mpsc::Sender<Bytes>>,
+    /// Its public key.
+    pub key: Vec<u8>,
+}
+
+/// What the lock protects.
+#[derive(Debug)]
+pub struct Inner {
+    /// The shared state.
+    pub state: State,
+    /// Sequence number of the last update.
+    pub seq: u64,
+    /// Connected sessions.
+    pub links: HashMap<SessionId, Link>,
+    next_session: SessionId,
+    next_chat: u64,
+}
+
+/// Why a session could not join.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    /// The server is full.
+    #[error("the server is full ({0} sessions); try again later")]
+    Full(usize),
+    /// The state refused the session (bad name...).
+    #[error("{0}")]
+    Refused(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A login that passed authentication, ready to join.
+#[derive(Debug)]
+pub struct Login {
+    /// The connection.
+    pub conn: quinn::Connection,
+    /// Its public key.
+    pub key: Vec<u8>,
+    /// Display name.
+    pub name: String,
+    /// Requested room.
+    pub room: u32,
+    /// The admin token it presented.
+    pub admin_token: String,
+}
+
+/// The server's shared core.
+#[derive(Debug)]
+pub struct Hub {
+    inner: Mutex<Inner>,
+    routes: ArcSwap<Routes>,
+    /// The database.
+    pub store: Store,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The password in force (empty = open server).
+    pub password: String,
+    /// Failed-login throttling.
+    pub throttle: Throttle,
+}
+
+/// Encodes one server message as a frame.
+pub fn encode(msg: Msg) -> Bytes {
+    let envelope = ServerMsg { msg: Some(msg) };
+    // A frame only fails to encode above the 16 MiB limit, which the state
+    // limits keep us far below; an empty frame then closes the peer.
+    frame::encode_to_bytes(&envelope, frame::SERVER_MAX_FRAME).unwrap_or_default()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Hub {
+    /// A hub over a loaded state.
+    pub fn new(state: State, store: Store, config: Arc<Config>, password: String) -> Self {
+        let throttle = Throttle::new(
+            config.throttle_failures,
+            std::time::Duration::from_secs(config.throttle_window_secs),
+            std::time::Duration::from_secs(config.throttle_refuse_secs),
+        );
+        Self {
+            inner: Mutex::new(Inner {
+                state,
+                seq: 0,
+                links: HashMap::new(),
+                next_session: 1,
+                next_chat: 1,
+            }),
+            routes: ArcSwap::from_pointee(Routes::default()),
+            store,
+            config,
+            password,
+            throttle,
+        }
+    }
+
+    /// The voice routing table (lock-free read).
+    pub fn routes(&self) -> Arc<Routes> {
+        self.routes.load_full()
+    }
+
+    /// Locks the state (admin requests and tests).
+    pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().await
+    }
+
+    /// The server limits announced in `Welcome`.
+    pub fn server_limits(&self, limits: &Limits) -> ServerLimits {
+        ServerLimits {
+            max_name_len: limits.max_name_len as u32,
+            max_description_len: limits.max_description_len as u32,
+            max_message_len: self.config.max_message_len as u32,
+            max_depth: limits.max_depth as u32,
+            max_voice_payload: self.config.max_voice_payload as u32,
+            max_frame_len: frame::CLIENT_MAX_FRAME as u32,
+        }
+    }
+
+    /// Adds an authenticated session; its queue starts with `Welcome`.
+    pub async fn join(
+        &self,
+        login: Login,
+    ) -> Result<(SessionId, mpsc::Receiver<Bytes>), JoinError> {
+        let roles = self.login_roles(&login).await?;
+        let mut inner = self.inner.lock().await;
+        // The same key logged in again: the old session gives way.
+        let old: Vec<SessionId> = inner
+            .links
+            .iter()
+            .filter(|(_, l)| l.key == login.key)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in old {
+            if let Some(link) = inner.links.remove(&id) {
+                link.conn
+                    .close(close::REPLACED.into(), b"you logged in again elsewhere");
+            }
+            self.remove_session_locked(&mut inner, id);
+        }
+        if inner.links.len() >= self.config.max_sessions {
+            return Err(JoinError::Full(self.config.max_sessions));
+        }
+        let mut id = inner.next_session;
+        while id == 0 || inner.state.session(id).is_some() {
+            id = id.wrapping_add(1);
+        }
+        inner.next_session = id.wrapping_add(1);
+        let subject = Subject {
+            key: &login.key,
+            roles: &roles,
+        };
+        let room = if inner.state.room(login.room).is_some()
+            && evaluate(&inner.state, subject, login.room)
+                .contains(voice_proto::pb::wire::Permission::Enter)
+        {
+            login.room
+        } else {
+            ROOT
+        };
+        let session = Session {
+            id,
+            public_key: login.key.clone(),
+            name: login.name.clone(),
+            room,
+            roles,
+            ..Session::default()
+        };
+        let change = Change {
+            kind: Some(Kind::AddSession(session)),
+        };
+        let hash = inner.state.hash();
+        let applied = inner
+            .state
+            .propose(Actor::Server, &hash, &change)
+            .map_err(|e| JoinError::Refused(e.to_string()))?;
+        self.broadcast_locked(&mut inner, &applied, 0);
+        let (tx, rx) = mpsc::channel(QUEUE_LEN);
+        let welcome = Welcome {
+            session_id: id,
+            seq: inner.seq,
+            snapshot: Some(inner.state.snapshot()),
+            hash: inner.state.hash().to_vec(),
+            server_name: self.config.server_name.clone(),
+            welcome_text: self.config.welcome_text.clone(),
+            limits: Some(self.server_limits(inner.state.limits())),
+        };
+        // The queue is new and empty, so this cannot fail.
+        let _ = tx.try_send(encode(Msg::Welcome(welcome)));
+        inner.links.insert(
+            id,
+            Link {
+                conn: login.conn,
+                control: tx,
+                chat: None,
+                key: login.key,
+            },
+        );
+        self.rebuild_routes(&inner);
+        Ok((id, rx))
+    }
+
+    /// Removes a session that left.
+    pub async fn leave(&self, id: SessionId) {
+        let mut inner = self.inner.lock().await;
+        inner.links.remove(&id);
+        self.remove_session_locked(&mut inner, id);
+        self.rebuild_routes(&inner);
+    }
+
+    fn remove_session_locked(&self, inner: &mut Inner, id: SessionId) {
+        if inner.state.session(id).is_none() {
+            return;
+        }
+        let change = Change {
+            kind: Some(Kind::RemoveSession(SessionRemove { id })),
+        };
+        let hash = inner.state.hash();
+        if let Ok(applied) = inner.state.propose(Actor::Server, &hash, &change) {
+            self.broadcast_locked(inner, &applied, 0);
+        }
+    }
+
+    /// Attaches a session's chat queue.
+    pub async fn attach_chat(&self, id: SessionId, tx: mpsc::Sender<Bytes>) -> bool {
+        let mut inner = self.inner.lock().await;
+        match inner.links.get_mut(&id) {
+            Some(link) => {
+                link.chat = Some(tx);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends every applied step to every session, numbering them.
+    fn broadcast_locked(&self, inner: &mut Inner, applied: &[Applied], actor: SessionId) {
+        for step in applied {
+            inner.seq += 1;
+            let frame = encode(Msg::Update(StateUpdate {
+                seq: inner.seq,
+                change: Some(step.change.clone()),
+                resulting_hash: step.hash.to_vec(),
+                actor,
+            }));
+            for link in inner.links.values() {
+                queue(link, frame.clone());
+            }
+        }
+    }
+
+    /// Applies a change as the server (admin requests), persisting and
+    /// flushing it before returning.
+    pub async fn server_change(&self, change: Change) -> Result<Vec<Applied>, ServerChangeError> {
+        let mut inner = self.inner.lock().await;
+        let hash = inner.state.hash();
+        let applied = inner.state.propose(Actor::Server, &hash, &change)?;
+        self.persist_locked(&inner, &applied)?;
+        self.store.flush().await?;
+        self.rebuild_routes(&inner);
+        self.broadcast_locked(&mut inner, &applied, 0);
+        Ok(applied)
+    }
+
+    /// Closes a session's connection.
+    pub async fn disconnect(&self, id: SessionId, code: u32, reason: &str) -> bool {
+        let mut inner = self.inner.lock().await;
+        let Some(link) = inner.links.remove(&id) else {
+            return false;
+        };
+        link.conn.close(code.into(), reason.as_bytes());
+        self.remove_session_locked(&mut inner, id);
+        self.rebuild_routes(&inner);
+        true
+    }
+
+    /// Closes every connection (shutdown).
+    pub async fn close_all(&self, code: u32, reason: &str) {
+        let inner = self.inner.lock().await;
+        for link in inner.links.values() {
+            link.conn.close(code.into(), reason.as_bytes());
+        }
+    }
+}
+
+/// A server-side change that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerChangeError {
+    /// The state refused it.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Queues a frame for a session; one that cannot keep up is closed.
+fn queue(link: &Link, frame: Bytes) {
+    match link.control.try_send(frame) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            link.conn.close(
+                close::RATE_LIMITED.into(),
+                b"your connection could not keep up with state updates",
+            );
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => {}
+    }
+}

@@ -1,0 +1,376 @@
+//! Requests of a session: proposals, snapshots, explanations, chat, kicks
+//! and registrations.
+
+use voice_proto::acl::{Permissions, Subject, evaluate, explain};
+use voice_proto::pb::admin::Ban;
+use voice_proto::pb::wire::{
+    Accepted, Change, ChatMessage, ChatSend, ExplainRequest, ExplainResponse, KickRequest,
+    Permission, Propose, RegisterRequest, Rejected, RequestFailed, SessionRoles, Snapshot,
+    change::Kind, rejected::Reason, server_msg::Msg,
+};
+use voice_proto::state::{Actor, ROLE_KNOWN, ROOT, Rejection, SessionId};
+use voice_proto::{StateHash, close};
+
+use super::{Hub, Inner, encode, now_ms, queue};
+
+impl Hub {
+    fn reply(inner: &Inner, id: SessionId, msg: Msg) {
+        if let Some(link) = inner.links.get(&id) {
+            queue(link, encode(msg));
+        }
+    }
+
+    /// Judges a proposal; the updates go to everyone, then `Accepted` or
+    /// `Rejected` to the proposer.
+    pub async fn propose(&self, id: SessionId, propose: Propose) {
+        let request_id = propose.request_id;
+        let mut inner = self.inner.lock().await;
+        let change = propose.change.unwrap_or_default();
+        let Some(expected) = StateHash::from_slice(&propose.expected_hash) else {
+            let current = inner.state.hash().to_vec();
+            Self::reply(
+                &inner,
+                id,
+                Msg::Rejected(Rejected {
+                    request_id,
+                    reason: Reason::Stale as i32,
+                    current_hash: current,
+                    message: "expected_hash must be 32 bytes".to_owned(),
+                    ..Rejected::default()
+                }),
+            );
+            return;
+        };
+        match inner.state.propose(Actor::Session(id), &expected, &change) {
+            Ok(applied) => {
+                let assigned_id = match applied.last().and_then(|a| a.change.kind.as_ref()) {
+                    Some(Kind::AddRoom(r)) => r.id,
+                    Some(Kind::AddFile(f)) => f.id,
+                    _ => 0,
+                };
+                let persisted = self.persist_locked(&inner, &applied);
+                let flushed = match persisted {
+                    Ok(()) => self.store.flush().await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = flushed {
+                    // The state moved on regardless; say so rather than pretend.
+                    tracing::error!(error = %e, "cannot persist a change");
+                }
+                // Routes first: a peer that saw the update must find them current.
+                self.rebuild_routes(&inner);
+                self.broadcast_locked(&mut inner, &applied, id);
+                let seq = inner.seq;
+                Self::reply(
+                    &inner,
+                    id,
+                    Msg::Accepted(Accepted {
+                        request_id,
+                        seq,
+                        assigned_id,
+                    }),
+                );
+            }
+            Err(rejection) => {
+                let rejected = rejected(request_id, &rejection);
+                Self::reply(&inner, id, Msg::Rejected(rejected));
+            }
+        }
+    }
+
+    /// Sends the full state to a session.
+    pub async fn send_snapshot(&self, id: SessionId) {
+        let inner = self.inner.lock().await;
+        let msg = Msg::Snapshot(Snapshot {
+            seq: inner.seq,
+            snapshot: Some(inner.state.snapshot()),
+            hash: inner.state.hash().to_vec(),
+        });
+        Self::reply(&inner, id, msg);
+    }
+
+    /// Answers why a session has or lacks permissions.
+    pub async fn explain(&self, id: SessionId, req: ExplainRequest) {
+        let inner = self.inner.lock().await;
+        let target = if req.session == 0 { id } else { req.session };
+        let msg = match inner.state.session(target) {
+            Some(session) => Msg::Explain(ExplainResponse {
+                request_id: req.request_id,
+                explanation: Some(explain(
+                    &inner.state,
+                    Subject::from(session),
+                    target,
+                    req.room,
+                )),
+            }),
+            None => Msg::Failed(RequestFailed {
+                request_id: req.request_id,
+                message: format!("no session with id {target}"),
+            }),
+        };
+        Self::reply(&inner, id, msg);
+    }
+
+    /// Relays a chat message to its room; `Err` carries what to tell the sender.
+    pub async fn chat(&self, id: SessionId, send: &ChatSend) -> Result<(), String> {
+        let text = send.text.trim_end();
+        if text.is_empty() {
+            return Err("the message is empty".to_owned());
+        }
+        let len = text.chars().count();
+        if len > self.config.max_message_len {
+            return Err(format!(
+                "the message has {len} characters; the limit is {}",
+                self.config.max_message_len
+            ));
+        }
+        let mut inner = self.inner.lock().await;
+        let Some(session) = inner.state.session(id) else {
+            return Err("you are not connected".to_owned());
+        };
+        let room = if send.room == 0 {
+            session.room
+        } else {
+            send.room
+        };
+        if inner.state.room(room).is_none() {
+            return Err(format!("no room with id {room}"));
+        }
+        if !evaluate(&inner.state, Subject::from(session), room).contains(Permission::TextMessage) {
+            return Err("you lack the text_message permission in this room".to_owned());
+        }
+        let sender_name = session.name.clone();
+        let chat_id = inner.next_chat;
+        inner.next_chat += 1;
+        let frame = encode(Msg::Chat(ChatMessage {
+            id: chat_id,
+            time_ms: now_ms(),
+            room,
+            sender: id,
+            sender_name,
+            text: text.to_owned(),
+        }));
+        for session in inner.state.sessions_in(room) {
+            if let Some(chat) = inner.links.get(&session.id).and_then(|l| l.chat.as_ref()) {
+                // A full chat queue drops the message for that reader only.
+                let _ = chat.try_send(frame.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Kicks (and maybe bans) a session for a moderator.
+    pub async fn kick(&self, id: SessionId, req: KickRequest) {
+        let outcome = self.kick_checked(id, &req).await;
+        let inner = self.inner.lock().await;
+        if let Err(message) = outcome {
+            Self::reply(
+                &inner,
+                id,
+                Msg::Failed(RequestFailed {
+                    request_id: req.request_id,
+                    message,
+                }),
+            );
+        } else {
+            let seq = inner.seq;
+            Self::reply(
+                &inner,
+                id,
+                Msg::Accepted(Accepted {
+                    request_id: req.request_id,
+                    seq,
+                    assigned_id: 0,
+                }),
+            );
+        }
+    }
+
+    async fn kick_checked(&self, id: SessionId, req: &KickRequest) -> Result<(), String> {
+        let key = {
+            let inner = self.inner.lock().await;
+            let me = inner.state.session(id).ok_or("you are not connected")?;
+            let target = inner
+                .state
+                .session(req.session)
+                .ok_or(format!("no session with id {}", req.session))?;
+            let granted = evaluate(&inner.state, Subject::from(me), target.room);
+            let need = if req.ban {
+                Permission::Ban
+            } else {
+                Permission::Kick
+            };
+            if !granted.contains(need) {
+                return Err(format!(
+                    "you lack the {} permission there",
+                    Permissions::name(need)
+                ));
+            }
+            target.public_key.clone()
+        };
+        if req.ban {
+            self.ban_key(&key, &req.reason, req.ban_seconds)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let (code, what) = if req.ban {
+            (close::BANNED, "banned")
+        } else {
+            (close::KICKED, "kicked")
+        };
+        let reason = if req.reason.is_empty() {
+            format!("you were {what}")
+        } else {
+            format!("you were {what}: {}", req.reason)
+        };
+        self.disconnect(req.session, code, &reason).await;
+        Ok(())
+    }
+
+    /// Records a ban (flushed).
+    pub async fn ban_key(
+        &self,
+        key: &[u8],
+        reason: &str,
+        seconds: u64,
+    ) -> Result<(), crate::store::StoreError> {
+        let now = now_ms();
+        self.store.put_ban(
+            key,
+            &Ban {
+                public_key: voice_proto::hash::hex(key),
+                reason: reason.to_owned(),
+                created_ms: now,
+                expires_ms: if seconds == 0 {
+                    0
+                } else {
+                    now.saturating_add(seconds.saturating_mul(1000))
+                },
+            },
+        )?;
+        self.store.flush().await
+    }
+
+    /// The ban in force on a key, if any.
+    pub fn active_ban(&self, key: &[u8]) -> Result<Option<Ban>, crate::store::StoreError> {
+        Ok(self
+            .store
+            .ban(key)?
+            .filter(|b| b.expires_ms == 0 || b.expires_ms > now_ms()))
+    }
+
+    /// Registers a session's key for a session that holds Register.
+    pub async fn register(&self, id: SessionId, req: RegisterRequest) {
+        let allowed = {
+            let inner = self.inner.lock().await;
+            inner.state.session(id).is_some_and(|me| {
+                evaluate(&inner.state, Subject::from(me), ROOT).contains(Permission::Register)
+            })
+        };
+        let outcome = if allowed {
+            self.grant_role(req.session, ROLE_KNOWN)
+                .await
+                .map_err(|e| e.to_string())
+        } else {
+            Err("you lack the register permission".to_owned())
+        };
+        let inner = self.inner.lock().await;
+        let msg = match outcome {
+            Ok(()) => Msg::Accepted(Accepted {
+                request_id: req.request_id,
+                seq: inner.seq,
+                assigned_id: 0,
+            }),
+            Err(message) => Msg::Failed(RequestFailed {
+                request_id: req.request_id,
+                message,
+            }),
+        };
+        Self::reply(&inner, id, msg);
+    }
+
+    /// Gives a connected session a role (and its stored user record).
+    pub async fn grant_role(
+        &self,
+        session: SessionId,
+        role: &str,
+    ) -> Result<(), super::ServerChangeError> {
+        self.edit_roles(session, |roles| {
+            if !roles.iter().any(|r| r == role) {
+                roles.push(role.to_owned());
+            }
+        })
+        .await
+    }
+
+    /// Takes a role from a connected session.
+    pub async fn revoke_role(
+        &self,
+        session: SessionId,
+        role: &str,
+    ) -> Result<(), super::ServerChangeError> {
+        self.edit_roles(session, |roles| roles.retain(|r| r != role))
+            .await
+    }
+
+    async fn edit_roles(
+        &self,
+        session: SessionId,
+        edit: impl FnOnce(&mut Vec<String>),
+    ) -> Result<(), super::ServerChangeError> {
+        let mut roles = {
+            let inner = self.inner.lock().await;
+            inner
+                .state
+                .session(session)
+                .map(|s| s.roles.clone())
+                .ok_or(Rejection::Invalid(
+                    voice_proto::state::StateError::UnknownSession(session),
+                ))?
+        };
+        edit(&mut roles);
+        roles.sort();
+        roles.dedup();
+        self.server_change(Change {
+            kind: Some(Kind::SetSessionRoles(SessionRoles { session, roles })),
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// The wire form of a rejection.
+pub fn rejected(request_id: u64, rejection: &Rejection) -> Rejected {
+    match rejection {
+        Rejection::Stale { current } => Rejected {
+            request_id,
+            reason: Reason::Stale as i32,
+            current_hash: current.to_vec(),
+            message: rejection.to_string(),
+            ..Rejected::default()
+        },
+        Rejection::Denied { permission, .. } => Rejected {
+            request_id,
+            reason: Reason::Denied as i32,
+            permission: permission.map_or(0, |p| p as i32),
+            message: rejection.to_string(),
+            ..Rejected::default()
+        },
+        Rejection::Invalid(_) => Rejected {
+            request_id,
+            reason: Reason::Invalid as i32,
+            message: rejection.to_string(),
+            ..Rejected::default()
+        },
+    }
+}
+
+impl Hub {
+    /// Queues a frame on a session's control stream.
+    pub async fn send_to(&self, id: SessionId, frame: bytes::Bytes) {
+        let inner = self.inner.lock().await;
+        if let Some(link) = inner.links.get(&id) {
+            queue(link, frame);
+        }
+    }
+}

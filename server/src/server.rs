@@ -1,0 +1,260 @@
+//! Starting, running and stopping the server.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use rand::distributions::Alphanumeric;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use voice_proto::pb::wire::StateSnapshot;
+use voice_proto::{Limits, State, close};
+
+use crate::config::{Config, ConfigError};
+use crate::hub::Hub;
+use crate::store::{Store, StoreError};
+use crate::tls::{self, TlsError};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Certificate problem.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Database problem.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A file or socket problem.
+    #[error("{what}: {source}")]
+    Io {
+        /// What failed.
+        what: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The stored state is inconsistent.
+    #[error("stored state is invalid: {0}")]
+    State(String),
+}
+
+/// What the start-up banner shows.
+#[derive(Debug, Clone)]
+pub struct Banner {
+    /// The bound UDP address.
+    pub listening: SocketAddr,
+    /// SHA-256 of the leaf certificate, hex.
+    pub fingerprint: String,
+    /// The password, when the server generated it.
+    pub generated_password: Option<String>,
+    /// The admin token, until claimed.
+    pub admin_token: Option<String>,
+    /// The admin socket.
+    pub admin_socket: PathBuf,
+}
+
+impl Banner {
+    /// The banner lines, one item per line.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = vec![
+            format!("listening: {}", self.listening),
+            format!("fingerprint: {}", self.fingerprint),
+        ];
+        if let Some(p) = &self.generated_password {
+            lines.push(format!("password: {p}"));
+        }
+        if let Some(t) = &self.admin_token {
+            lines.push(format!("admin token: {t}"));
+        }
+        lines
+    }
+}
+
+/// A bound server, ready to run.
+#[derive(Debug)]
+pub struct Server {
+    endpoint: quinn::Endpoint,
+    hub: Arc<Hub>,
+    banner: Banner,
+}
+
+fn random_text(len: usize) -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartError {
+    let what = what.into();
+    move |source| StartError::Io { what, source }
+}
+
+/// Meta key of a generated password.
+const META_PASSWORD: &str = "generated_password";
+
+impl Server {
+    /// Opens the data dir, loads the state and binds the UDP port.
+    pub async fn bind(config: Config) -> Result<Self, StartError> {
+        let data_dir = config.data_dir()?;
+        std::fs::create_dir_all(&data_dir).map_err(io(format!("{}", data_dir.display())))?;
+        restrict_dir(&data_dir);
+        let store = Store::open(&data_dir.join("db"))?;
+        let (password, generated_password) = password(&config, &store)?;
+        let mut admin_token = store.meta_text(crate::hub::META_ADMIN_TOKEN)?;
+        if store.meta_text("admin_token_issued")?.is_none() {
+            let token = random_text(32);
+            store.set_meta_text(crate::hub::META_ADMIN_TOKEN, &token)?;
+            store.set_meta_text("admin_token_issued", "1")?;
+            admin_token = Some(token);
+        }
+        let state = load_state(&store, &config)?;
+        store.flush().await?;
+        let identity = tls::load_identity(&config, &data_dir)?;
+        let fingerprint = tls::fingerprint(&identity.chain[0]);
+        let server_config = tls::server_config(identity)?;
+        let endpoint = bind_endpoint(server_config, config.listen)?;
+        let listening = endpoint
+            .local_addr()
+            .map_err(io("cannot read the bound address"))?;
+        let admin_socket = config
+            .admin_socket
+            .clone()
+            .unwrap_or_else(|| data_dir.join("admin.sock"));
+        let hub = Arc::new(Hub::new(state, store, Arc::new(config), password));
+        Ok(Self {
+            endpoint,
+            hub,
+            banner: Banner {
+                listening,
+                fingerprint,
+                generated_password,
+                admin_token,
+                admin_socket,
+            },
+        })
+    }
+
+    /// What the banner shows.
+    pub fn banner(&self) -> &Banner {
+        &self.banner
+    }
+
+    /// The shared core (for in-process tests and tools).
+    pub fn hub(&self) -> Arc<Hub> {
+        self.hub.clone()
+    }
+
+    /// Serves until `shutdown` completes, then closes every connection with
+    /// `SHUTDOWN` and flushes the database.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let admin =
+            crate::admin::serve(self.hub.clone(), &self.banner.admin_socket, cancel.clone())
+                .await?;
+        tracing::info!(addr = %self.banner.listening, "listening");
+        let accept = async {
+            while let Some(incoming) = self.endpoint.accept().await {
+                let hub = self.hub.clone();
+                let remote = incoming.remote_address();
+                let span = tracing::info_span!("conn", %remote);
+                tracker.spawn(tracing::Instrument::instrument(
+                    crate::conn::serve(hub, incoming),
+                    span,
+                ));
+            }
+        };
+        tokio::select! {
+            _ = accept => {}
+            _ = shutdown => {}
+        }
+        tracing::info!("shutting down");
+        cancel.cancel();
+        self.hub
+            .close_all(close::SHUTDOWN, "the server is shutting down")
+            .await;
+        self.endpoint
+            .close(close::SHUTDOWN.into(), b"the server is shutting down");
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.endpoint.wait_idle()).await;
+        tracker.close();
+        let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
+        let _ = admin.await;
+        self.hub.store.flush().await?;
+        let _ = std::fs::remove_file(&self.banner.admin_socket);
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn restrict_dir(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+}
+
+#[cfg(not(unix))]
+fn restrict_dir(_dir: &Path) {}
+
+fn password(config: &Config, store: &Store) -> Result<(String, Option<String>), StartError> {
+    if let Some(p) = &config.password {
+        return Ok((p.clone(), None));
+    }
+    if let Some(path) = &config.password_file {
+        let text = std::fs::read_to_string(path).map_err(io(format!("{}", path.display())))?;
+        return Ok((text.lines().next().unwrap_or("").to_owned(), None));
+    }
+    let generated = match store.meta_text(META_PASSWORD)? {
+        Some(p) => p,
+        None => {
+            let p = random_text(20);
+            store.set_meta_text(META_PASSWORD, &p)?;
+            p
+        }
+    };
+    Ok((generated.clone(), Some(generated)))
+}
+
+/// The stored rooms and roles, or a new server's state (stored at once).
+fn load_state(store: &Store, config: &Config) -> Result<State, StartError> {
+    let rooms = store.rooms()?;
+    if rooms.is_empty() {
+        let state = State::new(&config.server_name, Limits::default());
+        for room in state.rooms().values() {
+            store.put_room(room)?;
+        }
+        for role in state.roles().values() {
+            store.put_role(role)?;
+        }
+        return Ok(state);
+    }
+    let mut snapshot = StateSnapshot {
+        rooms,
+        roles: store.roles()?,
+        ..StateSnapshot::default()
+    };
+    snapshot.rooms.sort_by_key(|r| r.id);
+    snapshot.roles.sort_by(|a, b| a.name.cmp(&b.name));
+    State::from_snapshot(&snapshot, Limits::default()).map_err(|e| StartError::State(e.to_string()))
+}
+
+/// Binds the endpoint; an IPv6 wildcard falls back to IPv4 when IPv6 is off.
+fn bind_endpoint(
+    config: quinn::ServerConfig,
+    addr: SocketAddr,
+) -> Result<quinn::Endpoint, StartError> {
+    match quinn::Endpoint::server(config.clone(), addr) {
+        Ok(e) => Ok(e),
+        Err(e) if addr.is_ipv6() && addr.ip().is_unspecified() => {
+            tracing::warn!(error = %e, "IPv6 unavailable; listening on IPv4 only");
+            let v4 = SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, addr.port()));
+            quinn::Endpoint::server(config, v4).map_err(io(format!("cannot bind {v4}")))
+        }
+        Err(e) => Err(io(format!("cannot bind {addr}"))(e)),
+    }
+}

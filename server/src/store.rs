@@ -1,0 +1,211 @@
+//! Persistence in sled behind a small typed API: meta (schema version,
+//! password, admin token), users, rooms (with their ACLs), roles and bans.
+//! Records are protobuf messages of `voice-proto`.
+
+use std::path::Path;
+
+use prost::Message;
+use voice_proto::pb::admin::{Ban, User};
+use voice_proto::pb::wire::{Role, Room};
+
+/// The schema this code reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A storage problem.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed.
+    #[error("database: {0}")]
+    Db(#[from] sled::Error),
+    /// A record cannot be decoded.
+    #[error("corrupt record in {tree}: {reason}")]
+    Corrupt {
+        /// The tree.
+        tree: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The database was written by another version.
+    #[error("database schema {found} is not supported (this server uses {SCHEMA_VERSION})")]
+    Schema {
+        /// The version found.
+        found: u32,
+    },
+}
+
+/// The server's database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    users: sled::Tree,
+    rooms: sled::Tree,
+    roles: sled::Tree,
+    bans: sled::Tree,
+}
+
+fn decode<M: Message + Default>(tree: &'static str, bytes: &[u8]) -> Result<M, StoreError> {
+    M::decode(bytes).map_err(|e| StoreError::Corrupt {
+        tree,
+        reason: e.to_string(),
+    })
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new().path(dir).open()?;
+        let store = Self {
+            meta: db.open_tree("meta")?,
+            users: db.open_tree("users")?,
+            rooms: db.open_tree("rooms")?,
+            roles: db.open_tree("roles")?,
+            bans: db.open_tree("bans")?,
+            db,
+        };
+        match store.meta.get("schema")? {
+            None => {
+                store.meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
+            }
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(u32::from_be_bytes)
+                    .unwrap_or(0);
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::Schema { found });
+                }
+            }
+        }
+        Ok(store)
+    }
+
+    /// Writes everything to disk; call before acknowledging a lasting change.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Writes everything to disk, blocking.
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// A text value of the meta tree.
+    pub fn meta_text(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .meta
+            .get(key)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Sets a text value of the meta tree.
+    pub fn set_meta_text(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.meta.insert(key, value.as_bytes())?;
+        Ok(())
+    }
+
+    /// Removes a meta value.
+    pub fn remove_meta(&self, key: &str) -> Result<(), StoreError> {
+        self.meta.remove(key)?;
+        Ok(())
+    }
+
+    /// Every stored room.
+    pub fn rooms(&self) -> Result<Vec<Room>, StoreError> {
+        self.rooms
+            .iter()
+            .values()
+            .map(|v| decode("rooms", &v?))
+            .collect()
+    }
+
+    /// Stores a room (with its ACL).
+    pub fn put_room(&self, room: &Room) -> Result<(), StoreError> {
+        self.rooms
+            .insert(room.id.to_be_bytes(), room.encode_to_vec())?;
+        Ok(())
+    }
+
+    /// Forgets a room.
+    pub fn remove_room(&self, id: u32) -> Result<(), StoreError> {
+        self.rooms.remove(id.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Every stored role.
+    pub fn roles(&self) -> Result<Vec<Role>, StoreError> {
+        self.roles
+            .iter()
+            .values()
+            .map(|v| decode("roles", &v?))
+            .collect()
+    }
+
+    /// Stores a role.
+    pub fn put_role(&self, role: &Role) -> Result<(), StoreError> {
+        self.roles
+            .insert(role.name.as_bytes(), role.encode_to_vec())?;
+        Ok(())
+    }
+
+    /// Forgets a role.
+    pub fn remove_role(&self, name: &str) -> Result<(), StoreError> {
+        self.roles.remove(name.as_bytes())?;
+        Ok(())
+    }
+
+    /// The user record of a key.
+    pub fn user(&self, key: &[u8]) -> Result<Option<User>, StoreError> {
+        self.users
+            .get(key)?
+            .map(|v| decode("users", &v))
+            .transpose()
+    }
+
+    /// Every user record.
+    pub fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.users
+            .iter()
+            .values()
+            .map(|v| decode("users", &v?))
+            .collect()
+    }
+
+    /// Stores a user record under its key.
+    pub fn put_user(&self, key: &[u8], user: &User) -> Result<(), StoreError> {
+        self.users.insert(key, user.encode_to_vec())?;
+        Ok(())
+    }
+
+    /// Forgets a user.
+    pub fn remove_user(&self, key: &[u8]) -> Result<(), StoreError> {
+        self.users.remove(key)?;
+        Ok(())
+    }
+
+    /// The ban of a key, if any (expired bans included).
+    pub fn ban(&self, key: &[u8]) -> Result<Option<Ban>, StoreError> {
+        self.bans.get(key)?.map(|v| decode("bans", &v)).transpose()
+    }
+
+    /// Every ban.
+    pub fn bans(&self) -> Result<Vec<Ban>, StoreError> {
+        self.bans
+            .iter()
+            .values()
+            .map(|v| decode("bans", &v?))
+            .collect()
+    }
+
+    /// Stores a ban under its key.
+    pub fn put_ban(&self, key: &[u8], ban: &Ban) -> Result<(), StoreError> {
+        self.bans.insert(key, ban.encode_to_vec())?;
+        Ok(())
+    }
+
+    /// Lifts a ban; returns whether there was one.
+    pub fn remove_ban(&self, key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.bans.remove(key)?.is_some())
+    }
+}

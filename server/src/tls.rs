@@ -1,0 +1,161 @@
+//! TLS certificates: `self-signed` (generated once, kept in the data dir) or
+//! `files` (PEM chain and key), and the QUIC endpoint configuration.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Config, TlsMode};
+
+/// A certificate chain with its key.
+#[derive(Debug)]
+pub struct Identity {
+    /// The chain, leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The leaf's private key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+/// A TLS setup problem.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file cannot be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A PEM file holds nothing usable.
+    #[error("{path}: {reason}")]
+    Pem {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Generating a certificate failed.
+    #[error("cannot generate a certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// rustls refused the certificate or key.
+    #[error("invalid certificate or key: {0}")]
+    Rustls(#[from] rustls::Error),
+    /// quinn refused the TLS configuration.
+    #[error("TLS configuration unusable for QUIC: {0}")]
+    Quic(String),
+    /// `files` mode without both files.
+    #[error("tls-mode = files needs tls-cert and tls-key")]
+    MissingFiles,
+}
+
+/// Hex SHA-256 of a certificate (what clients pin).
+pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
+    voice_proto::hash::hex(&Sha256::digest(cert.as_ref()))
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
+    move |source| TlsError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Loads the certificate the configuration asks for.
+pub fn load_identity(config: &Config, data_dir: &Path) -> Result<Identity, TlsError> {
+    match config.tls_mode {
+        TlsMode::SelfSigned => self_signed(data_dir, &config.server_name),
+        TlsMode::Files => {
+            let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+                return Err(TlsError::MissingFiles);
+            };
+            from_files(cert, key)
+        }
+    }
+}
+
+/// Reads a PEM chain and key.
+pub fn from_files(cert: &Path, key: &Path) -> Result<Identity, TlsError> {
+    let pem_err = |path: &Path, reason: String| TlsError::Pem {
+        path: path.display().to_string(),
+        reason,
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| pem_err(cert, e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pem_err(cert, e.to_string()))?;
+    if chain.is_empty() {
+        return Err(pem_err(cert, "no certificate found".to_owned()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_err(key, e.to_string()))?;
+    Ok(Identity { chain, key })
+}
+
+/// The self-signed certificate of the data dir, generated on first use.
+pub fn self_signed(data_dir: &Path, name: &str) -> Result<Identity, TlsError> {
+    let cert_path = data_dir.join("cert.pem");
+    let key_path = data_dir.join("key.pem");
+    if cert_path.exists() && key_path.exists() {
+        return from_files(&cert_path, &key_path);
+    }
+    let mut names = vec!["localhost".to_owned()];
+    if name != "localhost" && !name.is_empty() && name.is_ascii() && !name.contains(' ') {
+        names.push(name.to_owned());
+    }
+    let generated = rcgen::generate_simple_self_signed(names)?;
+    let key_pem = generated.signing_key.serialize_pem();
+    write_private(&key_path, key_pem.as_bytes())?;
+    std::fs::write(&cert_path, generated.cert.pem()).map_err(io_err(&cert_path))?;
+    from_files(&cert_path, &key_path)
+}
+
+fn write_private(path: &Path, data: &[u8]) -> Result<(), TlsError> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io_err(path))?;
+    file.write_all(data).map_err(io_err(path))
+}
+
+/// The transport settings tuned for voice (docs/protocol.md).
+pub fn transport() -> quinn::TransportConfig {
+    let mut t = quinn::TransportConfig::default();
+    t.keep_alive_interval(Some(Duration::from_secs(5)));
+    t.max_idle_timeout(quinn::IdleTimeout::try_from(Duration::from_secs(30)).ok());
+    // Stale voice must be dropped, not queued for seconds.
+    t.datagram_send_buffer_size(64 * 1024);
+    t.datagram_receive_buffer_size(Some(64 * 1024));
+    t.stream_receive_window(quinn::VarInt::from_u32(256 * 1024));
+    t.receive_window(quinn::VarInt::from_u32(1024 * 1024));
+    t.send_window(8 * 1024 * 1024);
+    // Control and chat, plus a little slack.
+    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(4));
+    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(0));
+    t
+}
+
+/// The quinn server configuration for this identity.
+pub fn server_config(identity: Identity) -> Result<quinn::ServerConfig, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_no_client_auth()
+        .with_single_cert(identity.chain, identity.key)?;
+    tls.alpn_protocols = vec![voice_proto::ALPN.to_vec()];
+    tls.max_early_data_size = 0;
+    let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
+        .map_err(|e| TlsError::Quic(e.to_string()))?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(quic));
+    config.transport_config(Arc::new(transport()));
+    config.migration(true);
+    Ok(config)
+}

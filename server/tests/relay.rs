@@ -1,0 +1,231 @@
+//! Chat and voice relay.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use support::*;
+use voice_proto::pb::wire::{
+    AclRule, Change, Permission, Room, RoomAcl, SessionFlags, SessionMove, acl_rule, change::Kind,
+    server_msg::Msg,
+};
+
+async fn admin(server: &TestServer, name: &str) -> Client {
+    let mut login = server.login(name);
+    login.admin_token = server.admin_token.clone().unwrap();
+    Client::connect(server, login).await.unwrap()
+}
+
+fn accepted(reply: Reply) -> voice_proto::pb::wire::Accepted {
+    match reply {
+        Reply::Accepted(a) => a,
+        Reply::Rejected(r) => panic!("rejected: {r:?}"),
+    }
+}
+
+async fn make_room(c: &mut Client, name: &str) -> u32 {
+    accepted(
+        c.propose(Change {
+            kind: Some(Kind::AddRoom(Room {
+                parent: 0,
+                name: name.into(),
+                inherit_acl: true,
+                ..Room::default()
+            })),
+        })
+        .await,
+    )
+    .assigned_id
+}
+
+async fn go(c: &mut Client, room: u32) {
+    let id = c.id;
+    accepted(
+        c.propose(Change {
+            kind: Some(Kind::MoveSession(SessionMove { session: id, room })),
+        })
+        .await,
+    );
+}
+
+#[tokio::test]
+async fn chat_reaches_the_room_in_order_and_respects_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.max_message_len = 20;
+    config.chat_burst = 5.0;
+    config.chat_rate = 0.01;
+    let server = TestServer::start(config).await;
+    let mut a = server.join("a").await;
+    let mut b = server.join("b").await;
+    let mut c = server.join("c").await;
+    let elsewhere = make_room(&mut c, "Elsewhere").await;
+    go(&mut c, elsewhere).await;
+    for x in [&mut a, &mut b, &mut c] {
+        x.open_chat().await;
+    }
+    // Make sure every chat stream is attached before talking: a rejected
+    // message comes back on the same stream.
+    for x in [&mut a, &mut b, &mut c] {
+        x.say(0, &"x".repeat(21)).await;
+        match x.next_chat().await {
+            Some(Msg::ChatRejected(r)) => assert!(r.message.contains("limit"), "{r:?}"),
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+    a.say(1, "one").await;
+    b.say(1, "two").await;
+    a.say(2, "three").await;
+    let mut seen_by_b = Vec::new();
+    for _ in 0..3 {
+        seen_by_b.push(b.expect_chat().await);
+    }
+    let mut seen_by_a = Vec::new();
+    for _ in 0..3 {
+        seen_by_a.push(a.expect_chat().await);
+    }
+    // Both see the same messages in the same order, stamped by the server.
+    let ids_a: Vec<u64> = seen_by_a.iter().map(|m| m.id).collect();
+    let ids_b: Vec<u64> = seen_by_b.iter().map(|m| m.id).collect();
+    assert_eq!(ids_a, ids_b);
+    assert!(ids_a.windows(2).all(|w| w[0] < w[1]));
+    let texts: Vec<&str> = seen_by_a.iter().map(|m| m.text.as_str()).collect();
+    let pos = |t: &str| texts.iter().position(|x| *x == t).unwrap();
+    assert!(
+        pos("one") < pos("three"),
+        "a sender's messages keep their order"
+    );
+    assert!(seen_by_a.iter().all(|m| m.time_ms > 0 && m.room == 0));
+    // c is in another room and got nothing but its own rejection; it now talks.
+    c.say(5, "hello?").await;
+    let m = c.expect_chat().await;
+    assert_eq!(m.text, "hello?");
+    assert_eq!(m.room, elsewhere);
+    // Rate limit: a's burst of 5 is used up after 2 more (1 rejected + 2 sent + ...).
+    let mut rejected = false;
+    for i in 0..6 {
+        a.say(10 + i, "spam").await;
+    }
+    for _ in 0..6 {
+        match a.next_chat().await {
+            Some(Msg::ChatRejected(r)) => {
+                assert!(r.message.contains("too fast"), "{r:?}");
+                rejected = true;
+            }
+            Some(Msg::Chat(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(rejected, "a flood is rate limited");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn voice_goes_only_to_the_room_only_with_speak_and_not_to_the_deafened() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::in_dir(dir.path()).await;
+    let mut boss = admin(&server, "boss").await;
+    let mut speaker = server.join("speaker").await;
+    let mut listener = server.join("listener").await;
+    let mut deaf = server.join("deaf").await;
+    let mut away = server.join("away").await;
+    let room = make_room(&mut boss, "Talk").await;
+    let other = make_room(&mut boss, "Other").await;
+    for c in [&mut speaker, &mut listener, &mut deaf] {
+        c.catch_up(boss.seq).await;
+        go(c, room).await;
+    }
+    away.catch_up(boss.seq).await;
+    go(&mut away, other).await;
+    let id = deaf.id;
+    accepted(
+        deaf.propose(Change {
+            kind: Some(Kind::SetSessionFlags(SessionFlags {
+                session: id,
+                self_deaf: Some(true),
+                ..SessionFlags::default()
+            })),
+        })
+        .await,
+    );
+    // Admin leaves for the other room too, so only speaker, listener and deaf share `room`.
+    go(&mut boss, other).await;
+
+    speaker.speak(1, b"hello");
+    let got = tokio::time::timeout(WAIT, listener.conn.read_datagram())
+        .await
+        .unwrap()
+        .unwrap();
+    let v = voice_proto::voice::decode_server(&got, 1000).unwrap();
+    assert_eq!((v.speaker, v.seq, v.opus), (speaker.id, 1, &b"hello"[..]));
+
+    // Take Speak away in the room: the next packet is not relayed, the one
+    // after Speak is back is.
+    let speak = voice_proto::acl::Permissions::bit(Permission::Speak);
+    let set_acl = |rules: Vec<AclRule>| Change {
+        kind: Some(Kind::SetRoomAcl(RoomAcl {
+            room,
+            inherit_acl: true,
+            rules,
+        })),
+    };
+    boss.catch_up(deaf.seq.max(speaker.seq)).await;
+    accepted(
+        boss.propose(set_acl(vec![AclRule {
+            subject: Some(acl_rule::Subject::Role("everyone".into())),
+            allow: 0,
+            deny: speak,
+            apply_here: true,
+            apply_subs: true,
+        }]))
+        .await,
+    );
+    speaker.catch_up(boss.seq).await;
+    speaker.speak(2, b"muted");
+    accepted(boss.propose(set_acl(vec![])).await);
+    speaker.catch_up(boss.seq).await;
+    speaker.speak(3, b"again");
+    let got = tokio::time::timeout(WAIT, listener.conn.read_datagram())
+        .await
+        .unwrap()
+        .unwrap();
+    let v = voice_proto::voice::decode_server(&got, 1000).unwrap();
+    assert_eq!(
+        (v.seq, v.opus),
+        (3, &b"again"[..]),
+        "packet 2 was not relayed"
+    );
+
+    // The deafened one and the one in another room got nothing: a packet
+    // from a listener in their own room arrives first.
+    let id = listener.id;
+    let _ = id;
+    away.speak(9, b"away");
+    boss.speak(9, b"boss");
+    let got = tokio::time::timeout(WAIT, away.conn.read_datagram())
+        .await
+        .unwrap()
+        .unwrap();
+    let v = voice_proto::voice::decode_server(&got, 1000).unwrap();
+    assert_eq!(v.opus, b"boss", "nothing from the Talk room reached Other");
+    // Undeafen `deaf`, speak, and its first datagram is the new one.
+    let id = deaf.id;
+    accepted(
+        deaf.propose(Change {
+            kind: Some(Kind::SetSessionFlags(SessionFlags {
+                session: id,
+                self_deaf: Some(false),
+                ..SessionFlags::default()
+            })),
+        })
+        .await,
+    );
+    speaker.catch_up(deaf.seq).await;
+    speaker.speak(4, b"now");
+    let got = tokio::time::timeout(WAIT, deaf.conn.read_datagram())
+        .await
+        .unwrap()
+        .unwrap();
+    let v = voice_proto::voice::decode_server(&got, 1000).unwrap();
+    assert_eq!(v.opus, b"now", "nothing reached the deafened session");
+    server.stop().await;
+}

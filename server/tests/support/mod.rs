@@ -1,0 +1,480 @@
+//! A small voice/1 test client and an in-process server fixture.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ed25519_dalek::SigningKey;
+use prost::Message;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+use voice_proto::frame::{self, FrameDecoder};
+use voice_proto::pb::wire::{
+    Authenticate, Change, ChatMessage, ChatSend, ClientMsg, Hello, Propose, ServerMsg, StreamKind,
+    client_msg, server_msg::Msg,
+};
+use voice_proto::{Limits, State, StateHash, auth};
+use voice_server::{Config, Server};
+
+/// Generous wait for anything the server should do.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// A server running in this process on 127.0.0.1, port 0.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub fingerprint: String,
+    pub password: String,
+    pub admin_token: Option<String>,
+    pub admin_socket: PathBuf,
+    pub hub: Arc<voice_server::hub::Hub>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), voice_server::StartError>>>,
+}
+
+/// The test configuration: loopback, fixed password, the given data dir.
+pub fn config(dir: &Path) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: Some(dir.to_owned()),
+        password: Some("secret".to_owned()),
+        ..Config::default()
+    }
+}
+
+impl TestServer {
+    pub async fn start(config: Config) -> Self {
+        let password = config.password.clone().unwrap_or_default();
+        let server = Server::bind(config).await.expect("server starts");
+        let banner = server.banner().clone();
+        let hub = server.hub();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr: banner.listening,
+            fingerprint: banner.fingerprint,
+            password: banner.generated_password.unwrap_or(password),
+            admin_token: banner.admin_token,
+            admin_socket: banner.admin_socket,
+            hub,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub async fn in_dir(dir: &Path) -> Self {
+        Self::start(config(dir)).await
+    }
+
+    /// Stops the server and waits until it has flushed and released the dir.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(WAIT, task)
+                .await
+                .expect("server stops in time")
+                .expect("server task")
+                .expect("server ran cleanly");
+        }
+    }
+
+    pub fn login(&self, name: &str) -> Login {
+        Login {
+            key: SigningKey::generate(&mut rand::rngs::OsRng),
+            password: self.password.clone(),
+            name: name.to_owned(),
+            admin_token: String::new(),
+            room: 0,
+        }
+    }
+
+    pub async fn join(&self, name: &str) -> Client {
+        Client::connect(self, self.login(name))
+            .await
+            .expect("login succeeds")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// What a client logs in with.
+#[derive(Clone)]
+pub struct Login {
+    pub key: SigningKey,
+    pub password: String,
+    pub name: String,
+    pub admin_token: String,
+    pub room: u32,
+}
+
+/// Accepts exactly the certificate with this SHA-256 fingerprint.
+#[derive(Debug)]
+struct Pin {
+    fingerprint: String,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for Pin {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let fp = voice_proto::hash::hex(&Sha256::digest(end_entity.as_ref()));
+        if fp == self.fingerprint {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General("fingerprint mismatch".into()))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// A QUIC connection to the server (no voice/1 handshake yet).
+pub async fn quic_connect(server: &TestServer) -> quinn::Connection {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Pin {
+            fingerprint: server.fingerprint.clone(),
+            provider,
+        }))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![voice_proto::ALPN.to_vec()];
+    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+    let mut client_config = quinn::ClientConfig::new(Arc::new(quic));
+    client_config.transport_config(Arc::new(voice_server::tls::transport()));
+    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    endpoint.set_default_client_config(client_config);
+    tokio::time::timeout(WAIT, endpoint.connect(server.addr, "localhost").unwrap())
+        .await
+        .expect("QUIC connects in time")
+        .expect("QUIC connects")
+}
+
+/// Frames on one stream, client side.
+pub struct Stream {
+    pub send: quinn::SendStream,
+    pub recv: quinn::RecvStream,
+    decoder: FrameDecoder,
+}
+
+impl Stream {
+    pub fn new(send: quinn::SendStream, recv: quinn::RecvStream) -> Self {
+        Self {
+            send,
+            recv,
+            decoder: FrameDecoder::new(frame::SERVER_MAX_FRAME),
+        }
+    }
+
+    pub async fn send(&mut self, msg: client_msg::Msg) {
+        let bytes =
+            frame::encode_to_bytes(&ClientMsg { msg: Some(msg) }, frame::CLIENT_MAX_FRAME).unwrap();
+        let _ = self.send.write_all(&bytes).await;
+    }
+
+    /// The next server message; `None` when the stream or connection ends.
+    pub async fn next(&mut self) -> Option<Msg> {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                if let Some(f) = self.decoder.next_frame().unwrap() {
+                    return ServerMsg::decode(f).unwrap().msg;
+                }
+                match self
+                    .recv
+                    .read_chunk(self.decoder.wanted().max(1), true)
+                    .await
+                {
+                    Ok(Some(c)) => self.decoder.push(&c.bytes),
+                    _ => return None,
+                }
+            }
+        })
+        .await
+        .expect("the server answers in time")
+    }
+}
+
+/// How a connection ended.
+pub async fn close_of(conn: &quinn::Connection) -> (u32, String) {
+    let err = tokio::time::timeout(WAIT, conn.closed())
+        .await
+        .expect("the server closes the connection in time");
+    match err {
+        quinn::ConnectionError::ApplicationClosed(c) => (
+            u32::try_from(u64::from(c.error_code)).unwrap(),
+            String::from_utf8_lossy(&c.reason).into_owned(),
+        ),
+        other => panic!("connection ended otherwise: {other}"),
+    }
+}
+
+/// A logged-in client mirroring the state.
+pub struct Client {
+    pub conn: quinn::Connection,
+    pub control: Stream,
+    pub chat: Option<Stream>,
+    pub id: u32,
+    pub state: State,
+    pub seq: u64,
+    pub key: SigningKey,
+    next_request: u64,
+}
+
+/// The reply to a proposal.
+#[derive(Debug)]
+pub enum Reply {
+    Accepted(voice_proto::pb::wire::Accepted),
+    Rejected(voice_proto::pb::wire::Rejected),
+}
+
+impl Client {
+    /// Logs in; `Err` carries the close code and reason.
+    pub async fn connect(server: &TestServer, login: Login) -> Result<Client, (u32, String)> {
+        let conn = quic_connect(server).await;
+        match Self::handshake(conn.clone(), login).await {
+            Some(client) => Ok(client),
+            None => Err(close_of(&conn).await),
+        }
+    }
+
+    pub async fn handshake(conn: quinn::Connection, login: Login) -> Option<Client> {
+        let (send, recv) = conn.open_bi().await.ok()?;
+        let mut control = Stream::new(send, recv);
+        control
+            .send(client_msg::Msg::Hello(Hello {
+                protocol_version: 1,
+                kind: StreamKind::Control as i32,
+                client: "test".into(),
+            }))
+            .await;
+        let Some(Msg::Challenge(challenge)) = control.next().await else {
+            return None;
+        };
+        let mut exporter = [0u8; auth::EXPORTER_LEN];
+        conn.export_keying_material(&mut exporter, auth::EXPORTER_LABEL, b"")
+            .unwrap();
+        let signature = auth::sign(&login.key, &challenge.nonce, &exporter);
+        control
+            .send(client_msg::Msg::Authenticate(Authenticate {
+                protocol_version: 1,
+                public_key: login.key.verifying_key().to_bytes().to_vec(),
+                signature: signature.to_bytes().to_vec(),
+                password: login.password,
+                display_name: login.name,
+                admin_token: login.admin_token,
+                room: login.room,
+            }))
+            .await;
+        let Some(Msg::Welcome(welcome)) = control.next().await else {
+            return None;
+        };
+        let state = State::from_snapshot(&welcome.snapshot.unwrap(), Limits::default()).unwrap();
+        assert_eq!(state.hash().to_vec(), welcome.hash, "welcome hash");
+        Some(Client {
+            conn,
+            control,
+            chat: None,
+            id: welcome.session_id,
+            state,
+            seq: welcome.seq,
+            key: login.key,
+            next_request: 1,
+        })
+    }
+
+    pub fn hash(&self) -> StateHash {
+        self.state.hash()
+    }
+
+    /// Applies an update, checking sequence and hash.
+    fn apply(&mut self, update: voice_proto::pb::wire::StateUpdate) {
+        assert_eq!(update.seq, self.seq + 1, "updates arrive in order");
+        self.seq = update.seq;
+        self.state.apply(&update.change.unwrap()).unwrap();
+        assert_eq!(
+            self.state.hash().to_vec(),
+            update.resulting_hash,
+            "hash after update {}",
+            update.seq
+        );
+    }
+
+    /// The next non-update message, applying updates on the way.
+    pub async fn next_reply(&mut self) -> Option<Msg> {
+        loop {
+            match self.control.next().await? {
+                Msg::Update(u) => self.apply(u),
+                other => return Some(other),
+            }
+        }
+    }
+
+    /// Applies updates until the mirror reaches `seq`.
+    pub async fn catch_up(&mut self, seq: u64) {
+        while self.seq < seq {
+            match self.control.next().await.expect("update") {
+                Msg::Update(u) => self.apply(u),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    /// Sends a proposal built on the current mirror.
+    pub async fn send_proposal(&mut self, change: Change) -> u64 {
+        let expected = self.hash();
+        self.send_proposal_at(expected, change).await
+    }
+
+    pub async fn send_proposal_at(&mut self, expected: StateHash, change: Change) -> u64 {
+        let request_id = self.next_request;
+        self.next_request += 1;
+        self.control
+            .send(client_msg::Msg::Propose(Propose {
+                request_id,
+                expected_hash: expected.to_vec(),
+                change: Some(change),
+            }))
+            .await;
+        request_id
+    }
+
+    /// Proposes and waits for the answer; like voiced, retries a stale
+    /// proposal once caught up (the updates before a rejection arrive first,
+    /// so the mirror is current when it is read).
+    pub async fn propose(&mut self, change: Change) -> Reply {
+        for _ in 0..20 {
+            let id = self.send_proposal(change.clone()).await;
+            match self.reply_to(id).await {
+                Reply::Rejected(r)
+                    if r.reason == voice_proto::pb::wire::rejected::Reason::Stale as i32 =>
+                {
+                    assert_eq!(
+                        r.current_hash,
+                        self.hash().to_vec(),
+                        "caught up at rejection"
+                    );
+                }
+                other => return other,
+            }
+        }
+        panic!("a proposal stayed stale 20 times")
+    }
+
+    pub async fn reply_to(&mut self, request_id: u64) -> Reply {
+        loop {
+            match self.next_reply().await.expect("a reply") {
+                Msg::Accepted(a) if a.request_id == request_id => {
+                    self.catch_up(a.seq).await;
+                    return Reply::Accepted(a);
+                }
+                Msg::Rejected(r) if r.request_id == request_id => return Reply::Rejected(r),
+                _ => {}
+            }
+        }
+    }
+
+    /// Opens the chat stream.
+    pub async fn open_chat(&mut self) {
+        let (send, recv) = self.conn.open_bi().await.unwrap();
+        let mut chat = Stream::new(send, recv);
+        chat.send(client_msg::Msg::Hello(Hello {
+            protocol_version: 1,
+            kind: StreamKind::Chat as i32,
+            client: "test".into(),
+        }))
+        .await;
+        self.chat = Some(chat);
+    }
+
+    pub async fn say(&mut self, client_id: u64, text: &str) {
+        self.chat
+            .as_mut()
+            .unwrap()
+            .send(client_msg::Msg::Chat(ChatSend {
+                client_id,
+                room: 0,
+                text: text.to_owned(),
+            }))
+            .await;
+    }
+
+    pub async fn next_chat(&mut self) -> Option<Msg> {
+        self.chat.as_mut().unwrap().next().await
+    }
+
+    pub async fn expect_chat(&mut self) -> ChatMessage {
+        match self.next_chat().await {
+            Some(Msg::Chat(m)) => m,
+            other => panic!("expected a chat message, got {other:?}"),
+        }
+    }
+
+    /// Sends one voice datagram.
+    pub fn speak(&self, seq: u32, opus: &[u8]) {
+        let mut buf = Vec::new();
+        voice_proto::voice::encode_client(&mut buf, 0, seq, opus);
+        self.conn.send_datagram(buf.into()).unwrap();
+    }
+}
+
+/// A frame with an arbitrary length prefix (for hostile-input tests).
+pub fn raw_frame(len: u32, body: &[u8]) -> BytesMut {
+    let mut b = BytesMut::new();
+    b.extend_from_slice(&len.to_be_bytes());
+    b.extend_from_slice(body);
+    b
+}
