@@ -140,8 +140,8 @@ async fn tmux_joins_a_room_and_chats_through_voiced() {
             env!("CARGO_BIN_EXE_voice-tui"),
             socket.display()
         ),
-        100,
-        30,
+        80,
+        24,
     );
     tui.wait_text("Press c to connect").await;
 
