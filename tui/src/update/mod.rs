@@ -66,12 +66,14 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
     }
 }
 
-/// Whether an action changes what is on screen: a tick only does while a
-/// countdown shows.
+/// Whether an action changes what is on screen: a tick only does while the
+/// reconnect countdown shows.
 pub fn needs_redraw(app: &App, action: &Action) -> bool {
     match action {
         Action::Tick(_) => {
-            app.status.next_attempt_ms > 0 || matches!(app.daemon, DaemonLink::Down { .. })
+            app.daemon == DaemonLink::Up
+                && app.connection() == voice_proto::pb::control::ConnectionState::Reconnecting
+                && app.status.next_attempt_ms > 0
         }
         _ => true,
     }

@@ -547,3 +547,10 @@ fn trusting_repeats_the_refused_request_with_its_password() {
     let commands = update(&mut app, ch('a'));
     assert_eq!(commands.last(), Some(&Command::Connect(request)));
 }
+
+#[test]
+fn ticks_redraw_only_for_the_countdown() {
+    let mut app = connected();
+    assert!(!voice_tui::update::needs_redraw(&app, &Action::Tick(1)));
+    assert!(voice_tui::update::needs_redraw(&app, &ch('j')));
+}
