@@ -550,7 +550,7 @@ fn trusting_repeats_the_refused_request_with_its_password() {
 
 #[test]
 fn ticks_redraw_only_for_the_countdown() {
-    let mut app = connected();
+    let app = connected();
     assert!(!voice_tui::update::needs_redraw(&app, &Action::Tick(1)));
     assert!(voice_tui::update::needs_redraw(&app, &ch('j')));
 }
