@@ -85,6 +85,10 @@ fn help(app: &App, area: Rect, buf: &mut Buffer) {
     };
     debug_assert_eq!(PTT_KEY, crossterm::event::KeyCode::Char(' '));
     lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "● talking   [M] [D] muted, deaf   [SM] [SD] by the server",
+        dim(),
+    ));
     lines.push(Line::styled(ptt, dim()));
     lines.push(Line::styled("Any key closes this help.", dim()));
     dialog(" Keys ", lines, 72, area, buf);

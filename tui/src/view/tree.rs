@@ -97,14 +97,14 @@ fn row_line<'a>(app: &'a App, state: &'a voice_proto::State, row: &Row) -> Line<
             }
             let mark = |text: &'static str, color| Span::styled(text, Style::new().fg(color));
             if user.server_mute {
-                spans.push(mark(" [server-muted]", Color::Red));
+                spans.push(mark(" [SM]", Color::Red));
             } else if user.self_mute {
-                spans.push(mark(" [muted]", Color::Yellow));
+                spans.push(mark(" [M]", Color::Yellow));
             }
             if user.server_deaf {
-                spans.push(mark(" [server-deaf]", Color::Red));
+                spans.push(mark(" [SD]", Color::Red));
             } else if user.self_deaf {
-                spans.push(mark(" [deaf]", Color::Yellow));
+                spans.push(mark(" [D]", Color::Yellow));
             }
             let volume = app.volume(session);
             if !own && (volume - 1.0).abs() > f32::EPSILON {
