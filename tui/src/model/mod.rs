@@ -92,6 +92,8 @@ pub struct App {
     /// The last connect request made from here (a trust decision repeats it,
     /// password included).
     pub last_connect: Option<ConnectRequest>,
+    /// The certificate fingerprint the user last answered a trust prompt for.
+    pub answered_fingerprint: Option<String>,
     /// Set when the user asked to quit.
     pub quit: bool,
 }
@@ -119,6 +121,7 @@ impl App {
             now_ms: 0,
             size: (80, 24),
             last_connect: None,
+            answered_fingerprint: None,
             quit: false,
         }
     }

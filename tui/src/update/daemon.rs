@@ -6,7 +6,7 @@ use voice_proto::pb::control::event::Kind;
 use voice_proto::pb::control::{ConnectionState, Event};
 
 use crate::action::Command;
-use crate::model::{App, Modal, RowKind, mirror_limits};
+use crate::model::{App, RowKind, mirror_limits};
 
 pub(super) fn on_event(app: &mut App, event: Event) -> Vec<Command> {
     let Some(kind) = event.kind else {
@@ -83,12 +83,12 @@ pub(super) fn on_event(app: &mut App, event: Event) -> Vec<Command> {
         Kind::Level(level) => app.level = Some(level),
         Kind::Error(e) => {
             if let Some(prompt) = super::trust::prompt_from_error(&e.message) {
-                app.modal = Some(Modal::Trust(prompt));
+                super::trust::ask(app, prompt);
             }
             app.notice = Some(e.message);
         }
         Kind::Device(d) => app.notice = Some(d.message),
-        Kind::Trust(prompt) => app.modal = Some(Modal::Trust(prompt)),
+        Kind::Trust(prompt) => super::trust::ask(app, prompt),
     }
     Vec::new()
 }

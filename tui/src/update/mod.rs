@@ -7,7 +7,7 @@ mod mouse;
 mod trust;
 
 use crate::action::{Action, Command};
-use crate::model::{App, DaemonLink, Modal};
+use crate::model::{App, DaemonLink};
 
 pub use keys::PTT_KEY;
 pub use trust::prompt_from_error;
@@ -58,7 +58,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         }
         Action::CallFailed { what, message } => {
             if let Some(prompt) = trust::prompt_from_error(&message) {
-                app.modal = Some(Modal::Trust(prompt));
+                trust::ask(app, prompt);
             }
             app.notice = Some(format!("{what} failed: {message}"));
             Vec::new()

@@ -36,12 +36,14 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
                     Command::Connect(retry.clone()),
                 ]
             };
-            match key.code {
-                KeyCode::Char('a') | KeyCode::Char('y') => (None, trust(true)),
-                KeyCode::Char('o') => (None, trust(false)),
-                KeyCode::Char('n') | KeyCode::Esc => (None, Vec::new()),
-                _ => (Some(Modal::Trust(prompt)), Vec::new()),
-            }
+            let answer = match key.code {
+                KeyCode::Char('a') | KeyCode::Char('y') => trust(true),
+                KeyCode::Char('o') => trust(false),
+                KeyCode::Char('n') | KeyCode::Esc => Vec::new(),
+                _ => return keep_open(app, Modal::Trust(prompt)),
+            };
+            app.answered_fingerprint = Some(prompt.fingerprint.clone());
+            (None, answer)
         }
     };
     app.modal = keep;
@@ -51,6 +53,11 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         }
     }
     commands
+}
+
+fn keep_open(app: &mut App, modal: Modal) -> Vec<Command> {
+    app.modal = Some(modal);
+    Vec::new()
 }
 
 fn connect_key(

@@ -7,6 +7,18 @@
 
 use voice_proto::pb::control::TrustPrompt;
 
+use crate::model::{App, Modal};
+
+/// Shows a trust prompt, unless that fingerprint was just answered: voiced
+/// reports one refusal twice (an error event and the failed call), and the
+/// second copy may arrive after the user's answer.
+pub fn ask(app: &mut App, prompt: TrustPrompt) {
+    if app.answered_fingerprint.as_deref() == Some(prompt.fingerprint.as_str()) {
+        return;
+    }
+    app.modal = Some(Modal::Trust(prompt));
+}
+
 /// The trust prompt an error message calls for, if it names a fingerprint.
 pub fn prompt_from_error(message: &str) -> Option<TrustPrompt> {
     let rest = message.split("the certificate of ").nth(1)?;
