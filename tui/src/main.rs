@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Parser;
 
 /// Terminal front end of voiced. Closing it never drops the call.
@@ -17,6 +18,6 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let socket = args.socket.unwrap_or_else(voice_tui::socket_path);
-    voice_tui::run(socket)?;
+    voice_tui::run(socket).context("voice-tui needs an interactive terminal")?;
     Ok(())
 }

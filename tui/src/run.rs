@@ -25,7 +25,7 @@ pub fn run(socket: PathBuf) -> io::Result<()> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let mut terminal = ratatui::init();
+    let mut terminal = ratatui::try_init()?;
     let _ = execute!(io::stdout(), EnableMouseCapture);
     let releases = crossterm::terminal::supports_keyboard_enhancement().unwrap_or(false);
     if releases {
