@@ -44,7 +44,11 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             ),
             Span::raw(first.2),
         ])];
-        block_lines.extend(wrapped.into_iter().map(|l| Line::raw(l.2)));
+        block_lines.extend(
+            wrapped
+                .into_iter()
+                .map(|l| Line::from(vec![Span::raw(l.0), Span::raw(l.2)])),
+        );
         for line in block_lines.into_iter().rev() {
             lines.push(line);
         }
@@ -62,6 +66,9 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     Paragraph::new(lines).block(block).render(area, buf);
 }
+
+/// Indentation of a message's continuation lines (the width of `HH:MM `).
+const INDENT: &str = "      ";
 
 /// Wraps `head` + `text` to `width` columns, breaking at spaces where it can.
 /// Each line is (time part, name part, text part); only the first has the
@@ -92,9 +99,10 @@ fn wrap(head: &str, text: &str, width: usize) -> Vec<(String, String, String)> {
         if first {
             out.push((time.clone(), name.to_owned(), part));
             first = false;
-            room = width;
+            // Continuation lines start under the text, past the time.
+            room = width.saturating_sub(INDENT.len()).max(1);
         } else {
-            out.push((String::new(), String::new(), part));
+            out.push((INDENT.to_owned(), String::new(), part));
         }
         if rest.is_empty() {
             break;
@@ -135,10 +143,14 @@ mod tests {
     fn wraps_at_spaces_and_keeps_every_word() {
         let lines = wrap("12:00 ann: ", "one two three four", 16);
         let text: Vec<_> = lines.iter().map(|l| l.2.as_str()).collect();
-        assert_eq!(text, ["one", "two three four"]);
+        assert_eq!(text, ["one", "two three", "four"]);
         let long = wrap("12:00 a: ", "abcdefghijklmnop", 10);
         let joined: String = long.iter().map(|l| l.2.as_str()).collect();
         assert_eq!(joined, "abcdefghijklmnop");
-        assert!(long.iter().skip(1).all(|l| l.2.chars().count() <= 10));
+        assert!(
+            long.iter()
+                .skip(1)
+                .all(|l| l.0.len() + l.2.chars().count() <= 10)
+        );
     }
 }
