@@ -1,0 +1,23 @@
+//! `voice-tui`: the terminal front end of the voice chat daemon.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+
+/// Terminal front end of voiced. Closing it never drops the call.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// voiced's control socket (default: $VOICED_SOCKET, else
+    /// $XDG_RUNTIME_DIR/voice/voiced.sock, else /tmp/voice-$UID/voiced.sock).
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let socket = args.socket.unwrap_or_else(voice_tui::socket_path);
+    voice_tui::run(socket).context("voice-tui needs an interactive terminal")?;
+    Ok(())
+}

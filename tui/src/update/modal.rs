@@ -1,0 +1,171 @@
+//! Keys while a dialog is open.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use voice_proto::pb::control::{Bookmark, ConnectRequest};
+
+use crate::action::Command;
+use crate::model::{App, ConnectDialog, ConnectEntry, Modal, PromptKind};
+
+pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+    let Some(modal) = app.modal.take() else {
+        return Vec::new();
+    };
+    let (keep, commands) = match modal {
+        Modal::Help => (None, Vec::new()),
+        Modal::Prompt { kind, text } => prompt_key(kind, text, key),
+        Modal::ConfirmDelete { room, name } => match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => (None, vec![Command::DeleteRoom(room)]),
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => (None, Vec::new()),
+            _ => (Some(Modal::ConfirmDelete { room, name }), Vec::new()),
+        },
+        Modal::Connect(dialog) => connect_key(app, dialog, key),
+        Modal::Trust(prompt) => {
+            // Repeat the refused request (it may carry a password), or
+            // connect to the prompt's server when it was not made here.
+            let retry = app.last_connect.clone().unwrap_or_else(|| ConnectRequest {
+                server: prompt.server.clone(),
+                ..ConnectRequest::default()
+            });
+            let trust = |permanent| {
+                vec![
+                    Command::Trust {
+                        server: prompt.server.clone(),
+                        fingerprint: prompt.fingerprint.clone(),
+                        permanent,
+                    },
+                    Command::Connect(retry.clone()),
+                ]
+            };
+            let answer = match key.code {
+                KeyCode::Char('a') | KeyCode::Char('y') => trust(true),
+                KeyCode::Char('o') => trust(false),
+                KeyCode::Char('n') | KeyCode::Esc => Vec::new(),
+                _ => return keep_open(app, Modal::Trust(prompt)),
+            };
+            app.answered_fingerprint = Some(prompt.fingerprint.clone());
+            (None, answer)
+        }
+    };
+    app.modal = keep;
+    for command in &commands {
+        if let Command::Connect(request) = command {
+            app.last_connect = Some(request.clone());
+        }
+    }
+    commands
+}
+
+fn keep_open(app: &mut App, modal: Modal) -> Vec<Command> {
+    app.modal = Some(modal);
+    Vec::new()
+}
+
+fn connect_key(
+    app: &App,
+    mut dialog: ConnectDialog,
+    key: KeyEvent,
+) -> (Option<Modal>, Vec<Command>) {
+    let entries = app.connect_entries();
+    let last = entries.len().saturating_sub(1);
+    let entry = entries.get(dialog.selected).cloned();
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let mut commands = Vec::new();
+    match key.code {
+        KeyCode::Esc => return (None, Vec::new()),
+        KeyCode::Up => dialog.selected = dialog.selected.saturating_sub(1),
+        KeyCode::Down | KeyCode::Tab => dialog.selected = (dialog.selected + 1).min(last),
+        KeyCode::Enter => match entry {
+            Some(ConnectEntry::Disconnect) => return (None, vec![Command::Disconnect]),
+            Some(ConnectEntry::Bookmark(i)) => {
+                if let Some(b) = app.bookmarks.get(i) {
+                    let request = ConnectRequest {
+                        bookmark: b.name.clone(),
+                        ..ConnectRequest::default()
+                    };
+                    return (None, vec![Command::Connect(request)]);
+                }
+            }
+            _ => {
+                let server = dialog.address.trim().to_owned();
+                if !server.is_empty() {
+                    let request = ConnectRequest {
+                        server,
+                        password: dialog.password.clone(),
+                        ..ConnectRequest::default()
+                    };
+                    return (None, vec![Command::Connect(request)]);
+                }
+            }
+        },
+        KeyCode::Delete => {
+            if let Some(ConnectEntry::Bookmark(i)) = entry
+                && let Some(b) = app.bookmarks.get(i)
+            {
+                commands.push(Command::RemoveBookmark(b.name.clone()));
+            }
+        }
+        KeyCode::Char('s') if ctrl => {
+            let server = dialog.address.trim().to_owned();
+            if !server.is_empty() {
+                commands.push(Command::SaveBookmark(Bookmark {
+                    name: server.clone(),
+                    server,
+                    password: dialog.password.clone(),
+                    ..Bookmark::default()
+                }));
+            }
+        }
+        KeyCode::Backspace | KeyCode::Char(_) if !ctrl => {
+            // Typing goes to the selected field, or to the address.
+            let password_at = entries.iter().position(|e| *e == ConnectEntry::Password);
+            let field = if entry == Some(ConnectEntry::Password) {
+                &mut dialog.password
+            } else {
+                dialog.selected = password_at.map_or(last, |p| p.saturating_sub(1));
+                &mut dialog.address
+            };
+            match key.code {
+                KeyCode::Char(c) => field.push(c),
+                _ => {
+                    field.pop();
+                }
+            }
+        }
+        _ => {}
+    }
+    (Some(Modal::Connect(dialog)), commands)
+}
+
+fn prompt_key(kind: PromptKind, mut text: String, key: KeyEvent) -> (Option<Modal>, Vec<Command>) {
+    match key.code {
+        KeyCode::Esc => return (None, Vec::new()),
+        KeyCode::Enter => {
+            let name = text.trim().to_owned();
+            if name.is_empty() {
+                return (None, Vec::new());
+            }
+            let command = match kind {
+                PromptKind::NewRoom { parent } => Command::CreateRoom { parent, name },
+                PromptKind::Rename { room } => Command::RenameRoom { room, name },
+            };
+            return (None, vec![command]);
+        }
+        KeyCode::Backspace => {
+            text.pop();
+        }
+        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => text.clear(),
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => text.push(c),
+        _ => {}
+    }
+    (Some(Modal::Prompt { kind, text }), Vec::new())
+}
+
+/// Keeps the connect dialog's highlight on an existing entry after the
+/// bookmarks change; a new dialog starts on the first bookmark, or the
+/// address field when there is none.
+pub(super) fn clamp_connect_selection(app: &mut App) {
+    let entries = app.connect_entries();
+    if let Some(Modal::Connect(dialog)) = app.modal.as_mut() {
+        dialog.selected = dialog.selected.min(entries.len().saturating_sub(1));
+    }
+}

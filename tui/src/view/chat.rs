@@ -1,0 +1,156 @@
+//! The chat pane of the current room, and the input line.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Widget};
+
+use super::clock;
+use super::layout::inner;
+use super::tree::border_style;
+use crate::model::{App, Focus};
+
+pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let room = app.current_room();
+    let path = app
+        .state
+        .as_ref()
+        .and_then(|s| s.path(room))
+        .unwrap_or_default();
+    let mut title = format!(" Chat {path}");
+    if app.chat_scroll > 0 {
+        title.push_str(&format!(" (↑{})", app.chat_scroll));
+    }
+    title = format!("{} ", title.trim_end());
+    let block = Block::bordered()
+        .title(title)
+        .border_style(border_style(false));
+    let body = inner(area);
+    let width = usize::from(body.width).max(1);
+    let height = usize::from(body.height);
+    // Build lines from the newest message backwards until the screen (plus the
+    // scrollback offset, counted in messages) is full.
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    for message in app.chat.in_room(room).rev().skip(app.chat_scroll) {
+        let head = format!("{} {}: ", clock(message.time_ms), message.sender_name);
+        let mut wrapped = wrap(&head, &message.text, width);
+        let first = wrapped.remove(0);
+        let mut block_lines = vec![Line::from(vec![
+            Span::styled(first.0, Style::new().fg(Color::DarkGray)),
+            Span::styled(
+                first.1,
+                Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(first.2),
+        ])];
+        block_lines.extend(
+            wrapped
+                .into_iter()
+                .map(|l| Line::from(vec![Span::raw(l.0), Span::raw(l.2)])),
+        );
+        for line in block_lines.into_iter().rev() {
+            lines.push(line);
+        }
+        if lines.len() >= height {
+            break;
+        }
+    }
+    lines.truncate(height);
+    lines.reverse();
+    if lines.is_empty() {
+        lines.push(Line::styled(
+            "No messages yet. Press i to write.",
+            Style::new().fg(Color::DarkGray),
+        ));
+    }
+    Paragraph::new(lines).block(block).render(area, buf);
+}
+
+/// Indentation of a message's continuation lines (the width of `HH:MM `).
+const INDENT: &str = "      ";
+
+/// Wraps `head` + `text` to `width` columns, breaking at spaces where it can.
+/// Each line is (time part, name part, text part); only the first has the
+/// first two.
+fn wrap(head: &str, text: &str, width: usize) -> Vec<(String, String, String)> {
+    let (time, name) = head.split_once(' ').unwrap_or(("", head));
+    let time = format!("{time} ");
+    let used = time.chars().count() + name.chars().count();
+    let mut out = Vec::new();
+    let mut room = width.saturating_sub(used).max(1);
+    let mut rest: Vec<char> = text.chars().collect();
+    let mut first = true;
+    loop {
+        let take = if rest.len() <= room {
+            rest.len()
+        } else {
+            rest[..=room]
+                .iter()
+                .rposition(|c| *c == ' ')
+                .filter(|p| *p > 0)
+                .unwrap_or(room)
+        };
+        let part: String = rest[..take].iter().collect();
+        rest.drain(..take);
+        while rest.first() == Some(&' ') {
+            rest.remove(0);
+        }
+        if first {
+            out.push((time.clone(), name.to_owned(), part));
+            first = false;
+            // Continuation lines start under the text, past the time.
+            room = width.saturating_sub(INDENT.len()).max(1);
+        } else {
+            out.push((INDENT.to_owned(), String::new(), part));
+        }
+        if rest.is_empty() {
+            break;
+        }
+    }
+    out
+}
+
+pub(super) fn render_input(app: &App, area: Rect, buf: &mut Buffer) {
+    let focused = app.focus == Focus::Chat && app.modal.is_none();
+    let block = Block::bordered()
+        .title(" Message ")
+        .border_style(border_style(focused));
+    let body = inner(area);
+    let line = if focused {
+        // Show the end of a long line, with a block cursor.
+        let width = usize::from(body.width).saturating_sub(1);
+        let chars: Vec<char> = app.input.chars().collect();
+        let start = chars.len().saturating_sub(width);
+        let visible: String = chars[start..].iter().collect();
+        Line::from(vec![
+            Span::raw(visible),
+            Span::styled(" ", Style::new().add_modifier(Modifier::REVERSED)),
+        ])
+    } else if app.input.is_empty() {
+        Line::styled("press i to write", Style::new().fg(Color::DarkGray))
+    } else {
+        Line::raw(app.input.as_str())
+    };
+    Paragraph::new(line).block(block).render(area, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wraps_at_spaces_and_keeps_every_word() {
+        let lines = wrap("12:00 ann: ", "one two three four", 16);
+        let text: Vec<_> = lines.iter().map(|l| l.2.as_str()).collect();
+        assert_eq!(text, ["one", "two three", "four"]);
+        let long = wrap("12:00 a: ", "abcdefghijklmnop", 10);
+        let joined: String = long.iter().map(|l| l.2.as_str()).collect();
+        assert_eq!(joined, "abcdefghijklmnop");
+        assert!(
+            long.iter()
+                .skip(1)
+                .all(|l| l.0.len() + l.2.chars().count() <= 10)
+        );
+    }
+}

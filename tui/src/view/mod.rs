@@ -1,0 +1,38 @@
+//! The view: `impl Widget for &App`, a pure function of the model.
+
+mod chat;
+pub mod layout;
+mod offline;
+mod overlay;
+mod status;
+mod tree;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+
+use crate::model::{App, DaemonLink};
+
+impl Widget for &App {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if self.daemon != DaemonLink::Up {
+            offline::render(self, area, buf);
+            return;
+        }
+        let panes = layout::areas(area);
+        tree::render(self, panes.tree, buf);
+        chat::render(self, panes.chat, buf);
+        chat::render_input(self, panes.input, buf);
+        status::render(self, panes.status, buf);
+        status::render_hint(self, panes.hint, buf);
+        if let Some(modal) = &self.modal {
+            overlay::render(self, modal, area, buf);
+        }
+    }
+}
+
+/// `HH:MM` (UTC) of a Unix time in milliseconds.
+pub fn clock(time_ms: u64) -> String {
+    let minutes = (time_ms / 60_000) % (24 * 60);
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}

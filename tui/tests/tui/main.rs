@@ -1,0 +1,6 @@
+//! Tests of voice-tui without a terminal: `update` with synthetic key, mouse
+//! and daemon events, and the view rendered to ratatui's `TestBackend`.
+
+mod fixtures;
+mod render;
+mod update;

@@ -1,0 +1,307 @@
+//! The `voicectl` command line (clap). Names follow the interface;
+//! a few aliases cover other spellings (`mode`, `bookmark`, `chat send`).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Command line for the voice chat client daemon (voiced).
+#[derive(Debug, Parser)]
+#[command(name = "voicectl", version, about, propagate_version = true)]
+pub struct Cli {
+    /// voiced's control socket (default: $VOICED_SOCKET, else $XDG_RUNTIME_DIR/voice/voiced.sock).
+    #[arg(long, global = true)]
+    pub socket: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// On, off or the opposite of now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Turn on.
+    On,
+    /// Turn off.
+    Off,
+    /// Flip.
+    #[default]
+    Toggle,
+}
+
+/// Push-to-talk key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Key {
+    /// Key down: transmit.
+    Press,
+    /// Key up.
+    Release,
+}
+
+/// Voice transmission modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Voice activity detection.
+    Vad,
+    /// Push to talk.
+    Ptt,
+    /// Always transmit.
+    Continuous,
+}
+
+/// Audio direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Direction {
+    /// Microphone.
+    Input,
+    /// Speakers.
+    Output,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Connection state, server, room, mute and deaf.
+    Status,
+    /// My public key and display name.
+    Identity,
+    /// Change my display name.
+    Name {
+        /// The new name.
+        name: String,
+    },
+    /// Connect to HOST[:PORT] or a saved server.
+    Connect {
+        /// HOST[:PORT] (default port 7878) or a bookmark name.
+        server: String,
+        /// Server password.
+        #[arg(long)]
+        password: Option<String>,
+        /// Display name on this server.
+        #[arg(long)]
+        name: Option<String>,
+        /// Extra CA certificate (PEM) to trust.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// Accept and pin the certificate of a server not seen before.
+        #[arg(long)]
+        accept_new: bool,
+        /// Accept and pin the certificate with this SHA-256 fingerprint.
+        #[arg(long, value_name = "HEX")]
+        accept_fingerprint: Option<String>,
+        /// One-time admin token printed by the server.
+        #[arg(long)]
+        admin_token: Option<String>,
+    },
+    /// Present the server's one-time admin token (reconnects to the current server).
+    ClaimAdmin {
+        /// The token.
+        token: String,
+    },
+    /// Leave the server.
+    Disconnect,
+    /// The room tree.
+    Rooms,
+    /// Who is online.
+    Users,
+    /// Move to a room (a path such as `Lobby/Games`).
+    Join {
+        /// The room.
+        room: String,
+    },
+    /// Create, delete, rename or move rooms.
+    Room {
+        /// What to do.
+        #[command(subcommand)]
+        action: RoomAction,
+    },
+    /// Send a chat message to my room.
+    Say {
+        /// The text.
+        text: String,
+    },
+    /// Chat of this session; `--follow` keeps printing new messages.
+    Chat {
+        /// Keep printing new messages.
+        #[arg(long, short)]
+        follow: bool,
+        /// Only this room.
+        #[arg(long)]
+        room: Option<String>,
+        /// Only the last N messages.
+        #[arg(long, default_value_t = 0)]
+        limit: u32,
+        /// `send TEXT` or `history`.
+        #[command(subcommand)]
+        action: Option<ChatAction>,
+    },
+    /// Move a user to a room.
+    Move {
+        /// Display name or key prefix.
+        user: String,
+        /// The room.
+        room: String,
+    },
+    /// Mute myself.
+    Mute {
+        /// on, off or toggle.
+        #[arg(value_enum, default_value_t)]
+        switch: Switch,
+    },
+    /// Deafen myself (also mutes).
+    Deafen {
+        /// on, off or toggle.
+        #[arg(value_enum, default_value_t)]
+        switch: Switch,
+    },
+    /// Push-to-talk key.
+    Ptt {
+        /// press or release.
+        #[arg(value_enum)]
+        key: Key,
+    },
+    /// Voice transmission mode.
+    #[command(alias = "mode")]
+    VoiceMode {
+        /// vad, ptt or continuous.
+        #[arg(value_enum)]
+        mode: Mode,
+    },
+    /// Playback volume of a user, in percent (0..=400).
+    Volume {
+        /// Display name or key prefix.
+        user: String,
+        /// Percent.
+        percent: f32,
+    },
+    /// Mute a user for me only.
+    LocalMute {
+        /// Display name or key prefix.
+        user: String,
+        /// on, off or toggle.
+        #[arg(value_enum, default_value = "on")]
+        switch: Switch,
+    },
+    /// Audio devices.
+    Devices,
+    /// Select an audio device (empty name = the default).
+    Device {
+        /// input or output.
+        #[arg(value_enum)]
+        direction: Direction,
+        /// Device name.
+        name: String,
+    },
+    /// Saved servers.
+    #[command(alias = "bookmark")]
+    Server {
+        /// What to do.
+        #[command(subcommand)]
+        action: ServerAction,
+    },
+    /// Trust a server's certificate fingerprint (pins it in known_servers).
+    Trust {
+        /// HOST[:PORT].
+        server: String,
+        /// SHA-256 fingerprint (hex).
+        fingerprint: String,
+        /// Trust it only until voiced restarts.
+        #[arg(long)]
+        session_only: bool,
+    },
+    /// Pinned server certificates.
+    KnownServers,
+    /// Why I (or USER) have or lack permissions in ROOM.
+    Explain {
+        /// The room.
+        room: String,
+        /// A user (default: me).
+        user: Option<String>,
+    },
+    /// Print events as they happen, one JSON object a line.
+    Watch {
+        /// Include input levels (about 20 a second).
+        #[arg(long)]
+        levels: bool,
+    },
+    /// Shell completions.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff) on stdout.
+    Man,
+}
+
+/// Room actions.
+#[derive(Debug, Subcommand)]
+pub enum RoomAction {
+    /// Create ROOM (a path: `Lobby/Games` creates Games under Lobby).
+    Create {
+        /// The path of the new room.
+        room: String,
+        /// A description.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Delete ROOM (its users move to the parent).
+    Delete {
+        /// The room.
+        room: String,
+    },
+    /// Rename ROOM.
+    Rename {
+        /// The room.
+        room: String,
+        /// Its new name.
+        name: String,
+    },
+    /// Move ROOM under PARENT.
+    Move {
+        /// The room.
+        room: String,
+        /// The new parent (`/` = the root).
+        parent: String,
+    },
+}
+
+/// Chat actions.
+#[derive(Debug, Subcommand)]
+pub enum ChatAction {
+    /// Send a message to my room.
+    Send {
+        /// The text.
+        text: String,
+    },
+    /// Messages of this session.
+    History,
+}
+
+/// Saved server actions.
+#[derive(Debug, Subcommand)]
+pub enum ServerAction {
+    /// Save a server.
+    Add {
+        /// Name to call it by.
+        name: String,
+        /// HOST[:PORT].
+        server: String,
+        /// Password.
+        #[arg(long, default_value = "")]
+        password: String,
+        /// Display name there.
+        #[arg(long = "name", default_value = "")]
+        display_name: String,
+    },
+    /// Saved servers.
+    List,
+    /// Forget a server.
+    Remove {
+        /// Its name.
+        name: String,
+    },
+}

@@ -1,0 +1,7 @@
+//! `voicectl`: command line for the voice chat client daemon.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    voicectl::run(voicectl::cli::Cli::parse())
+}

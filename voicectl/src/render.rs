@@ -1,0 +1,353 @@
+//! Human and JSON forms of what the daemon returns.
+
+use serde_json::{Value, json};
+use voice_proto::hash::hex;
+use voice_proto::pb::control::{self as c, event};
+use voice_proto::pb::wire::{self as w, StateSnapshot};
+use voiced::engine::{state_name, voice_mode_name};
+use voiced::trust::format_time_ms;
+
+/// Status as JSON.
+pub fn status_json(s: &c::StatusReply) -> Value {
+    json!({
+        "state": state_name(s.state),
+        "server": s.server,
+        "session_id": s.session_id,
+        "room": s.room,
+        "next_attempt_ms": s.next_attempt_ms,
+        "last_error": s.last_error,
+        "self_mute": s.self_mute,
+        "self_deaf": s.self_deaf,
+        "voice_mode": voice_mode_name(s.voice_mode),
+        "rtt_ms": s.rtt_ms,
+        "display_name": s.display_name,
+        "fingerprint": s.fingerprint,
+    })
+}
+
+fn yes(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+/// Status for people; `room_path` is the path of the current room if known.
+pub fn status_text(s: &c::StatusReply, room_path: Option<&str>) -> String {
+    let mut out = String::new();
+    let state = state_name(s.state);
+    match c::ConnectionState::try_from(s.state) {
+        Ok(c::ConnectionState::Connected) => {
+            out.push_str(&format!(
+                "connected to {} as {} (session {}) in {}\n",
+                s.server,
+                s.display_name,
+                s.session_id,
+                room_path.unwrap_or("?")
+            ));
+        }
+        Ok(c::ConnectionState::Reconnecting) => {
+            out.push_str(&format!(
+                "reconnecting to {} (next attempt at {})\n",
+                s.server,
+                format_time_ms(s.next_attempt_ms)
+            ));
+        }
+        Ok(c::ConnectionState::Connecting) => {
+            out.push_str(&format!("connecting to {}\n", s.server));
+        }
+        _ => out.push_str(&format!("{state}\n")),
+    }
+    out.push_str(&format!(
+        "mute: {}  deaf: {}  voice mode: {}\n",
+        yes(s.self_mute),
+        yes(s.self_deaf),
+        voice_mode_name(s.voice_mode)
+    ));
+    if !s.fingerprint.is_empty() {
+        out.push_str(&format!("fingerprint: {}\n", s.fingerprint));
+    }
+    if !s.last_error.is_empty() {
+        out.push_str(&format!("last error: {}\n", s.last_error));
+    }
+    out
+}
+
+/// The path of a room in a snapshot (`/` for the root).
+pub fn room_path(snap: &StateSnapshot, id: u32) -> Option<String> {
+    let mut parts = Vec::new();
+    let mut cur = id;
+    for _ in 0..64 {
+        let room = snap.rooms.iter().find(|r| r.id == cur)?;
+        if room.id == 0 {
+            parts.reverse();
+            return Some(format!("/{}", parts.join("/")));
+        }
+        parts.push(room.name.clone());
+        cur = room.parent;
+    }
+    None
+}
+
+fn children(snap: &StateSnapshot, id: u32) -> Vec<&w::Room> {
+    let mut kids: Vec<&w::Room> = snap
+        .rooms
+        .iter()
+        .filter(|r| r.parent == id && r.id != id)
+        .collect();
+    kids.sort_by(|a, b| {
+        (a.position, a.name.to_lowercase(), a.id).cmp(&(b.position, b.name.to_lowercase(), b.id))
+    });
+    kids
+}
+
+fn session_flags(s: &w::Session) -> String {
+    let mut f = Vec::new();
+    if s.self_mute {
+        f.push("muted");
+    }
+    if s.self_deaf {
+        f.push("deaf");
+    }
+    if s.server_mute {
+        f.push("server-muted");
+    }
+    if s.server_deaf {
+        f.push("server-deaf");
+    }
+    if f.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", f.join(", "))
+    }
+}
+
+/// The room tree with the users in each room.
+pub fn rooms_text(snap: &StateSnapshot, me: u32) -> String {
+    fn walk(snap: &StateSnapshot, id: u32, depth: usize, me: u32, out: &mut String) {
+        let Some(room) = snap.rooms.iter().find(|r| r.id == id) else {
+            return;
+        };
+        let indent = "  ".repeat(depth);
+        let name = if id == 0 { "/" } else { room.name.as_str() };
+        out.push_str(&format!("{indent}{name}\n"));
+        for s in snap.sessions.iter().filter(|s| s.room == id) {
+            let mark = if s.id == me { " (me)" } else { "" };
+            out.push_str(&format!(
+                "{indent}  - {}{mark}{}\n",
+                s.name,
+                session_flags(s)
+            ));
+        }
+        for child in children(snap, id) {
+            walk(snap, child.id, depth + 1, me, out);
+        }
+    }
+    let mut out = String::new();
+    walk(snap, 0, 0, me, &mut out);
+    out
+}
+
+/// The room tree as JSON (nested).
+pub fn rooms_json(snap: &StateSnapshot) -> Value {
+    fn walk(snap: &StateSnapshot, room: &w::Room) -> Value {
+        json!({
+            "id": room.id,
+            "name": room.name,
+            "path": room_path(snap, room.id),
+            "description": room.description,
+            "users": snap.sessions.iter().filter(|s| s.room == room.id).map(|s| s.id).collect::<Vec<_>>(),
+            "children": children(snap, room.id).into_iter().map(|c| walk(snap, c)).collect::<Vec<_>>(),
+        })
+    }
+    match snap.rooms.iter().find(|r| r.id == 0) {
+        Some(root) => walk(snap, root),
+        None => Value::Null,
+    }
+}
+
+/// A session as JSON.
+pub fn session_json(snap: &StateSnapshot, s: &w::Session) -> Value {
+    json!({
+        "id": s.id,
+        "name": s.name,
+        "public_key": hex(&s.public_key),
+        "room": s.room,
+        "room_path": room_path(snap, s.room),
+        "self_mute": s.self_mute,
+        "self_deaf": s.self_deaf,
+        "server_mute": s.server_mute,
+        "server_deaf": s.server_deaf,
+        "roles": s.roles,
+    })
+}
+
+/// The users for people.
+pub fn users_text(snap: &StateSnapshot, me: u32) -> String {
+    let mut out = String::new();
+    for s in &snap.sessions {
+        let mark = if s.id == me { " (me)" } else { "" };
+        out.push_str(&format!(
+            "{:<4} {:<20} {}  {}{mark}{}\n",
+            s.id,
+            s.name,
+            &hex(&s.public_key)[..16.min(s.public_key.len() * 2)],
+            room_path(snap, s.room).unwrap_or_default(),
+            session_flags(s)
+        ));
+    }
+    out
+}
+
+/// A chat message as JSON.
+pub fn chat_json(m: &w::ChatMessage) -> Value {
+    json!({
+        "id": m.id,
+        "time_ms": m.time_ms,
+        "room": m.room,
+        "sender": m.sender,
+        "sender_name": m.sender_name,
+        "text": m.text,
+    })
+}
+
+/// A chat message for people.
+pub fn chat_text(m: &w::ChatMessage) -> String {
+    format!(
+        "[{}] {}: {}",
+        format_time_ms(m.time_ms),
+        m.sender_name,
+        m.text
+    )
+}
+
+fn change_json(c: &w::Change) -> Value {
+    use w::change::Kind;
+    match &c.kind {
+        Some(Kind::AddRoom(r)) => {
+            json!({"add_room": {"id": r.id, "parent": r.parent, "name": r.name}})
+        }
+        Some(Kind::EditRoom(r)) => {
+            json!({"edit_room": {"id": r.id, "name": r.name, "description": r.description, "position": r.position}})
+        }
+        Some(Kind::MoveRoom(r)) => json!({"move_room": {"id": r.id, "parent": r.parent}}),
+        Some(Kind::RemoveRoom(r)) => json!({"remove_room": {"id": r.id}}),
+        Some(Kind::SetRoomAcl(r)) => {
+            json!({"set_room_acl": {"room": r.room, "inherit_acl": r.inherit_acl, "rules": r.rules.len()}})
+        }
+        Some(Kind::AddSession(s)) => {
+            json!({"add_session": {"id": s.id, "name": s.name, "room": s.room, "public_key": hex(&s.public_key)}})
+        }
+        Some(Kind::RemoveSession(s)) => json!({"remove_session": {"id": s.id}}),
+        Some(Kind::MoveSession(s)) => {
+            json!({"move_session": {"session": s.session, "room": s.room}})
+        }
+        Some(Kind::SetSessionFlags(f)) => {
+            json!({"set_session_flags": {"session": f.session, "self_mute": f.self_mute, "self_deaf": f.self_deaf, "server_mute": f.server_mute, "server_deaf": f.server_deaf}})
+        }
+        Some(Kind::RenameSession(r)) => {
+            json!({"rename_session": {"session": r.session, "name": r.name}})
+        }
+        Some(Kind::SetSessionRoles(r)) => {
+            json!({"set_session_roles": {"session": r.session, "roles": r.roles}})
+        }
+        Some(Kind::AddRole(r)) => json!({"add_role": {"name": r.name}}),
+        Some(Kind::RemoveRole(r)) => json!({"remove_role": {"name": r.name}}),
+        Some(Kind::AddFile(f)) => json!({"add_file": {"id": f.id, "name": f.name, "room": f.room}}),
+        Some(Kind::RemoveFile(f)) => json!({"remove_file": {"id": f.id}}),
+        None => Value::Null,
+    }
+}
+
+/// The full state as JSON.
+pub fn state_json(s: &c::StateReply) -> Value {
+    let snap = s.state.clone().unwrap_or_default();
+    json!({
+        "hash": hex(&s.hash),
+        "session_id": s.session_id,
+        "rooms": rooms_json(&snap),
+        "users": snap.sessions.iter().map(|x| session_json(&snap, x)).collect::<Vec<_>>(),
+    })
+}
+
+/// One event as a JSON line.
+pub fn event_json(e: &c::Event) -> Value {
+    match &e.kind {
+        Some(event::Kind::Connection(s)) => {
+            json!({"event": "connection", "status": status_json(s)})
+        }
+        Some(event::Kind::State(s)) => json!({"event": "state", "state": state_json(s)}),
+        Some(event::Kind::Update(u)) => json!({
+            "event": "update",
+            "seq": u.seq,
+            "actor": u.actor,
+            "hash": hex(&u.resulting_hash),
+            "change": u.change.as_ref().map(change_json),
+        }),
+        Some(event::Kind::Chat(m)) => json!({"event": "chat", "message": chat_json(m)}),
+        Some(event::Kind::Talking(t)) => {
+            json!({"event": "talking", "session": t.session, "talking": t.talking})
+        }
+        Some(event::Kind::Level(l)) => {
+            json!({"event": "level", "dbfs": l.dbfs, "voice": l.voice, "transmitting": l.transmitting})
+        }
+        Some(event::Kind::Error(er)) => json!({"event": "error", "message": er.message}),
+        Some(event::Kind::Device(d)) => json!({"event": "device", "message": d.message}),
+        Some(event::Kind::Trust(t)) => json!({
+            "event": "trust",
+            "server": t.server,
+            "fingerprint": t.fingerprint,
+            "previous_fingerprint": t.previous_fingerprint,
+            "previous_first_seen_ms": t.previous_first_seen_ms,
+        }),
+        None => json!({"event": "unknown"}),
+    }
+}
+
+fn permission_name(p: i32) -> String {
+    w::Permission::try_from(p)
+        .map(|p| p.as_str_name().to_ascii_lowercase().replace('_', "-"))
+        .unwrap_or_else(|_| p.to_string())
+}
+
+/// An explanation as JSON.
+pub fn explanation_json(x: &w::Explanation) -> Value {
+    json!({
+        "room": x.room,
+        "session": x.session,
+        "admin": x.admin,
+        "traverse_denied_at": x.traverse_denied_at,
+        "evaluated_from": x.evaluated_from,
+        "permissions": x.permissions.iter().map(|p| json!({
+            "permission": permission_name(p.permission),
+            "granted": p.granted,
+            "matched": p.matched.iter().map(|m| json!({"room": m.room, "index": m.index})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// An explanation for people.
+pub fn explanation_text(x: &w::Explanation) -> String {
+    let mut out = format!("session {} in room {}\n", x.session, x.room);
+    if x.admin {
+        out.push_str("admin: every permission is granted\n");
+    }
+    if let Some(r) = x.traverse_denied_at {
+        out.push_str(&format!(
+            "traverse is denied at room {r}: nothing below is granted\n"
+        ));
+    }
+    if x.evaluated_from != 0 {
+        out.push_str(&format!("inheritance stops at room {}\n", x.evaluated_from));
+    }
+    for p in &x.permissions {
+        let by = p
+            .matched
+            .last()
+            .map(|m| format!(" (rule {} of room {})", m.index, m.room))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{:<14} {}{by}\n",
+            permission_name(p.permission),
+            if p.granted { "granted" } else { "denied" }
+        ));
+    }
+    out
+}

@@ -1,0 +1,94 @@
+//! The daemon: the engine plus its control socket, until shut down.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::UnixListener;
+use tokio_stream::wrappers::UnixListenerStream;
+use voice_proto::pb::control::voiced_server::VoicedServer;
+
+use crate::audio::{AudioEngine, NullAudio};
+use crate::control::{ControlService, socket};
+use crate::engine::Engine;
+use crate::paths::Paths;
+
+/// Why the daemon stopped or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The socket is taken or cannot be made.
+    #[error(transparent)]
+    Socket(#[from] socket::SocketError),
+    /// The engine cannot start (identity, config).
+    #[error("{0}")]
+    Engine(#[from] crate::error::Error),
+    /// The gRPC server failed.
+    #[error("control API: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// A daemon whose socket is bound (so clients may already connect).
+pub struct Daemon {
+    engine: Engine,
+    listener: UnixListener,
+    socket: PathBuf,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("socket", &self.socket)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Daemon {
+    /// Loads the engine from `paths` and binds `socket` (default: the one in
+    /// `paths`).
+    pub async fn bind(paths: Paths, socket: Option<PathBuf>) -> Result<Self, DaemonError> {
+        Self::bind_with_audio(paths, socket, Arc::new(NullAudio)).await
+    }
+
+    /// Like [`Daemon::bind`], with an audio engine.
+    pub async fn bind_with_audio(
+        paths: Paths,
+        socket: Option<PathBuf>,
+        audio: Arc<dyn AudioEngine>,
+    ) -> Result<Self, DaemonError> {
+        let socket = socket.unwrap_or_else(|| paths.socket());
+        let listener = socket::bind(&socket).await?;
+        let engine = Engine::new(paths, audio)?;
+        tracing::info!(socket = %socket.display(), public_key = %engine.identity().public_hex(), "voiced listening");
+        Ok(Self {
+            engine,
+            listener,
+            socket,
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The socket path.
+    pub fn socket(&self) -> &std::path::Path {
+        &self.socket
+    }
+
+    /// Serves until `shutdown` completes, then disconnects cleanly and
+    /// removes the socket.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), DaemonError> {
+        let service = VoicedServer::new(ControlService::new(self.engine.clone()))
+            .max_decoding_message_size(1 << 20)
+            .max_encoding_message_size(64 << 20);
+        let result = tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(UnixListenerStream::new(self.listener), shutdown)
+            .await;
+        self.engine.disconnect().await;
+        let _ = std::fs::remove_file(&self.socket);
+        tracing::info!("voiced stopped");
+        Ok(result?)
+    }
+}

@@ -1,0 +1,250 @@
+//! The client engine: one user's connection to one server, its mirrored
+//! state, chat of this session, voice settings, identity, bookmarks and
+//! trust. It holds no global state, so it can run embedded in any process;
+//! the daemon wraps it in the gRPC control API.
+
+mod link;
+mod manager;
+mod ops;
+mod readers;
+pub mod resolve;
+mod settings;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+use voice_proto::StateHash;
+use voice_proto::pb::control::{ConnectionState, Event, StateReply, StatusReply, VoiceMode, event};
+use voice_proto::pb::wire::ChatMessage;
+
+use crate::audio::AudioEngine;
+use crate::config::Config;
+use crate::connection::backoff::Backoff;
+use crate::connection::mirror::Mirror;
+use crate::error::Error;
+use crate::identity::Identity;
+use crate::paths::Paths;
+
+pub use link::Link;
+pub use settings::VoiceSettings;
+
+/// Chat messages kept for `ChatHistory`.
+pub const CHAT_HISTORY: usize = 1000;
+
+/// Where the connection is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnState {
+    /// No server.
+    Disconnected,
+    /// First attempt under way.
+    Connecting,
+    /// Logged in.
+    Connected,
+    /// Lost; the next attempt is at this Unix time in ms.
+    Reconnecting {
+        /// Unix ms of the next attempt.
+        next_attempt_ms: u64,
+    },
+}
+
+pub(crate) struct Target {
+    cancel: CancellationToken,
+}
+
+/// Mutable engine state (behind one lock, never held across an await).
+pub(crate) struct St {
+    pub(crate) config: Config,
+    pub(crate) conn: ConnState,
+    pub(crate) server: String,
+    pub(crate) last_error: String,
+    pub(crate) fingerprint: String,
+    pub(crate) target: Option<Target>,
+    pub(crate) generation: u64,
+    pub(crate) link: Option<Arc<Link>>,
+    pub(crate) mirror: Option<Mirror>,
+    pub(crate) last_room: u32,
+    pub(crate) chat: VecDeque<ChatMessage>,
+    pub(crate) voice: VoiceSettings,
+    /// Fingerprints trusted for this run only (`Trust` with `permanent = false`).
+    pub(crate) session_pins: HashMap<String, String>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) paths: Paths,
+    pub(crate) identity: Identity,
+    pub(crate) audio: Arc<dyn AudioEngine>,
+    pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) hash: watch::Sender<Option<StateHash>>,
+    pub(crate) backoff: Backoff,
+    pub(crate) st: Mutex<St>,
+}
+
+/// The client engine. Cheap to clone (shared inside).
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("identity", &self.inner.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine with its files in `paths`: loads (or makes) the identity
+    /// and reads the config.
+    pub fn new(paths: Paths, audio: Arc<dyn AudioEngine>) -> Result<Self, Error> {
+        let identity = Identity::load_or_create(&paths.identity_file())
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        let config =
+            Config::load(&paths.config_file()).map_err(|e| Error::Failed(e.to_string()))?;
+        let (events, _) = broadcast::channel(1024);
+        let (hash, _) = watch::channel(None);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                paths,
+                identity,
+                audio,
+                events,
+                hash,
+                backoff: Backoff::default(),
+                st: Mutex::new(St {
+                    config,
+                    conn: ConnState::Disconnected,
+                    server: String::new(),
+                    last_error: String::new(),
+                    fingerprint: String::new(),
+                    target: None,
+                    generation: 0,
+                    link: None,
+                    mirror: None,
+                    last_room: 0,
+                    chat: VecDeque::new(),
+                    voice: VoiceSettings::default(),
+                    session_pins: HashMap::new(),
+                }),
+            }),
+        })
+    }
+
+    /// The identity.
+    pub fn identity(&self) -> &Identity {
+        &self.inner.identity
+    }
+
+    /// The file locations.
+    pub fn paths(&self) -> &Paths {
+        &self.inner.paths
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, St> {
+        // A panic while holding the lock leaves plain data; keep going.
+        self.inner.st.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends an event to every watcher.
+    pub(crate) fn emit(&self, kind: event::Kind) {
+        let _ = self.inner.events.send(Event { kind: Some(kind) });
+    }
+
+    pub(crate) fn emit_status(&self) {
+        let s = self.status();
+        self.emit(event::Kind::Connection(s));
+    }
+
+    /// Subscribes to events; also returns the events that describe the
+    /// present (connection status, then the full state if connected).
+    pub fn subscribe(&self) -> (Vec<Event>, broadcast::Receiver<Event>) {
+        let rx = self.inner.events.subscribe();
+        let mut now = vec![Event {
+            kind: Some(event::Kind::Connection(self.status())),
+        }];
+        if let Ok(state) = self.state() {
+            now.push(Event {
+                kind: Some(event::Kind::State(state)),
+            });
+        }
+        (now, rx)
+    }
+
+    /// The connection status.
+    pub fn status(&self) -> StatusReply {
+        let st = self.lock();
+        status_of(&st, &self.inner.identity)
+    }
+
+    /// The mirrored state.
+    pub fn state(&self) -> Result<StateReply, Error> {
+        let st = self.lock();
+        let (Some(mirror), Some(link)) = (&st.mirror, &st.link) else {
+            return Err(Error::NotConnected);
+        };
+        Ok(StateReply {
+            state: Some(mirror.state().snapshot()),
+            hash: mirror.state().hash().to_vec(),
+            session_id: link.session_id,
+        })
+    }
+}
+
+pub(crate) fn status_of(st: &St, identity: &Identity) -> StatusReply {
+    let (state, next_attempt_ms) = match st.conn {
+        ConnState::Disconnected => (ConnectionState::Disconnected, 0),
+        ConnState::Connecting => (ConnectionState::Connecting, 0),
+        ConnState::Connected => (ConnectionState::Connected, 0),
+        ConnState::Reconnecting { next_attempt_ms } => {
+            (ConnectionState::Reconnecting, next_attempt_ms)
+        }
+    };
+    let session_id = st.link.as_ref().map_or(0, |l| l.session_id);
+    let me = st
+        .mirror
+        .as_ref()
+        .and_then(|m| m.state().session(session_id).cloned());
+    let display_name = match &me {
+        Some(s) => s.name.clone(),
+        None => settings::default_name(&st.config, identity),
+    };
+    StatusReply {
+        state: state as i32,
+        server: st.server.clone(),
+        session_id,
+        room: me.as_ref().map_or(0, |s| s.room),
+        next_attempt_ms,
+        last_error: st.last_error.clone(),
+        self_mute: st.voice.muted(),
+        self_deaf: st.voice.deaf,
+        voice_mode: st.voice.mode as i32,
+        rtt_ms: st.link.as_ref().map_or(0, |l| {
+            u32::try_from(l.conn.rtt().as_millis()).unwrap_or(u32::MAX)
+        }),
+        loss_permille: 0,
+        display_name,
+        fingerprint: st.fingerprint.clone(),
+    }
+}
+
+/// The human name of a connection state.
+pub fn state_name(state: i32) -> &'static str {
+    match ConnectionState::try_from(state) {
+        Ok(ConnectionState::Disconnected) => "disconnected",
+        Ok(ConnectionState::Connecting) => "connecting",
+        Ok(ConnectionState::Connected) => "connected",
+        Ok(ConnectionState::Reconnecting) => "reconnecting",
+        _ => "unknown",
+    }
+}
+
+/// The human name of a voice mode.
+pub fn voice_mode_name(mode: i32) -> &'static str {
+    match VoiceMode::try_from(mode) {
+        Ok(VoiceMode::PushToTalk) => "ptt",
+        Ok(VoiceMode::Continuous) => "continuous",
+        _ => "vad",
+    }
+}

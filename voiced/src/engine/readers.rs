@@ -1,0 +1,165 @@
+//! The tasks that read the control and chat streams of a link.
+
+use std::sync::Arc;
+
+use voice_proto::pb::control::{ErrorEvent, StateReply, event};
+use voice_proto::pb::wire::{SnapshotRequest, client_msg, server_msg};
+
+use super::link::{Link, Reply};
+use super::{CHAT_HISTORY, Engine};
+use crate::connection::frames::{FrameReader, StreamError};
+use crate::connection::mirror::UpdateOutcome;
+
+pub(super) fn spawn(
+    engine: Engine,
+    generation: u64,
+    link: Arc<Link>,
+    control: FrameReader,
+    chat: FrameReader,
+) {
+    let (e2, l2) = (engine.clone(), link.clone());
+    tokio::spawn(async move {
+        let r = read_control(&engine, generation, &link, control).await;
+        finish(&link, r);
+    });
+    tokio::spawn(async move {
+        let r = read_chat(&e2, generation, &l2, chat).await;
+        finish(&l2, r);
+    });
+}
+
+fn finish(link: &Link, r: Result<(), StreamError>) {
+    match r {
+        Err(StreamError::Frame(e)) => {
+            tracing::warn!(error = %e, "server broke the protocol");
+            link.conn.close(
+                voice_proto::close::PROTOCOL_ERROR.into(),
+                e.to_string().as_bytes(),
+            );
+        }
+        Err(e) => tracing::debug!(error = %e, "stream ended"),
+        Ok(()) => {}
+    }
+}
+
+async fn read_control(
+    engine: &Engine,
+    generation: u64,
+    link: &Arc<Link>,
+    mut rx: FrameReader,
+) -> Result<(), StreamError> {
+    loop {
+        let msg = rx.next().await?;
+        match msg.msg {
+            Some(server_msg::Msg::Update(u)) => {
+                let (outcome, hash) = {
+                    let mut st = engine.lock();
+                    if st.generation != generation {
+                        return Ok(());
+                    }
+                    let Some(m) = st.mirror.as_mut() else {
+                        return Ok(());
+                    };
+                    let outcome = m.apply(&u);
+                    let hash = m.state().hash();
+                    if outcome == UpdateOutcome::Applied
+                        && let Some(me) = m.state().session(link.session_id)
+                    {
+                        st.last_room = me.room;
+                    }
+                    (outcome, hash)
+                };
+                match outcome {
+                    UpdateOutcome::Applied => {
+                        let _ = engine.inner.hash.send(Some(hash));
+                        engine.emit(event::Kind::Update(u));
+                    }
+                    UpdateOutcome::Skipped => {}
+                    UpdateOutcome::NeedSnapshot(why) => {
+                        // A mismatch is a bug somewhere: log it, then resync.
+                        tracing::error!(%why, "state out of step with the server; asking for a snapshot");
+                        link.send_control(client_msg::Msg::SnapshotRequest(SnapshotRequest {}))
+                            .await?;
+                    }
+                }
+            }
+            Some(server_msg::Msg::Snapshot(s)) => {
+                let snapshot = s.snapshot.unwrap_or_default();
+                let result = {
+                    let mut st = engine.lock();
+                    if st.generation != generation {
+                        return Ok(());
+                    }
+                    st.mirror.as_mut().map(|m| {
+                        m.replace(&snapshot, &s.hash, s.seq)
+                            .map(|()| m.state().hash())
+                    })
+                };
+                match result {
+                    Some(Ok(hash)) => {
+                        let _ = engine.inner.hash.send(Some(hash));
+                        engine.emit(event::Kind::State(StateReply {
+                            state: Some(snapshot),
+                            hash: hash.to_vec(),
+                            session_id: link.session_id,
+                        }));
+                    }
+                    Some(Err(e)) => {
+                        tracing::error!(error = %e, "bad snapshot from the server");
+                        engine.emit(event::Kind::Error(ErrorEvent {
+                            message: e.to_string(),
+                        }));
+                    }
+                    None => {}
+                }
+            }
+            Some(server_msg::Msg::Accepted(a)) => link.resolve(a.request_id, Reply::Accepted(a)),
+            Some(server_msg::Msg::Rejected(r)) => link.resolve(r.request_id, Reply::Rejected(r)),
+            Some(server_msg::Msg::Explain(e)) => match e.explanation {
+                Some(x) => link.resolve(e.request_id, Reply::Explain(x)),
+                None => link.resolve(e.request_id, Reply::Failed("empty explanation".into())),
+            },
+            Some(server_msg::Msg::Failed(f)) => {
+                link.resolve(f.request_id, Reply::Failed(f.message))
+            }
+            Some(server_msg::Msg::Chat(c)) => engine.receive_chat(c),
+            Some(other) => tracing::trace!(?other, "ignored on the control stream"),
+            None => {}
+        }
+    }
+}
+
+async fn read_chat(
+    engine: &Engine,
+    generation: u64,
+    _link: &Arc<Link>,
+    mut rx: FrameReader,
+) -> Result<(), StreamError> {
+    loop {
+        let msg = rx.next().await?;
+        if engine.lock().generation != generation {
+            return Ok(());
+        }
+        match msg.msg {
+            Some(server_msg::Msg::Chat(c)) => engine.receive_chat(c),
+            Some(server_msg::Msg::ChatRejected(r)) => engine.emit(event::Kind::Error(ErrorEvent {
+                message: format!("chat message not sent: {}", r.message),
+            })),
+            Some(other) => tracing::trace!(?other, "ignored on the chat stream"),
+            None => {}
+        }
+    }
+}
+
+impl Engine {
+    fn receive_chat(&self, c: voice_proto::pb::wire::ChatMessage) {
+        {
+            let mut st = self.lock();
+            st.chat.push_back(c.clone());
+            while st.chat.len() > CHAT_HISTORY {
+                st.chat.pop_front();
+            }
+        }
+        self.emit(event::Kind::Chat(c));
+    }
+}

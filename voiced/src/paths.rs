@@ -1,0 +1,120 @@
+//! Where voiced keeps its files (DESIGN §7), found with `directories` so the
+//! `XDG_*` variables are honoured (tests and users can relocate everything).
+
+use std::path::{Path, PathBuf};
+
+/// The application name in every directory path.
+pub const APP: &str = "voice";
+/// The socket file name inside the runtime directory.
+pub const SOCKET_NAME: &str = "voiced.sock";
+/// Environment variable that overrides the socket path for every front end.
+pub const SOCKET_ENV: &str = "VOICED_SOCKET";
+
+/// The directories of one user's daemon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    /// Identity key, `config.toml`, `bookmarks.toml`.
+    pub config_dir: PathBuf,
+    /// `known_servers`.
+    pub data_dir: PathBuf,
+    /// Cache (torrent data, later).
+    pub cache_dir: PathBuf,
+    /// Where the socket lives.
+    pub runtime_dir: PathBuf,
+}
+
+impl Paths {
+    /// The standard directories of the current user.
+    pub fn from_env() -> Result<Self, std::io::Error> {
+        let dirs = directories::ProjectDirs::from("", "", APP).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no home directory: set HOME or the XDG_* variables",
+            )
+        })?;
+        Ok(Self {
+            config_dir: dirs.config_dir().to_path_buf(),
+            data_dir: dirs.data_dir().to_path_buf(),
+            cache_dir: dirs.cache_dir().to_path_buf(),
+            runtime_dir: runtime_dir(),
+        })
+    }
+
+    /// The identity key file.
+    pub fn identity_file(&self) -> PathBuf {
+        self.config_dir.join("identity.key")
+    }
+
+    /// The configuration file.
+    pub fn config_file(&self) -> PathBuf {
+        self.config_dir.join("config.toml")
+    }
+
+    /// The bookmarks file.
+    pub fn bookmarks_file(&self) -> PathBuf {
+        self.config_dir.join("bookmarks.toml")
+    }
+
+    /// The pinned server fingerprints.
+    pub fn known_servers_file(&self) -> PathBuf {
+        self.data_dir.join("known_servers")
+    }
+
+    /// The control socket.
+    pub fn socket(&self) -> PathBuf {
+        self.runtime_dir.join(SOCKET_NAME)
+    }
+}
+
+/// The runtime directory: `$XDG_RUNTIME_DIR/voice`, or `/tmp/voice-UID` when
+/// `XDG_RUNTIME_DIR` is not set (created with mode 0700 by the daemon).
+pub fn runtime_dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() && Path::new(&dir).is_absolute() => {
+            PathBuf::from(dir).join(APP)
+        }
+        _ => std::env::temp_dir().join(format!("{APP}-{}", user_id())),
+    }
+}
+
+/// The socket path every front end uses: `$VOICED_SOCKET` if set, else
+/// `voiced.sock` in the [`runtime_dir`]. Cheap: no file system access.
+pub fn socket_path() -> PathBuf {
+    match std::env::var_os(SOCKET_ENV) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => runtime_dir().join(SOCKET_NAME),
+    }
+}
+
+/// The numeric user id (owner of `/proc/self`), or the user name where that
+/// is not available.
+fn user_id() -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(meta) = std::fs::metadata("/proc/self") {
+            return meta.uid().to_string();
+        }
+    }
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "user".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_sit_in_their_directories() {
+        let p = Paths {
+            config_dir: "/c".into(),
+            data_dir: "/d".into(),
+            cache_dir: "/k".into(),
+            runtime_dir: "/r".into(),
+        };
+        assert_eq!(p.identity_file(), Path::new("/c/identity.key"));
+        assert_eq!(p.known_servers_file(), Path::new("/d/known_servers"));
+        assert_eq!(p.socket(), Path::new("/r/voiced.sock"));
+    }
+}
