@@ -21,7 +21,7 @@ use crate::trust::{self, Accept, KnownServers, TrustDecision};
 const FIRST_ATTEMPT: Duration = Duration::from_secs(12);
 /// Longest wait for a reconnection attempt; short so a restarted server is
 /// found again quickly.
-const RETRY_ATTEMPT: Duration = Duration::from_secs(3);
+const RETRY_ATTEMPT: Duration = Duration::from_secs(2);
 
 struct Plan {
     server: String,

@@ -107,14 +107,13 @@ impl Engine {
                         ));
                     }
                     Ok(rejected::Reason::Denied) => {
+                        let why = if r.message.is_empty() {
+                            format!("you lack {}", permission_name(r.permission))
+                        } else {
+                            r.message
+                        };
                         return Err(Error::Denied(format!(
-                            "permission denied: you lack {}{}; `voicectl explain ROOM` shows why",
-                            permission_name(r.permission),
-                            if r.message.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" ({})", r.message)
-                            }
+                            "permission denied: {why}; `voicectl explain ROOM` shows why"
                         )));
                     }
                     Ok(rejected::Reason::RateLimited) => {
