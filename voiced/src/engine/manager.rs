@@ -63,6 +63,7 @@ impl Engine {
             st.generation += 1;
             st.conn = ConnState::Connecting;
             st.server = plan.server.clone();
+            st.last_login = (plan.password.clone(), plan.display_name.clone());
             st.last_error.clear();
             st.fingerprint.clear();
             st.link = None;
@@ -114,6 +115,7 @@ impl Engine {
         let st = self.lock();
         let default_name = super::settings::default_name(&st.config, &self.inner.identity);
         let config_ca = st.config.ca_file.clone();
+        let (current, last_login) = (st.server.clone(), st.last_login.clone());
         drop(st);
         let mut plan = Plan {
             server: req.server.clone(),
@@ -152,6 +154,14 @@ impl Engine {
             None => {}
         }
         plan.server = dial::normalize_server(&plan.server).map_err(Error::Invalid)?;
+        if plan.server == current {
+            if plan.password.is_empty() {
+                plan.password = last_login.0;
+            }
+            if plan.display_name.is_empty() {
+                plan.display_name = last_login.1;
+            }
+        }
         if plan.display_name.is_empty() {
             plan.display_name = default_name;
         }

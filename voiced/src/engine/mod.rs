@@ -65,6 +65,9 @@ pub(crate) struct St {
     pub(crate) link: Option<Arc<Link>>,
     pub(crate) mirror: Option<Mirror>,
     pub(crate) last_room: u32,
+    /// Password and display name of the current server, reused when the
+    /// same server is connected again without them (e.g. `claim-admin`).
+    pub(crate) last_login: (String, String),
     pub(crate) chat: VecDeque<ChatMessage>,
     pub(crate) voice: VoiceSettings,
     /// Fingerprints trusted for this run only (`Trust` with `permanent = false`).
@@ -124,6 +127,7 @@ impl Engine {
                     link: None,
                     mirror: None,
                     last_room: 0,
+                    last_login: (String::new(), String::new()),
                     chat: VecDeque::new(),
                     voice: VoiceSettings::default(),
                     session_pins: HashMap::new(),
