@@ -106,7 +106,7 @@ impl Engine {
                 b"disconnected by the user",
             );
         }
-        let _ = self.inner.hash.send(None);
+        self.publish_hash(None);
         self.emit_status();
         self.status()
     }
@@ -346,7 +346,7 @@ impl Engine {
                 .is_some_and(|s| s.self_mute != want_mute || s.self_deaf != want_deaf)
                 .then_some((want_mute, want_deaf));
         }
-        let _ = self.inner.hash.send(Some(hash));
+        self.publish_hash(Some(hash));
         tracing::info!(session = w.session_id, server_name = %w.server_name, "logged in");
         readers::spawn(
             self.clone(),
@@ -397,7 +397,7 @@ impl Engine {
         st.mirror = None;
         st.last_error = error.to_owned();
         drop(st);
-        let _ = self.inner.hash.send(None);
+        self.publish_hash(None);
     }
 }
 
