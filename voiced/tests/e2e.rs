@@ -38,8 +38,25 @@ async fn trust_on_first_use_only_after_acceptance_and_changes_refused() {
         password: PASSWORD.into(),
         ..Default::default()
     };
-    // First contact: refused, with the fingerprint and what to do.
+    // First contact: refused, with the fingerprint and what to do; watchers
+    // get a trust prompt.
+    let mut events = c
+        .watch(c::WatchRequest { levels: false })
+        .await
+        .unwrap()
+        .into_inner();
     let err = c.connect(req.clone()).await.unwrap_err();
+    let prompt = tokio::time::timeout(support::WAIT, async {
+        loop {
+            if let Some(c::event::Kind::Trust(p)) = events.message().await.unwrap().unwrap().kind {
+                return p;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(prompt.fingerprint, server.fingerprint);
+    assert!(prompt.previous_fingerprint.is_empty());
     assert!(err.message().contains(&server.fingerprint), "{err:?}");
     assert!(err.message().contains("voicectl trust"), "{err:?}");
     assert!(

@@ -272,6 +272,9 @@ impl Engine {
                     st.last_error = message.clone();
                     st.target = None;
                 }
+                if let Some(prompt) = trust_prompt(&error) {
+                    self.emit(event::Kind::Trust(prompt));
+                }
                 self.emit(event::Kind::Error(voice_proto::pb::control::ErrorEvent {
                     message: message.clone(),
                 }));
@@ -407,5 +410,32 @@ fn is_loss(e: &DialError) -> bool {
         DialError::Refused { code, .. } => *code == voice_proto::close::SHUTDOWN,
         DialError::Protocol(_) => true,
         _ => false,
+    }
+}
+
+/// The trust decision a front end should ask the user for, if any.
+fn trust_prompt(e: &DialError) -> Option<voice_proto::pb::control::TrustPrompt> {
+    match e {
+        DialError::UnknownCertificate {
+            server,
+            fingerprint,
+        } => Some(voice_proto::pb::control::TrustPrompt {
+            server: server.clone(),
+            fingerprint: fingerprint.clone(),
+            ..Default::default()
+        }),
+        DialError::ChangedCertificate {
+            server,
+            fingerprint,
+            pinned,
+            pinned_ms,
+            ..
+        } => Some(voice_proto::pb::control::TrustPrompt {
+            server: server.clone(),
+            fingerprint: fingerprint.clone(),
+            previous_fingerprint: pinned.clone(),
+            previous_first_seen_ms: *pinned_ms,
+        }),
+        _ => None,
     }
 }
