@@ -37,9 +37,6 @@ pub enum Command {
 /// `voice-server admin …`.
 #[derive(Debug, Args)]
 pub struct AdminArgs {
-    /// The admin socket (default: `admin.sock` in the data dir).
-    #[arg(long, env = "VOICE_SERVER_ADMIN_SOCKET")]
-    pub socket: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: AdminCommand,
@@ -55,7 +52,12 @@ pub struct Overrides {
     #[arg(long, env = "VOICE_SERVER_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// Server password ("" = open server).
-    #[arg(long, env = "VOICE_SERVER_PASSWORD", conflicts_with = "password_file")]
+    #[arg(
+        long,
+        env = "VOICE_SERVER_PASSWORD",
+        hide_env_values = true,
+        conflicts_with = "password_file"
+    )]
     pub password: Option<String>,
     /// Read the server password from this file.
     #[arg(long, env = "VOICE_SERVER_PASSWORD_FILE")]
@@ -78,12 +80,15 @@ pub struct Overrides {
     /// PEM private key (`files` mode).
     #[arg(long, env = "VOICE_SERVER_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
-    /// Admin socket path.
-    #[arg(long = "admin-socket-path", env = "VOICE_SERVER_ADMIN_SOCKET_PATH")]
+    /// Admin socket path [default: admin.sock in the data dir].
+    #[arg(long, env = "VOICE_SERVER_ADMIN_SOCKET", global = true)]
     pub admin_socket: Option<PathBuf>,
     /// Most connected sessions.
     #[arg(long, env = "VOICE_SERVER_MAX_SESSIONS")]
     pub max_sessions: Option<usize>,
+    /// Most sessions in one room (0 = no limit).
+    #[arg(long, env = "VOICE_SERVER_MAX_SESSIONS_PER_ROOM")]
+    pub max_sessions_per_room: Option<usize>,
     /// Longest chat message in characters.
     #[arg(long, env = "VOICE_SERVER_MAX_MESSAGE_LEN")]
     pub max_message_len: Option<usize>,
@@ -162,6 +167,7 @@ impl Cli {
             registration,
             tls_mode,
             max_sessions,
+            max_sessions_per_room,
             max_message_len,
             chat_rate,
             chat_burst,

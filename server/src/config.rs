@@ -56,6 +56,8 @@ pub struct Config {
     pub admin_socket: Option<PathBuf>,
     /// Most connected sessions.
     pub max_sessions: usize,
+    /// Most sessions in one room (0 = no limit).
+    pub max_sessions_per_room: usize,
     /// Longest chat message, in characters.
     pub max_message_len: usize,
     /// Chat messages per second per session (sustained).
@@ -95,6 +97,7 @@ impl Default for Config {
             tls_key: None,
             admin_socket: None,
             max_sessions: 1000,
+            max_sessions_per_room: 0,
             max_message_len: 5000,
             chat_rate: 5.0,
             chat_burst: 10.0,

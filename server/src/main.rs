@@ -22,7 +22,7 @@ async fn main() -> anyhow::Result<()> {
     let config = cli.config()?;
     match cli.command {
         Some(Command::Admin(admin)) => {
-            let socket = match admin.socket.or(config.admin_socket.clone()) {
+            let socket = match config.admin_socket.clone() {
                 Some(s) => s,
                 None => config.data_dir()?.join("admin.sock"),
             };

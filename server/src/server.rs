@@ -80,6 +80,7 @@ impl Banner {
 pub struct Server {
     endpoint: quinn::Endpoint,
     hub: Arc<Hub>,
+    admin: tokio::net::UnixListener,
     banner: Banner,
 }
 
@@ -95,6 +96,9 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartError {
     let what = what.into();
     move |source| StartError::Io { what, source }
 }
+
+/// Connections that may be logging in at once.
+const MAX_PENDING_LOGINS: usize = 1024;
 
 /// Meta key of a generated password.
 const META_PASSWORD: &str = "generated_password";
@@ -127,10 +131,12 @@ impl Server {
             .admin_socket
             .clone()
             .unwrap_or_else(|| data_dir.join("admin.sock"));
+        let admin = crate::admin::bind(&admin_socket).await?;
         let hub = Arc::new(Hub::new(state, store, Arc::new(config), password));
         Ok(Self {
             endpoint,
             hub,
+            admin,
             banner: Banner {
                 listening,
                 fingerprint,
@@ -156,17 +162,23 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let admin =
-            crate::admin::serve(self.hub.clone(), &self.banner.admin_socket, cancel.clone())
-                .await?;
+        let admin = crate::admin::serve(self.hub.clone(), self.admin, cancel.clone());
         tracing::info!(addr = %self.banner.listening, "listening");
+        // Logins in progress are bounded; beyond that new connections are refused
+        // at the QUIC level before any TLS work.
+        let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_LOGINS));
         let accept = async {
             while let Some(incoming) = self.endpoint.accept().await {
+                let Ok(permit) = pending.clone().try_acquire_owned() else {
+                    tracing::warn!(remote = %incoming.remote_address(), "too many logins in progress");
+                    incoming.refuse();
+                    continue;
+                };
                 let hub = self.hub.clone();
                 let remote = incoming.remote_address();
                 let span = tracing::info_span!("conn", %remote);
                 tracker.spawn(tracing::Instrument::instrument(
-                    crate::conn::serve(hub, incoming),
+                    crate::conn::serve(hub, incoming, permit),
                     span,
                 ));
             }

@@ -266,3 +266,47 @@ async fn datagrams_before_login_are_not_relayed() {
     assert_eq!(v.opus, b"after", "the pre-login datagram was dropped");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn another_protocol_version_is_told_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::in_dir(dir.path()).await;
+    let conn = quic_connect(&server).await;
+    let (send, recv) = conn.open_bi().await.unwrap();
+    let mut s = Stream::new(send, recv);
+    s.send(client_msg::Msg::Hello(Hello {
+        protocol_version: 2,
+        kind: StreamKind::Control as i32,
+        client: "future".into(),
+    }))
+    .await;
+    let (code, reason) = close_of(&conn).await;
+    assert_eq!(code, close::VERSION_MISMATCH);
+    assert!(reason.contains("version 1"), "{reason}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_peer_trickling_a_frame_before_login_is_cut_off_without_delaying_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.handshake_timeout_ms = 2000;
+    let server = TestServer::start(config).await;
+    let slow = quic_connect(&server).await;
+    let (mut send, _recv) = slow.open_bi().await.unwrap();
+    // Announce the largest frame allowed before login, then send it a byte at a time.
+    send.write_all(&(4096u32).to_be_bytes()).await.unwrap();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..4096 {
+            if send.write_all(&[0]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    });
+    server.join("meanwhile").await;
+    let (code, _) = close_of(&slow).await;
+    assert_eq!(code, close::AUTH_TIMEOUT);
+    trickle.abort();
+    server.stop().await;
+}

@@ -229,3 +229,97 @@ async fn voice_goes_only_to_the_room_only_with_speak_and_not_to_the_deafened() {
     assert_eq!(v.opus, b"now", "nothing reached the deafened session");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn oversize_voice_is_dropped_and_loss_reports_reach_the_speaker() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.max_voice_payload = 100;
+    let server = TestServer::start(config).await;
+    let mut speaker = server.join("speaker").await;
+    let mut listener = server.join("listener").await;
+    speaker.catch_up(listener.seq).await;
+    speaker.speak(1, &[1u8; 101]);
+    speaker.speak(2, &[2u8; 100]);
+    let got = tokio::time::timeout(WAIT, listener.conn.read_datagram())
+        .await
+        .unwrap()
+        .unwrap();
+    let v = voice_proto::voice::decode_server(&got, 1000).unwrap();
+    assert_eq!(v.seq, 2, "the oversize packet was dropped");
+
+    listener
+        .control
+        .send(voice_proto::pb::wire::client_msg::Msg::Reception(
+            voice_proto::pb::wire::ReceptionReport {
+                speaker: speaker.id,
+                loss_permille: 50,
+            },
+        ))
+        .await;
+    match speaker.next_reply().await {
+        Some(Msg::ListenerLoss(l)) => assert_eq!(l.loss_permille, 50),
+        other => panic!("{other:?}"),
+    }
+    let _ = &mut listener;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn server_mute_needs_mute_deafen_and_stops_the_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::in_dir(dir.path()).await;
+    let mut boss = admin(&server, "boss").await;
+    let mut speaker = server.join("speaker").await;
+    let mut pleb = server.join("pleb").await;
+    let target = speaker.id;
+    let mute = |on: bool| Change {
+        kind: Some(Kind::SetSessionFlags(SessionFlags {
+            session: target,
+            server_mute: Some(on),
+            ..SessionFlags::default()
+        })),
+    };
+    match pleb.propose(mute(true)).await {
+        Reply::Rejected(r) => assert_eq!(r.permission, Permission::MuteDeafen as i32),
+        other => panic!("{other:?}"),
+    }
+    accepted(boss.propose(mute(true)).await);
+    speaker.catch_up(boss.seq).await;
+    speaker.speak(1, b"muted");
+    accepted(boss.propose(mute(false)).await);
+    speaker.catch_up(boss.seq).await;
+    speaker.speak(2, b"free");
+    let got = tokio::time::timeout(WAIT, pleb.conn.read_datagram())
+        .await
+        .unwrap()
+        .unwrap();
+    let v = voice_proto::voice::decode_server(&got, 1000).unwrap();
+    assert_eq!(v.opus, b"free", "the server-muted packet was not relayed");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn finishing_the_chat_stream_keeps_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::in_dir(dir.path()).await;
+    let mut a = server.join("a").await;
+    a.open_chat().await;
+    a.say(1, "bye chat").await;
+    assert_eq!(a.expect_chat().await.text, "bye chat");
+    a.chat.as_mut().unwrap().send.finish().unwrap();
+    // The control stream still works.
+    let reply = a
+        .propose(Change {
+            kind: Some(Kind::AddRoom(Room {
+                parent: 0,
+                name: "After chat".into(),
+                inherit_acl: true,
+                ..Room::default()
+            })),
+        })
+        .await;
+    assert!(matches!(reply, Reply::Accepted(_)), "{reply:?}");
+    assert!(a.conn.close_reason().is_none());
+    server.stop().await;
+}

@@ -188,3 +188,45 @@ async fn after_a_storm_of_proposals_every_client_has_the_servers_hash() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_full_room_refuses_one_more_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.max_sessions_per_room = 1;
+    let server = TestServer::start(config).await;
+    let mut a = server.join("a").await;
+    let room = accepted(a.propose(add_room(0, "Booth")).await).assigned_id;
+    let id = a.id;
+    accepted(
+        a.propose(Change {
+            kind: Some(Kind::MoveSession(SessionMove { session: id, room })),
+        })
+        .await,
+    );
+    let mut b = server.join("b").await;
+    let id = b.id;
+    let r = rejected(
+        b.propose(Change {
+            kind: Some(Kind::MoveSession(SessionMove { session: id, room })),
+        })
+        .await,
+    );
+    assert_eq!(r.reason, Reason::Invalid as i32);
+    assert!(r.message.contains("full"), "{r:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn logging_in_again_replaces_the_old_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::in_dir(dir.path()).await;
+    let login = server.login("twice");
+    let first = Client::connect(&server, login.clone()).await.unwrap();
+    let second = Client::connect(&server, login).await.unwrap();
+    let (code, _) = close_of(&first.conn).await;
+    assert_eq!(code, voice_proto::close::REPLACED);
+    assert!(second.state.session(first.id).is_none());
+    assert_eq!(second.state.sessions().len(), 1);
+    server.stop().await;
+}

@@ -15,12 +15,8 @@ use crate::server::StartError;
 
 pub use service::AdminService;
 
-/// Binds the admin socket and serves it until `cancel`.
-pub async fn serve(
-    hub: Arc<Hub>,
-    path: &Path,
-    cancel: CancellationToken,
-) -> Result<tokio::task::JoinHandle<()>, StartError> {
+/// Binds the admin socket (mode 0600), replacing a stale one.
+pub async fn bind(path: &Path) -> Result<tokio::net::UnixListener, StartError> {
     let io = |what: &str| {
         let what = format!("{what} {}", path.display());
         move |source| StartError::Io { what, source }
@@ -44,9 +40,18 @@ pub async fn serve(
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
             .map_err(io("cannot restrict"))?;
     }
+    Ok(listener)
+}
+
+/// Serves the admin socket until `cancel`.
+pub fn serve(
+    hub: Arc<Hub>,
+    listener: tokio::net::UnixListener,
+    cancel: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
     let service = AdminServer::new(AdminService::new(hub));
-    Ok(tokio::spawn(async move {
+    tokio::spawn(async move {
         let result = tonic::transport::Server::builder()
             .add_service(service)
             .serve_with_incoming_shutdown(incoming, cancel.cancelled_owned())
@@ -54,5 +59,5 @@ pub async fn serve(
         if let Err(e) = result {
             tracing::error!(error = %e, "admin socket failed");
         }
-    }))
+    })
 }

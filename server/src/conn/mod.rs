@@ -21,7 +21,11 @@ use crate::hub::{Hub, encode};
 use crate::throttle::TokenBucket;
 
 /// Serves one incoming connection until it ends.
-pub async fn serve(hub: Arc<Hub>, incoming: quinn::Incoming) {
+pub async fn serve(
+    hub: Arc<Hub>,
+    incoming: quinn::Incoming,
+    login_permit: tokio::sync::OwnedSemaphorePermit,
+) {
     let remote = incoming.remote_address();
     let deadline = tokio::time::Instant::now() + hub.config.handshake_timeout();
     let conn = match tokio::time::timeout_at(deadline, incoming).await {
@@ -70,6 +74,7 @@ pub async fn serve(hub: Arc<Hub>, incoming: quinn::Incoming) {
             return;
         }
     };
+    drop(login_permit);
     let id = joined.id;
     session.store(id, Ordering::Release);
     tracing::info!(%remote, session = id, "session joined");
@@ -103,10 +108,18 @@ async fn run_session(
     let chat_conn = conn.clone();
     let mut chat = tokio::spawn(async move { chat::accept(chat_hub, chat_conn, id).await });
     let control = control_loop(hub, id, &mut reader);
-    let outcome = tokio::select! {
-        r = control => r,
-        r = &mut chat => r.unwrap_or(None),
-        _ = &mut writer => None,
+    tokio::pin!(control);
+    let mut chat_done = false;
+    // A chat stream that ends cleanly leaves the session running.
+    let outcome = loop {
+        tokio::select! {
+            r = &mut control => break r,
+            r = &mut chat, if !chat_done => match r {
+                Ok(Some(close)) => break Some(close),
+                _ => chat_done = true,
+            },
+            _ = &mut writer => break None,
+        }
     };
     writer.abort();
     chat.abort();
@@ -163,7 +176,7 @@ async fn control_loop(
             Some(In::Explain(req)) => hub.explain(id, req).await,
             Some(In::Kick(req)) => hub.kick(id, req).await,
             Some(In::Register(req)) => hub.register(id, req).await,
-            Some(In::Reception(_)) => {}
+            Some(In::Reception(report)) => hub.reception(id, report).await,
             Some(In::Authenticate(_)) | Some(In::Hello(_)) | Some(In::Chat(_)) | None => {
                 return Some((
                     close::PROTOCOL_ERROR,

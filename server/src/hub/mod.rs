@@ -141,9 +141,10 @@ impl Hub {
         }
     }
 
-    /// The voice routing table (lock-free read).
-    pub fn routes(&self) -> Arc<Routes> {
-        self.routes.load_full()
+    /// The voice routing table (lock-free read, no reference count touched
+    /// in the common case).
+    pub fn routes(&self) -> arc_swap::Guard<Arc<Routes>> {
+        self.routes.load()
     }
 
     /// Locks the state (admin requests and tests).
@@ -197,6 +198,7 @@ impl Hub {
             roles: &roles,
         };
         let room = if inner.state.room(login.room).is_some()
+            && !self.room_full(&inner, login.room)
             && evaluate(&inner.state, subject, login.room)
                 .contains(voice_proto::pb::wire::Permission::Enter)
         {
@@ -244,6 +246,12 @@ impl Hub {
         );
         self.rebuild_routes(&inner);
         Ok((id, rx))
+    }
+
+    /// Whether a room holds `max_sessions_per_room` sessions already.
+    pub(crate) fn room_full(&self, inner: &Inner, room: u32) -> bool {
+        let max = self.config.max_sessions_per_room;
+        max != 0 && inner.state.sessions_in(room).count() >= max
     }
 
     /// Removes a session that left.

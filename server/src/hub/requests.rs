@@ -41,6 +41,29 @@ impl Hub {
             );
             return;
         };
+        if let Some(Kind::MoveSession(mv)) = &change.kind
+            && expected == inner.state.hash()
+            && inner
+                .state
+                .session(mv.session)
+                .is_some_and(|s| s.room != mv.room)
+            && self.room_full(&inner, mv.room)
+        {
+            Self::reply(
+                &inner,
+                id,
+                Msg::Rejected(Rejected {
+                    request_id,
+                    reason: Reason::Invalid as i32,
+                    message: format!(
+                        "the room is full ({} sessions)",
+                        self.config.max_sessions_per_room
+                    ),
+                    ..Rejected::default()
+                }),
+            );
+            return;
+        }
         match inner.state.propose(Actor::Session(id), &expected, &change) {
             Ok(applied) => {
                 let assigned_id = match applied.last().and_then(|a| a.change.kind.as_ref()) {
@@ -371,6 +394,27 @@ impl Hub {
         let inner = self.inner.lock().await;
         if let Some(link) = inner.links.get(&id) {
             queue(link, frame);
+        }
+    }
+}
+
+impl Hub {
+    /// Passes a listener's loss report on to the speaker (for adaptive FEC),
+    /// only between sessions of the same room.
+    pub async fn reception(&self, id: SessionId, report: voice_proto::pb::wire::ReceptionReport) {
+        let inner = self.inner.lock().await;
+        let same_room = match (inner.state.session(id), inner.state.session(report.speaker)) {
+            (Some(me), Some(speaker)) => me.room == speaker.room && me.id != speaker.id,
+            _ => false,
+        };
+        if same_room {
+            Self::reply(
+                &inner,
+                report.speaker,
+                Msg::ListenerLoss(voice_proto::pb::wire::ListenerLoss {
+                    loss_permille: report.loss_permille.min(1000),
+                }),
+            );
         }
     }
 }
