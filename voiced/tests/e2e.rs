@@ -428,3 +428,53 @@ async fn concurrent_proposals_all_land() {
     );
     assert_eq!(rooms - 1 + failures.len(), 8);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_from_one_daemon_shows_as_talking_on_the_other() {
+    let server = TestServer::start().await;
+    let (da, db) = (TestDaemon::start().await, TestDaemon::start().await);
+    let (mut a, mut b) = (da.client().await, db.client().await);
+    let sa = connect(&mut a, &server, "Ada").await;
+    connect(&mut b, &server, "Bob").await;
+    let mut events = b
+        .watch(c::WatchRequest { levels: false })
+        .await
+        .unwrap()
+        .into_inner();
+    // Datagrams may be lost even on loopback: keep talking until heard.
+    let engine = da.engine.clone();
+    let sender = tokio::spawn(async move {
+        for seq in 0..2000u32 {
+            engine.send_voice(seq, &[0xf8, 0xff, 0xfe], false);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    });
+    let t = next_talking(&mut events).await;
+    sender.abort();
+    assert_eq!(t.session, sa.session_id);
+    assert!(t.talking);
+    let engine = da.engine.clone();
+    let ender = tokio::spawn(async move {
+        for seq in 2000..4000u32 {
+            engine.send_voice(seq, &[], true);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    });
+    let t = next_talking(&mut events).await;
+    ender.abort();
+    assert_eq!(t.session, sa.session_id);
+    assert!(!t.talking);
+}
+
+async fn next_talking(events: &mut tonic::Streaming<c::Event>) -> c::Talking {
+    tokio::time::timeout(support::WAIT, async {
+        loop {
+            if let Some(c::event::Kind::Talking(t)) = events.message().await.unwrap().unwrap().kind
+            {
+                return t;
+            }
+        }
+    })
+    .await
+    .unwrap()
+}

@@ -22,11 +22,12 @@ pub(super) fn spawn(
         let r = read_control(&engine, generation, &link, control).await;
         finish(&link, r);
     });
+    let (e3, l3) = (e2.clone(), l2.clone());
     tokio::spawn(async move {
         let r = read_chat(&e2, generation, &l2, chat).await;
         finish(&l2, r);
-        read_voice(&e2, generation, &l2).await;
     });
+    tokio::spawn(async move { read_voice(&e3, generation, &l3).await });
 }
 
 /// Voice datagrams: handed to the audio engine; talk bursts become

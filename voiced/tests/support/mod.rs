@@ -15,6 +15,7 @@ pub struct TestDaemon {
     pub _dir: tempfile::TempDir,
     pub paths: Paths,
     pub socket: PathBuf,
+    pub engine: voiced::Engine,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -38,6 +39,7 @@ impl TestDaemon {
     pub async fn start_in(dir: tempfile::TempDir, paths: Paths) -> Self {
         let daemon = Daemon::bind(paths.clone(), None).await.unwrap();
         let socket = daemon.socket().to_path_buf();
+        let engine = daemon.engine().clone();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             daemon
@@ -51,6 +53,7 @@ impl TestDaemon {
             _dir: dir,
             paths,
             socket,
+            engine,
             stop: Some(tx),
             task: Some(task),
         }
