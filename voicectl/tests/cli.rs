@@ -87,6 +87,35 @@ fn without_a_daemon_exit_3_and_say_how_to_start_it() {
 }
 
 #[test]
+fn without_xdg_runtime_dir_the_socket_is_under_tmp_per_user() {
+    let out = Command::cargo_bin("voicectl")
+        .unwrap()
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("VOICED_SOCKET")
+        .env("TMPDIR", "/nonexistent-tmp")
+        .arg("status")
+        .assert()
+        .code(3);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("/nonexistent-tmp/voice-"), "{err}");
+    assert!(err.contains("/voiced.sock"), "{err}");
+}
+
+#[test]
+fn voiced_socket_env_overrides_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("custom.sock");
+    let out = Command::cargo_bin("voicectl")
+        .unwrap()
+        .env("VOICED_SOCKET", &sock)
+        .arg("status")
+        .assert()
+        .code(3);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains(&sock.display().to_string()), "{err}");
+}
+
+#[test]
 fn usage_errors_exit_2() {
     Command::cargo_bin("voicectl")
         .unwrap()

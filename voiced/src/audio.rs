@@ -21,6 +21,9 @@ pub trait AudioEngine: Send + Sync + std::fmt::Debug {
     fn set_deaf(&self, deaf: bool);
     /// Per-user playback gain (linear) and local mute.
     fn set_user_gain(&self, session: u32, gain: f32, muted: bool);
+    /// A voice packet from `speaker` arrived (Opus, undecoded). The engine
+    /// sends its own packets with [`crate::Engine::send_voice`].
+    fn play(&self, _speaker: u32, _seq: u32, _opus: &[u8], _end_of_burst: bool) {}
 }
 
 /// No audio: settings are accepted, devices are not available.

@@ -1,81 +1,13 @@
 //! The daemon in-process in a temp dir, driven through its real socket.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
 use voice_proto::pb::control::{self as c, ConnectionState, event};
-use voiced::{Daemon, Paths};
+use voiced::Daemon;
 
-struct TestDaemon {
-    _dir: tempfile::TempDir,
-    paths: Paths,
-    socket: PathBuf,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-fn paths_in(dir: &std::path::Path) -> Paths {
-    Paths {
-        config_dir: dir.join("config/voice"),
-        data_dir: dir.join("data/voice"),
-        cache_dir: dir.join("cache/voice"),
-        runtime_dir: dir.join("run/voice"),
-    }
-}
-
-impl TestDaemon {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let paths = paths_in(dir.path());
-        Self::start_in(dir, paths).await
-    }
-
-    async fn start_in(dir: tempfile::TempDir, paths: Paths) -> Self {
-        let daemon = Daemon::bind(paths.clone(), None).await.unwrap();
-        let socket = daemon.socket().to_path_buf();
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            daemon
-                .serve(async {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap();
-        });
-        Self {
-            _dir: dir,
-            paths,
-            socket,
-            stop: Some(tx),
-            task: Some(task),
-        }
-    }
-
-    async fn client(&self) -> c::voiced_client::VoicedClient<tonic::transport::Channel> {
-        voiced::client::connect(&self.socket).await.unwrap()
-    }
-
-    async fn stop(mut self) -> (tempfile::TempDir, Paths) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.task.take() {
-            t.await.unwrap();
-        }
-        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap());
-        (dir, self.paths.clone())
-    }
-}
-
-impl Drop for TestDaemon {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-    }
-}
+mod support;
+use support::{TestDaemon, paths_in};
 
 #[tokio::test]
 async fn socket_is_private() {

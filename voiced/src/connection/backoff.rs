@@ -13,12 +13,12 @@ pub struct Backoff {
 }
 
 impl Default for Backoff {
-    /// 100 ms doubling up to 1.5 s: a restarted server sees its clients back
-    /// within about 2 s.
+    /// 100 ms doubling up to 1 s: a restarted server sees its clients back
+    /// within about 2 s (an attempt itself gives up after 2 s).
     fn default() -> Self {
         Self {
             base: Duration::from_millis(100),
-            cap: Duration::from_millis(1500),
+            cap: Duration::from_millis(1000),
         }
     }
 }
@@ -54,8 +54,8 @@ mod tests {
         let b = Backoff::default();
         assert_eq!(b.delay_with(0, 1.0), Duration::from_millis(100));
         assert_eq!(b.delay_with(2, 1.0), Duration::from_millis(400));
-        assert_eq!(b.delay_with(30, 1.0), Duration::from_millis(1500));
-        assert_eq!(b.delay_with(30, 0.0), Duration::from_millis(750));
+        assert_eq!(b.delay_with(30, 1.0), Duration::from_millis(1000));
+        assert_eq!(b.delay_with(30, 0.0), Duration::from_millis(500));
         for n in 0..40 {
             let d = b.delay(n);
             assert!(d <= b.cap && d >= b.base / 2, "{d:?}");

@@ -62,6 +62,8 @@ pub enum DialError {
         pinned: String,
         /// When it was pinned.
         since: String,
+        /// When it was pinned, Unix ms.
+        pinned_ms: u64,
     },
     /// The server closed the connection with a code and reason.
     #[error("the server refused the login ({}): {reason}", voice_proto::close::name(*code))]
@@ -245,6 +247,7 @@ pub async fn dial(params: &DialParams, identity: &Identity) -> Result<Dialed, Di
                     fingerprint,
                     pinned: previous.fingerprint,
                     since: format_time_ms(previous.first_seen_ms),
+                    pinned_ms: previous.first_seen_ms,
                 },
                 _ => match e {
                     quinn::ConnectionError::TimedOut => DialError::Network(format!(

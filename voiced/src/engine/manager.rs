@@ -21,7 +21,7 @@ use crate::trust::{self, Accept, KnownServers, TrustDecision};
 const FIRST_ATTEMPT: Duration = Duration::from_secs(12);
 /// Longest wait for a reconnection attempt; short so a restarted server is
 /// found again quickly.
-const RETRY_ATTEMPT: Duration = Duration::from_secs(3);
+const RETRY_ATTEMPT: Duration = Duration::from_secs(2);
 
 struct Plan {
     server: String,
@@ -63,6 +63,7 @@ impl Engine {
             st.generation += 1;
             st.conn = ConnState::Connecting;
             st.server = plan.server.clone();
+            st.last_login = (plan.password.clone(), plan.display_name.clone());
             st.last_error.clear();
             st.fingerprint.clear();
             st.link = None;
@@ -105,7 +106,7 @@ impl Engine {
                 b"disconnected by the user",
             );
         }
-        let _ = self.inner.hash.send(None);
+        self.publish_hash(None);
         self.emit_status();
         self.status()
     }
@@ -114,6 +115,7 @@ impl Engine {
         let st = self.lock();
         let default_name = super::settings::default_name(&st.config, &self.inner.identity);
         let config_ca = st.config.ca_file.clone();
+        let (current, last_login) = (st.server.clone(), st.last_login.clone());
         drop(st);
         let mut plan = Plan {
             server: req.server.clone(),
@@ -152,6 +154,14 @@ impl Engine {
             None => {}
         }
         plan.server = dial::normalize_server(&plan.server).map_err(Error::Invalid)?;
+        if plan.server == current {
+            if plan.password.is_empty() {
+                plan.password = last_login.0;
+            }
+            if plan.display_name.is_empty() {
+                plan.display_name = last_login.1;
+            }
+        }
         if plan.display_name.is_empty() {
             plan.display_name = default_name;
         }
@@ -262,6 +272,9 @@ impl Engine {
                     st.last_error = message.clone();
                     st.target = None;
                 }
+                if let Some(prompt) = trust_prompt(&error) {
+                    self.emit(event::Kind::Trust(prompt));
+                }
                 self.emit(event::Kind::Error(voice_proto::pb::control::ErrorEvent {
                     message: message.clone(),
                 }));
@@ -336,7 +349,7 @@ impl Engine {
                 .is_some_and(|s| s.self_mute != want_mute || s.self_deaf != want_deaf)
                 .then_some((want_mute, want_deaf));
         }
-        let _ = self.inner.hash.send(Some(hash));
+        self.publish_hash(Some(hash));
         tracing::info!(session = w.session_id, server_name = %w.server_name, "logged in");
         readers::spawn(
             self.clone(),
@@ -387,7 +400,7 @@ impl Engine {
         st.mirror = None;
         st.last_error = error.to_owned();
         drop(st);
-        let _ = self.inner.hash.send(None);
+        self.publish_hash(None);
     }
 }
 
@@ -397,5 +410,32 @@ fn is_loss(e: &DialError) -> bool {
         DialError::Refused { code, .. } => *code == voice_proto::close::SHUTDOWN,
         DialError::Protocol(_) => true,
         _ => false,
+    }
+}
+
+/// The trust decision a front end should ask the user for, if any.
+fn trust_prompt(e: &DialError) -> Option<voice_proto::pb::control::TrustPrompt> {
+    match e {
+        DialError::UnknownCertificate {
+            server,
+            fingerprint,
+        } => Some(voice_proto::pb::control::TrustPrompt {
+            server: server.clone(),
+            fingerprint: fingerprint.clone(),
+            ..Default::default()
+        }),
+        DialError::ChangedCertificate {
+            server,
+            fingerprint,
+            pinned,
+            pinned_ms,
+            ..
+        } => Some(voice_proto::pb::control::TrustPrompt {
+            server: server.clone(),
+            fingerprint: fingerprint.clone(),
+            previous_fingerprint: pinned.clone(),
+            previous_first_seen_ms: *pinned_ms,
+        }),
+        _ => None,
     }
 }

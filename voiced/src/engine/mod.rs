@@ -65,6 +65,9 @@ pub(crate) struct St {
     pub(crate) link: Option<Arc<Link>>,
     pub(crate) mirror: Option<Mirror>,
     pub(crate) last_room: u32,
+    /// Password and display name of the current server, reused when the
+    /// same server is connected again without them (e.g. `claim-admin`).
+    pub(crate) last_login: (String, String),
     pub(crate) chat: VecDeque<ChatMessage>,
     pub(crate) voice: VoiceSettings,
     /// Fingerprints trusted for this run only (`Trust` with `permanent = false`).
@@ -77,7 +80,12 @@ pub(crate) struct Inner {
     pub(crate) audio: Arc<dyn AudioEngine>,
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) hash: watch::Sender<Option<StateHash>>,
+    /// The last hashes the mirror went through (to tell "caught up").
+    pub(crate) recent: Mutex<VecDeque<StateHash>>,
     pub(crate) backoff: Backoff,
+    /// One proposal at a time, so this client's own proposals never make
+    /// each other stale.
+    pub(crate) proposing: tokio::sync::Mutex<()>,
     pub(crate) st: Mutex<St>,
 }
 
@@ -112,7 +120,9 @@ impl Engine {
                 audio,
                 events,
                 hash,
+                recent: Mutex::new(VecDeque::new()),
                 backoff: Backoff::default(),
+                proposing: tokio::sync::Mutex::new(()),
                 st: Mutex::new(St {
                     config,
                     conn: ConnState::Disconnected,
@@ -124,6 +134,7 @@ impl Engine {
                     link: None,
                     mirror: None,
                     last_room: 0,
+                    last_login: (String::new(), String::new()),
                     chat: VecDeque::new(),
                     voice: VoiceSettings::default(),
                     session_pins: HashMap::new(),
@@ -145,6 +156,31 @@ impl Engine {
     pub(crate) fn lock(&self) -> MutexGuard<'_, St> {
         // A panic while holding the lock leaves plain data; keep going.
         self.inner.st.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the mirror's new hash (None: no mirror).
+    pub(crate) fn publish_hash(&self, hash: Option<StateHash>) {
+        if let Ok(mut r) = self.inner.recent.lock() {
+            match hash {
+                Some(h) => {
+                    r.push_back(h);
+                    while r.len() > 256 {
+                        r.pop_front();
+                    }
+                }
+                None => r.clear(),
+            }
+        }
+        let _ = self.inner.hash.send(hash);
+    }
+
+    /// Whether the mirror has been at `hash` recently.
+    pub(crate) fn passed(&self, hash: &StateHash) -> bool {
+        self.inner
+            .recent
+            .lock()
+            .map(|r| r.contains(hash))
+            .unwrap_or(false)
     }
 
     /// Sends an event to every watcher.

@@ -77,6 +77,7 @@ impl Engine {
         &self,
         make: impl Fn(&State, u32) -> Result<Kind, Error>,
     ) -> Result<u32, Error> {
+        let _one_at_a_time = self.inner.proposing.lock().await;
         for attempt in 0..2 {
             let (link, kind, hash) = {
                 let st = self.lock();
@@ -107,14 +108,13 @@ impl Engine {
                         ));
                     }
                     Ok(rejected::Reason::Denied) => {
+                        let why = if r.message.is_empty() {
+                            format!("you lack {}", permission_name(r.permission))
+                        } else {
+                            r.message
+                        };
                         return Err(Error::Denied(format!(
-                            "permission denied: you lack {}{}; `voicectl explain ROOM` shows why",
-                            permission_name(r.permission),
-                            if r.message.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" ({})", r.message)
-                            }
+                            "permission denied: {why}; `voicectl explain ROOM` shows why"
                         )));
                     }
                     Ok(rejected::Reason::RateLimited) => {
@@ -131,12 +131,24 @@ impl Engine {
         Err(Error::Failed("the state kept changing; try again".into()))
     }
 
+    /// Waits until the mirror has reached (or passed) the server's
+    /// `current` hash, i.e. has every update the stale proposal missed.
     async fn catch_up(&self, current: &[u8]) {
         let Some(want) = StateHash::from_slice(current) else {
             return;
         };
         let mut rx = self.inner.hash.subscribe();
-        let _ = tokio::time::timeout(CATCH_UP, rx.wait_for(|h| *h == Some(want))).await;
+        let _ = tokio::time::timeout(CATCH_UP, async {
+            loop {
+                if self.passed(&want) || rx.borrow_and_update().is_none() {
+                    return;
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
     }
 
     /// Moves me to a room.
@@ -329,6 +341,24 @@ impl Engine {
         }))
         .await
         .map_err(|e| Error::Failed(format!("connection lost: {e}")))
+    }
+
+    /// Sends one voice packet (for the audio engine). Dropped silently when
+    /// not connected: stale voice is never queued.
+    pub fn send_voice(&self, seq: u32, opus: &[u8], end_of_burst: bool) {
+        let Some(link) = self.lock().link.clone() else {
+            return;
+        };
+        let mut buf = Vec::with_capacity(opus.len() + 6);
+        let flags = if end_of_burst {
+            voice_proto::voice::FLAG_END_OF_BURST
+        } else {
+            0
+        };
+        voice_proto::voice::encode_client(&mut buf, flags, seq, opus);
+        if let Err(e) = link.conn.send_datagram(buf.into()) {
+            tracing::trace!(error = %e, "voice packet not sent");
+        }
     }
 
     /// Chat of this session, oldest first (room empty = all; limit 0 = all).

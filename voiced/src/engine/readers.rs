@@ -22,10 +22,44 @@ pub(super) fn spawn(
         let r = read_control(&engine, generation, &link, control).await;
         finish(&link, r);
     });
+    let (e3, l3) = (e2.clone(), l2.clone());
     tokio::spawn(async move {
         let r = read_chat(&e2, generation, &l2, chat).await;
         finish(&l2, r);
     });
+    tokio::spawn(async move { read_voice(&e3, generation, &l3).await });
+}
+
+/// Voice datagrams: handed to the audio engine; talk bursts become
+/// `Talking` events (the payload is never decoded here).
+async fn read_voice(engine: &Engine, generation: u64, link: &Arc<Link>) {
+    let mut talking = std::collections::HashSet::new();
+    while let Ok(d) = link.conn.read_datagram().await {
+        if engine.lock().generation != generation {
+            return;
+        }
+        let Ok(v) =
+            voice_proto::voice::decode_server(&d, voice_proto::voice::DEFAULT_MAX_PAYLOAD * 4)
+        else {
+            tracing::debug!("malformed voice datagram dropped");
+            continue;
+        };
+        engine
+            .inner
+            .audio
+            .play(v.speaker, v.seq, v.opus, v.end_of_burst());
+        let change = if v.end_of_burst() {
+            talking.remove(&v.speaker).then_some(false)
+        } else {
+            talking.insert(v.speaker).then_some(true)
+        };
+        if let Some(on) = change {
+            engine.emit(event::Kind::Talking(voice_proto::pb::control::Talking {
+                session: v.speaker,
+                talking: on,
+            }));
+        }
+    }
 }
 
 fn finish(link: &Link, r: Result<(), StreamError>) {
@@ -71,7 +105,7 @@ async fn read_control(
                 };
                 match outcome {
                     UpdateOutcome::Applied => {
-                        let _ = engine.inner.hash.send(Some(hash));
+                        engine.publish_hash(Some(hash));
                         engine.emit(event::Kind::Update(u));
                     }
                     UpdateOutcome::Skipped => {}
@@ -97,7 +131,7 @@ async fn read_control(
                 };
                 match result {
                     Some(Ok(hash)) => {
-                        let _ = engine.inner.hash.send(Some(hash));
+                        engine.publish_hash(Some(hash));
                         engine.emit(event::Kind::State(StateReply {
                             state: Some(snapshot),
                             hash: hash.to_vec(),

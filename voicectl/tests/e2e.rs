@@ -1,0 +1,194 @@
+//! The real `voicectl` binary, a real voiced and a real voice-server.
+#![allow(clippy::unwrap_used)] // test code: a failure is a test failure
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+struct World {
+    _dir: tempfile::TempDir,
+    socket: std::path::PathBuf,
+    server: String,
+    fingerprint: String,
+    admin_token: String,
+    stops: Vec<oneshot::Sender<()>>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl World {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (server_stop, server_stopped) = oneshot::channel::<()>();
+        let config = voice_server::Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: Some(dir.path().join("server")),
+            password: Some(String::new()),
+            server_name: "Test".into(),
+            ..voice_server::Config::default()
+        };
+        let server = rt.block_on(voice_server::Server::bind(config)).unwrap();
+        let banner = server.banner().clone();
+        rt.spawn(server.run(async move {
+            let _ = server_stopped.await;
+        }));
+        let paths = voiced::Paths {
+            config_dir: dir.path().join("config/voice"),
+            data_dir: dir.path().join("data/voice"),
+            cache_dir: dir.path().join("cache/voice"),
+            runtime_dir: dir.path().join("run/voice"),
+        };
+        let daemon = rt.block_on(voiced::Daemon::bind(paths, None)).unwrap();
+        let socket = daemon.socket().to_path_buf();
+        let (daemon_stop, daemon_stopped) = oneshot::channel::<()>();
+        rt.spawn(async move {
+            daemon
+                .serve(async {
+                    let _ = daemon_stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            _dir: dir,
+            socket,
+            server: banner.listening.to_string(),
+            fingerprint: banner.fingerprint,
+            admin_token: banner.admin_token.unwrap(),
+            stops: vec![daemon_stop, server_stop],
+            rt,
+        }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("voicectl").unwrap();
+        c.arg("--socket").arg(&self.socket);
+        c
+    }
+
+    fn text(&self, args: &[&str]) -> String {
+        let out = self.cmd().args(args).assert().success();
+        String::from_utf8(out.get_output().stdout.clone()).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.cmd().arg("--json").args(args).assert().success();
+        serde_json::from_slice(&out.get_output().stdout).unwrap()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        for s in self.stops.drain(..) {
+            let _ = s.send(());
+        }
+        let _ = &self.rt;
+    }
+}
+
+#[test]
+fn connect_rooms_chat_and_explain_from_the_command_line() {
+    let w = World::start();
+    // Unknown certificate: exit 1, the fingerprint and the command to trust it.
+    let out = w.cmd().args(["connect", &w.server]).assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains(&w.fingerprint), "{err}");
+    assert!(err.contains("voicectl trust"), "{err}");
+
+    let status = w.json(&["connect", &w.server, "--accept-new", "--name", "Ada"]);
+    assert_eq!(status["state"], "connected");
+    assert_eq!(status["fingerprint"], w.fingerprint);
+    assert_eq!(w.json(&["known-servers"])[0]["fingerprint"], w.fingerprint);
+
+    assert_eq!(
+        w.text(&["room", "create", "Lobby"]),
+        "created Lobby (id 1)\n"
+    );
+    assert_eq!(
+        w.text(&["room", "create", "Lobby/Games"]),
+        "created Lobby/Games (id 2)\n"
+    );
+    w.cmd().args(["join", "Lobby/Games"]).assert().success();
+    w.cmd().args(["mute", "on"]).assert().success();
+    assert_eq!(
+        w.text(&["rooms"]),
+        "/\n  Lobby\n    Games\n      - Ada (me) [muted]\n"
+    );
+    let rooms = w.json(&["rooms"]);
+    assert_eq!(rooms["children"][0]["name"], "Lobby");
+    assert_eq!(rooms["children"][0]["children"][0]["path"], "/Lobby/Games");
+    let users = w.json(&["users"]);
+    assert_eq!(users[0]["name"], "Ada");
+    assert_eq!(users[0]["room_path"], "/Lobby/Games");
+    assert_eq!(users[0]["self_mute"], true);
+    let status = w.text(&["status"]);
+    assert!(
+        status.starts_with(&format!("connected to {} as Ada (session ", w.server)),
+        "{status}"
+    );
+    assert!(status.contains(") in /Lobby/Games\n"), "{status}");
+
+    w.cmd().args(["say", "hello there"]).assert().success();
+    // The message comes back from the server: `chat --follow` prints the
+    // history, then live messages, so it sees it either way.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("voicectl"))
+        .arg("--socket")
+        .arg(&w.socket)
+        .args(["--json", "chat", "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(first["text"], "hello there");
+    assert_eq!(first["sender_name"], "Ada");
+    let history = w.json(&["chat"]);
+    assert_eq!(history[0]["text"], "hello there");
+
+    let out = w.cmd().args(["join", "Nowhere"]).assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("no room named \"Nowhere\""), "{err}");
+
+    let x = w.json(&["explain", "Lobby/Games"]);
+    let enter = x["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["permission"] == "enter")
+        .unwrap()
+        .clone();
+    assert_eq!(enter["granted"], true);
+    let text = w.text(&["explain", "Lobby/Games"]);
+    assert!(text.contains("enter"), "{text}");
+
+    // Editing rooms needs EditRoom: refused, until this identity claims admin.
+    let out = w
+        .cmd()
+        .args(["room", "rename", "Lobby/Games", "Chess"])
+        .assert()
+        .code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("permission denied") && err.contains("edit_room"),
+        "{err}"
+    );
+    let status = w.json(&["claim-admin", &w.admin_token]);
+    assert_eq!(status["state"], "connected");
+    assert_eq!(status["display_name"], "Ada");
+    assert_eq!(w.json(&["users"])[0]["roles"][0], "admin");
+    assert_eq!(w.json(&["users"])[0]["room_path"], "/Lobby/Games");
+    w.cmd()
+        .args(["room", "rename", "Lobby/Games", "Chess"])
+        .assert()
+        .success();
+    w.cmd().args(["room", "delete", "Lobby"]).assert().success();
+    assert_eq!(w.text(&["rooms"]), "/\n  - Ada (me) [muted]\n");
+    let status = w.json(&["disconnect"]);
+    assert_eq!(status["state"], "disconnected");
+}
