@@ -79,7 +79,15 @@ impl Daemon {
     /// Serves until `shutdown` completes, then disconnects cleanly and
     /// removes the socket.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), DaemonError> {
-        let service = VoicedServer::new(ControlService::new(self.engine.clone()))
+        let stopping = tokio_util::sync::CancellationToken::new();
+        let shutdown = {
+            let stopping = stopping.clone();
+            async move {
+                shutdown.await;
+                stopping.cancel();
+            }
+        };
+        let service = VoicedServer::new(ControlService::new(self.engine.clone(), stopping))
             .max_decoding_message_size(1 << 20)
             .max_encoding_message_size(64 << 20);
         let result = tonic::transport::Server::builder()

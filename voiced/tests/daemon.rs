@@ -254,3 +254,24 @@ async fn a_dead_server_is_a_clear_error_and_the_daemon_stays_up() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
 }
+
+#[tokio::test]
+async fn shutdown_ends_watch_streams_instead_of_waiting_for_them() {
+    let d = TestDaemon::start().await;
+    let mut c = d.client().await;
+    let mut events = c
+        .watch(c::WatchRequest { levels: true })
+        .await
+        .unwrap()
+        .into_inner();
+    events.message().await.unwrap().unwrap();
+    // Without ending the stream, the graceful stop would wait for this
+    // front end forever (as `systemctl --user restart voiced` would).
+    tokio::time::timeout(Duration::from_secs(30), d.stop())
+        .await
+        .expect("voiced must stop while a front end watches");
+    let end = tokio::time::timeout(Duration::from_secs(30), events.message())
+        .await
+        .expect("the watch stream must end");
+    assert!(!matches!(end, Ok(Some(_))), "no events after shutdown");
+}

@@ -5,5 +5,6 @@
 
 mod service;
 pub mod socket;
+mod until;
 
 pub use service::ControlService;

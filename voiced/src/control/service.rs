@@ -1,6 +1,7 @@
 //! The `Voiced` gRPC service: each call hands over to the engine.
 
 use std::pin::Pin;
+use tokio_util::sync::CancellationToken;
 
 use tokio_stream::Stream;
 use tokio_stream::wrappers::BroadcastStream;
@@ -23,12 +24,15 @@ use crate::engine::Engine;
 #[derive(Clone, Debug)]
 pub struct ControlService {
     engine: Engine,
+    /// Cancelled when the daemon stops: ends every `Watch` stream, which
+    /// would otherwise keep the server's graceful shutdown waiting forever.
+    stopping: CancellationToken,
 }
 
 impl ControlService {
-    /// Serves `engine`.
-    pub fn new(engine: Engine) -> Self {
-        Self { engine }
+    /// Serves `engine`; `stopping` ends the `Watch` streams.
+    pub fn new(engine: Engine, stopping: CancellationToken) -> Self {
+        Self { engine, stopping }
     }
 }
 
@@ -244,6 +248,7 @@ impl Voiced for ControlService {
         });
         let stream =
             tokio_stream::StreamExt::chain(tokio_stream::iter(now.into_iter().map(Ok)), live);
+        let stream = super::until::UntilCancelled::new(stream, self.stopping.clone());
         ok(Box::pin(stream))
     }
 }
