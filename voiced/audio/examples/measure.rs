@@ -67,17 +67,30 @@ fn opus_tools(dir: &std::path::Path, speech: &[f32], loss: f64) -> anyhow::Resul
     common::write_wav(&wav, speech, SAMPLE_RATE)?;
     let pct = ((loss * 100.0) as u32).to_string();
     let mut enc = Command::new("opusenc");
-    enc.args(["--quiet", "--bitrate", "32", "--framesize", "20", "--speech"]);
+    enc.args([
+        "--quiet",
+        "--bitrate",
+        "32",
+        "--framesize",
+        "20",
+        "--speech",
+    ]);
     if loss > 0.0 {
         enc.args(["--expect-loss", &pct]);
     }
-    anyhow::ensure!(enc.arg(&wav).arg(&ogg).status()?.success(), "opusenc failed");
+    anyhow::ensure!(
+        enc.arg(&wav).arg(&ogg).status()?.success(),
+        "opusenc failed"
+    );
     let mut dec = Command::new("opusdec");
     dec.args(["--quiet", "--rate", "48000", "--force-wav"]);
     if loss > 0.0 {
         dec.args(["--packet-loss", &pct]);
     }
-    anyhow::ensure!(dec.arg(&ogg).arg(&out).status()?.success(), "opusdec failed");
+    anyhow::ensure!(
+        dec.arg(&ogg).arg(&out).status()?.success(),
+        "opusdec failed"
+    );
     let (decoded, _) = common::read_wav(&out)?;
     common::pesq_wb(dir, speech, &decoded)
 }

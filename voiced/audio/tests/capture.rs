@@ -32,7 +32,9 @@ fn run(
     for (i, chunk) in input.chunks_exact(FRAME_10MS).enumerate() {
         each(i, chain);
         let frame: &[f32; FRAME_10MS] = chunk.try_into().expect("frame");
-        chain.push_frame(frame, &mut packets, &mut events).expect("push");
+        chain
+            .push_frame(frame, &mut packets, &mut events)
+            .expect("push");
         out.extend(packets.drain(..).map(|p| (i, p)));
     }
     (out, events)
@@ -71,7 +73,15 @@ fn voice_activity_sends_speech_with_its_onset_and_nothing_in_silence() {
     assert!(packets.last().is_some_and(|(_, p)| p.end_of_burst));
     let talk_events = events
         .iter()
-        .filter(|e| matches!(e, AudioEvent::Talking { speaker: Speaker::Local, .. }))
+        .filter(|e| {
+            matches!(
+                e,
+                AudioEvent::Talking {
+                    speaker: Speaker::Local,
+                    ..
+                }
+            )
+        })
         .count();
     assert_eq!(talk_events % 2, 0);
     assert!(talk_events >= 2);
@@ -85,7 +95,10 @@ fn voice_activity_sends_speech_with_its_onset_and_nothing_in_silence() {
     // (10 frames before the opening frame), before the onset, and its first
     // 100 ms of speech carry the input's energy.
     let burst_start = (first_frame - GateSettings::default().preroll_frames) * FRAME_10MS;
-    assert!(burst_start <= onset, "burst starts at {burst_start}, after the onset {onset}");
+    assert!(
+        burst_start <= onset,
+        "burst starts at {burst_start}, after the onset {onset}"
+    );
     let mut dec = VoiceDecoder::new().expect("decoder");
     let mut decoded = Vec::new();
     let mut buf = vec![0.0f32; 5760];
@@ -117,7 +130,11 @@ fn push_to_talk_sends_only_while_pressed() {
         }
     });
     assert!(packets.iter().all(|(i, _)| (100..=200).contains(i)));
-    assert_eq!(packets.len(), 50 + 1, "50 packets of 20 ms and the end marker");
+    assert_eq!(
+        packets.len(),
+        50 + 1,
+        "50 packets of 20 ms and the end marker"
+    );
     assert!(packets.last().is_some_and(|(_, p)| p.end_of_burst));
 }
 
@@ -141,5 +158,8 @@ fn continuous_sends_everything_and_mute_sends_nothing() {
     let mut c = chain();
     c.set_mode(CaptureMode::Continuous);
     let (packets, _) = run(&mut c, &input, |i, c| c.set_muted(i >= 101));
-    assert_eq!(packets.last().map(|(i, p)| (*i, p.end_of_burst)), Some((101, true)));
+    assert_eq!(
+        packets.last().map(|(i, p)| (*i, p.end_of_burst)),
+        Some((101, true))
+    );
 }

@@ -119,7 +119,10 @@ fn captures_speech_played_into_the_microphone() {
         "too little speech captured: {seconds:.1} s"
     );
     assert!(packets.iter().any(|p| p.end_of_burst));
-    assert!(pesq > 2.0, "captured speech is unintelligible: PESQ {pesq:.2}");
+    assert!(
+        pesq > 2.0,
+        "captured speech is unintelligible: PESQ {pesq:.2}"
+    );
 }
 
 #[test]
@@ -184,13 +187,11 @@ fn plays_received_speech_into_the_speaker() {
     let _ = parec.wait();
 
     let events: Vec<_> = erx.try_iter().collect();
-    assert!(events.iter().any(|e| matches!(
-        e,
-        AudioEvent::Talking {
-            talking: true,
-            ..
-        }
-    )));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, AudioEvent::Talking { talking: true, .. }))
+    );
     let (recorded, rate) = common::read_wav(&rec).expect("recording");
     assert_eq!(rate, SAMPLE_RATE);
     let start = recorded.iter().position(|x| x.abs() > 0.01).unwrap_or(0);
@@ -201,5 +202,8 @@ fn plays_received_speech_into_the_speaker() {
         recorded.len() as f64 / 48_000.0,
         start as f64 / 48_000.0
     );
-    assert!(pesq > 2.0, "played speech is unintelligible: PESQ {pesq:.2}");
+    assert!(
+        pesq > 2.0,
+        "played speech is unintelligible: PESQ {pesq:.2}"
+    );
 }

@@ -28,6 +28,10 @@ fn score(loss: f64, jitter_ms: u64, reported: f32) -> (f64, f64) {
         leg.sent,
         leg.lost_frames
     );
+    assert!(
+        system >= 0.95 * reference,
+        "PESQ {system:.2} is more than 5 % below the codec's own {reference:.2}"
+    );
     (system, reference)
 }
 

@@ -75,7 +75,10 @@ fn pick_config(
     let dev_err = |e: cpal::Error| AudioError::Device(e.to_string());
     let ranges: Vec<_> = match direction {
         Direction::Input => device.supported_input_configs().map_err(dev_err)?.collect(),
-        Direction::Output => device.supported_output_configs().map_err(dev_err)?.collect(),
+        Direction::Output => device
+            .supported_output_configs()
+            .map_err(dev_err)?
+            .collect(),
     };
     let usable = |f: SampleFormat| matches!(f, SampleFormat::F32 | SampleFormat::I16);
     for want in [SampleFormat::F32, SampleFormat::I16] {
@@ -238,7 +241,13 @@ struct Side {
 
 impl Side {
     /// (Re)opens the wanted device, falling back to the default.
-    fn reopen(&mut self, host: &cpal::Host, io: &Sender<DeviceIo>, events: &Sender<AudioEvent>, fallback: bool) {
+    fn reopen(
+        &mut self,
+        host: &cpal::Host,
+        io: &Sender<DeviceIo>,
+        events: &Sender<AudioEvent>,
+        fallback: bool,
+    ) {
         self.open = None;
         let first = open(host, self.direction, self.wanted.as_deref(), io);
         let (result, fell_back) = match first {
@@ -305,8 +314,16 @@ pub(crate) fn start(input: Option<String>, output: Option<String>) -> Result<Bac
         .spawn(move || {
             let host = cpal::default_host();
             let mut sides = [
-                Side { direction: Direction::Input, wanted: input, open: None },
-                Side { direction: Direction::Output, wanted: output, open: None },
+                Side {
+                    direction: Direction::Input,
+                    wanted: input,
+                    open: None,
+                },
+                Side {
+                    direction: Direction::Output,
+                    wanted: output,
+                    open: None,
+                },
             ];
             for side in &mut sides {
                 side.reopen(&host, &io_tx, &ev_tx, false);

@@ -43,7 +43,10 @@ pub(crate) fn read_wav(path: &Path) -> Result<(Vec<f32>, u32), AudioError> {
     Ok((mono, spec.sample_rate))
 }
 
-pub(crate) fn start(input: Option<PathBuf>, output: Option<PathBuf>) -> Result<Backend, AudioError> {
+pub(crate) fn start(
+    input: Option<PathBuf>,
+    output: Option<PathBuf>,
+) -> Result<Backend, AudioError> {
     let source = match &input {
         Some(p) => Some(read_wav(p)?),
         None => None,

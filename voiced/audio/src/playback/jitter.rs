@@ -268,13 +268,20 @@ impl JitterBuffer {
                 end_of_burst: entry.end_of_burst,
             };
         }
-        self.next = seq.wrapping_add(1);
         self.missing_run += 1;
-        if self.packets.is_empty() && self.frame * self.missing_run >= self.settings.burst_timeout
-        {
-            self.end(seq);
-            return Playout::TimedOut;
+        if self.packets.is_empty() {
+            // Underrun: the packet is late or lost, and nothing after it is
+            // here. Conceal without moving on, so the playout falls one frame
+            // further behind: a late packet can still play, and a lost one is
+            // recovered from its successor's FEC when that arrives.
+            if self.frame * self.missing_run >= self.settings.burst_timeout {
+                self.end(seq);
+                return Playout::TimedOut;
+            }
+            return Playout::Conceal;
         }
+        self.next = seq.wrapping_add(1);
+        self.missing_run = 0;
         match self.packets.get(&self.next) {
             Some(next) if !next.opus.is_empty() => Playout::Recover {
                 next: next.opus.clone(),

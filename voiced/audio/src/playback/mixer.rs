@@ -136,8 +136,7 @@ impl Mixer {
         self.limiter.process(out);
         self.speakers.retain(|_, s| {
             s.is_talking()
-                || s
-                    .last_packet()
+                || s.last_packet()
                     .is_none_or(|t| now.saturating_duration_since(t) < IDLE_FORGET)
         });
     }

@@ -35,7 +35,9 @@ pub fn read_wav(path: &Path) -> anyhow::Result<(Vec<f32>, u32)> {
         }
     };
     Ok((
-        v.chunks(ch).map(|f| f.iter().sum::<f32>() / ch as f32).collect(),
+        v.chunks(ch)
+            .map(|f| f.iter().sum::<f32>() / ch as f32)
+            .collect(),
         spec.sample_rate,
     ))
 }
@@ -95,13 +97,15 @@ pub fn pesq_wb(dir: &Path, reference: &[f32], degraded: &[f32]) -> anyhow::Resul
     let d = dir.join("pesq_deg.wav");
     write_wav(&r, &resample(reference, SAMPLE_RATE, 16_000), 16_000)?;
     write_wav(&d, &resample(degraded, SAMPLE_RATE, 16_000), 16_000)?;
-    let script = "import sys, wave, numpy as np\n\
-from pesq import pesq\n\
-def rd(p):\n\
-    w = wave.open(p)\n\
-    return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768.0\n\
-a = rd(sys.argv[1]); b = rd(sys.argv[2]); n = min(len(a), len(b))\n\
-print(pesq(16000, a[:n], b[:n], 'wb'))\n";
+    let script = r#"
+import sys, wave, numpy as np
+from pesq import pesq
+def rd(p):
+    w = wave.open(p)
+    return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768.0
+a = rd(sys.argv[1]); b = rd(sys.argv[2]); n = min(len(a), len(b))
+print(pesq(16000, a[:n], b[:n], 'wb'))
+"#;
     let out = Command::new("python3")
         .arg("-c")
         .arg(script)
