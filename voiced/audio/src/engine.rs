@@ -106,6 +106,8 @@ impl AudioEngine {
             on_event: Box::new(on_event),
             capture: None,
             playback: None,
+            consumed: None,
+            last_queued: 0,
             queue: config.playback_queue,
             mic: Vec::new(),
             spk: Vec::new(),
@@ -230,6 +232,9 @@ struct Worker {
     on_event: EventSink,
     capture: Option<(rtrb::Consumer<f32>, StreamResampler)>,
     playback: Option<(rtrb::Producer<f32>, StreamResampler, u32)>,
+    /// Samples the output consumed since it opened, until it counts as running.
+    consumed: Option<(Option<Instant>, usize)>,
+    last_queued: usize,
     queue: Duration,
     mic: Vec<f32>,
     spk: Vec<f32>,
@@ -340,7 +345,11 @@ impl Worker {
         }
         if let Some((p, rate)) = io.playback {
             match StreamResampler::new(SAMPLE_RATE, rate) {
-                Ok(r) => self.playback = Some((p, r, rate)),
+                Ok(r) => {
+                    self.playback = Some((p, r, rate));
+                    self.consumed = Some((None, 0));
+                    self.last_queued = 0;
+                }
                 Err(e) => tracing::warn!(error = %e, "output device unusable"),
             }
         }
@@ -381,6 +390,28 @@ impl Worker {
             let want = (self.queue.as_secs_f64() * f64::from(*rate)) as usize;
             let capacity = ring.buffer().capacity();
             let mut queued = capacity - ring.slots();
+            // Running: a full second in which the device pulled at least
+            // 80 % of real time (a starting device may pull once and stall).
+            if let Some((since, consumed)) = self.consumed.as_mut() {
+                let pulled = self.last_queued.saturating_sub(queued);
+                match since {
+                    None if pulled > 0 => *since = Some(now),
+                    Some(t) if now.duration_since(*t) >= Duration::from_secs(1) => {
+                        let secs = now.duration_since(*t).as_secs_f64();
+                        if *consumed as f64 >= 0.8 * secs * f64::from(*rate) {
+                            self.consumed = None;
+                            self.events.push(AudioEvent::OutputRunning);
+                        } else {
+                            *since = Some(now);
+                            *consumed = 0;
+                        }
+                    }
+                    _ => {}
+                }
+                if let Some((Some(_), consumed)) = self.consumed.as_mut() {
+                    *consumed += pulled;
+                }
+            }
             // Bounded: a resampler may need a few frames before it yields.
             for _ in 0..64 {
                 if queued >= want {
@@ -394,6 +425,7 @@ impl Worker {
                     queued += chunk.fill_from_iter(self.spk.iter().copied());
                 }
             }
+            self.last_queued = queued;
         }
         self.flush();
     }

@@ -61,4 +61,7 @@ pub enum AudioEvent {
         /// Loss in percent.
         percent: f32,
     },
+    /// The output device consumes audio steadily (half a second played
+    /// since it opened): from now on playback is timely.
+    OutputRunning,
 }

@@ -16,6 +16,11 @@ use voice_audio::codec::{OpusSettings, VoiceDecoder, VoiceEncoder};
 use voice_audio::{AudioEngine, AudioEvent, EngineConfig, SAMPLE_RATE};
 use voice_proto::voice::{FLAG_END_OF_BURST, ServerVoice};
 
+/// About 6 s of speech: short, so a stall of the loaded machine is unlikely
+/// to fall inside it.
+const SHORT: &str =
+    "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background.";
+
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -35,6 +40,27 @@ fn pulse(source: &str, sink: &str) {
         std::env::set_var("PULSE_SOURCE", source);
         std::env::set_var("PULSE_SINK", sink);
     }
+}
+
+/// Waits until both devices are open (events before the first packet).
+fn wait_for_devices(events: &mpsc::Receiver<AudioEvent>) -> Vec<AudioEvent> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let mut open = 0;
+    while open < 2 {
+        match events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(e) => {
+                match &e {
+                    AudioEvent::DeviceInUse { .. } => open += 1,
+                    AudioEvent::DeviceLost { reason, .. } => panic!("device failed: {reason}"),
+                    _ => {}
+                }
+                seen.push(e);
+            }
+            Err(_) => panic!("devices did not open within 30 s"),
+        }
+    }
+    seen
 }
 
 fn engine_config() -> EngineConfig {
@@ -61,7 +87,7 @@ fn devices_are_listed() {
 fn captures_speech_played_into_the_microphone() {
     pulse("micsrc2", "spk");
     let dir = tempfile::tempdir().expect("tempdir");
-    let speech = common::speech_48k(dir.path(), common::SPEECH).expect("speech");
+    let speech = common::speech_48k(dir.path(), SHORT).expect("speech");
     let wav = dir.path().join("say.wav");
     common::write_wav(&wav, &speech, SAMPLE_RATE).expect("wav");
 
@@ -77,17 +103,7 @@ fn captures_speech_played_into_the_microphone() {
         },
     )
     .expect("engine");
-    // Wait until both devices are open.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut open = 0;
-    while open < 2 {
-        match erx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(AudioEvent::DeviceInUse { .. }) => open += 1,
-            Ok(AudioEvent::DeviceLost { reason, .. }) => panic!("device failed: {reason}"),
-            Ok(_) => {}
-            Err(_) => panic!("devices did not open within 30 s"),
-        }
-    }
+    wait_for_devices(&erx);
     let status = Command::new("paplay")
         .args(["--device=mic2"])
         .arg(&wav)
@@ -129,7 +145,7 @@ fn captures_speech_played_into_the_microphone() {
 fn plays_received_speech_into_the_speaker() {
     pulse("micsrc2", "spk");
     let dir = tempfile::tempdir().expect("tempdir");
-    let speech = common::speech_48k(dir.path(), common::SPEECH).expect("speech");
+    let speech = common::speech_48k(dir.path(), SHORT).expect("speech");
     let rec = dir.path().join("rec.wav");
     let mut parec = Command::new("parec")
         .args([
@@ -143,6 +159,12 @@ fn plays_received_speech_into_the_speaker() {
         .stdout(Stdio::null())
         .spawn()
         .expect("parec (pulseaudio-utils)");
+    // Wait until parec records (its file grows past the header).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::metadata(&rec).map(|m| m.len()).unwrap_or(0) < 48_000 {
+        assert!(Instant::now() < deadline, "parec did not start recording");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     let (etx, erx) = mpsc::channel();
     let engine = AudioEngine::start(
@@ -153,6 +175,17 @@ fn plays_received_speech_into_the_speaker() {
         },
     )
     .expect("engine");
+    let mut events = wait_for_devices(&erx);
+    // A starting output may take a moment to pull steadily (ALSA's pulse
+    // plugin): audio sent before would be skipped as too late.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match erx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(AudioEvent::OutputRunning) => break,
+            Ok(e) => events.push(e),
+            Err(_) => panic!("the output device did not start playing within 30 s"),
+        }
+    }
     let mut enc = VoiceEncoder::new(OpusSettings::default()).expect("encoder");
     let n = enc.frame_samples();
     let chunks: Vec<_> = speech.chunks(n).collect();
@@ -186,7 +219,7 @@ fn plays_received_speech_into_the_speaker() {
         .status();
     let _ = parec.wait();
 
-    let events: Vec<_> = erx.try_iter().collect();
+    events.extend(erx.try_iter());
     assert!(
         events
             .iter()

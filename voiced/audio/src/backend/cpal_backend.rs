@@ -26,6 +26,27 @@ pub struct DeviceList {
     pub default_output: Option<String>,
 }
 
+/// A device's stable name: its host id (e.g. `default`, `pulse`, `hw:0,0`),
+/// or its description when it has none.
+fn device_name(d: &cpal::Device) -> String {
+    d.id()
+        .map(|id| id.id().to_string())
+        .unwrap_or_else(|_| d.to_string())
+}
+
+/// Asks for 20 ms device periods: a device's default buffer can be seconds
+/// long (ALSA's pulse plugin), which would delay playback by as much.
+fn with_small_buffer(c: cpal::SupportedStreamConfig) -> StreamConfig {
+    let mut config = c.config();
+    let want = config.sample_rate / 50;
+    if let cpal::SupportedBufferSize::Range { min, max } = c.buffer_size() {
+        if (*min..=*max).contains(&want) {
+            config.buffer_size = cpal::BufferSize::Fixed(want);
+        }
+    }
+    config
+}
+
 /// Lists the input and output devices.
 pub fn list_devices() -> Result<DeviceList, AudioError> {
     let host = cpal::default_host();
@@ -34,15 +55,15 @@ pub fn list_devices() -> Result<DeviceList, AudioError> {
         inputs: host
             .input_devices()
             .map_err(dev_err)?
-            .map(|d| d.to_string())
+            .map(|d| device_name(&d))
             .collect(),
         outputs: host
             .output_devices()
             .map_err(dev_err)?
-            .map(|d| d.to_string())
+            .map(|d| device_name(&d))
             .collect(),
-        default_input: host.default_input_device().map(|d| d.to_string()),
-        default_output: host.default_output_device().map(|d| d.to_string()),
+        default_input: host.default_input_device().map(|d| device_name(&d)),
+        default_output: host.default_output_device().map(|d| device_name(&d)),
     })
 }
 
@@ -64,7 +85,7 @@ fn find_device(
         Direction::Output => host.output_devices(),
     }
     .map_err(|e| AudioError::Device(e.to_string()))?;
-    devices.find(|d| d.to_string() == name).ok_or_else(missing)
+    devices.find(|d| device_name(d) == name).ok_or_else(missing)
 }
 
 /// A config at 48 kHz mono if the device has one, else its default.
@@ -86,7 +107,7 @@ fn pick_config(
             r.channels() == 1 && r.sample_format() == want && r.contains_rate(SAMPLE_RATE)
         }) {
             let c = r.with_sample_rate(SAMPLE_RATE);
-            return Ok((c.config(), c.sample_format()));
+            return Ok((with_small_buffer(c), c.sample_format()));
         }
     }
     let default = match direction {
@@ -95,7 +116,7 @@ fn pick_config(
     }
     .map_err(dev_err)?;
     if usable(default.sample_format()) {
-        return Ok((default.config(), default.sample_format()));
+        return Ok((with_small_buffer(default), default.sample_format()));
     }
     ranges
         .iter()
@@ -106,7 +127,7 @@ fn pick_config(
             } else {
                 r.with_max_sample_rate()
             };
-            (c.config(), c.sample_format())
+            (with_small_buffer(c), c.sample_format())
         })
         .ok_or_else(|| AudioError::Device("no f32 or i16 format".into()))
 }
@@ -227,7 +248,7 @@ fn open(
     tracing::info!(?direction, device = %device, rate, channels = config.channels, "audio device open");
     Ok(Open {
         _stream: stream,
-        name: device.to_string(),
+        name: device_name(&device),
         lost,
     })
 }
