@@ -105,11 +105,11 @@ impl Impairer {
             };
             lost |= self.bad && r_bad < ge.loss_in_bad;
         }
-        if let Some((every, len)) = self.cfg.blackout {
-            if !every.is_zero() {
-                let phase = elapsed.as_nanos() % every.as_nanos();
-                lost |= phase >= every.as_nanos().saturating_sub(len.as_nanos());
-            }
+        if let Some((every, len)) = self.cfg.blackout
+            && !every.is_zero()
+        {
+            let phase = elapsed.as_nanos() % every.as_nanos();
+            lost |= phase >= every.as_nanos().saturating_sub(len.as_nanos());
         }
         if lost {
             self.dropped += 1;

@@ -207,10 +207,10 @@ fn deliver(shared: &Shared, front: &UdpSocket, back: &UdpSocket) {
             }
         } else {
             let client = shared.client.lock().ok().and_then(|c| *c);
-            if let Some(c) = client {
-                if front.send_to(&p.data, c).is_ok() {
-                    shared.stats.down_out.fetch_add(1, Ordering::Relaxed);
-                }
+            if let Some(c) = client
+                && front.send_to(&p.data, c).is_ok()
+            {
+                shared.stats.down_out.fetch_add(1, Ordering::Relaxed);
             }
         }
         q = match shared.queue.lock() {

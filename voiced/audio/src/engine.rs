@@ -264,7 +264,7 @@ impl Worker {
             }
             self.tick(now);
             ticks += 1;
-            if ticks % LOSS_EVERY == 0 {
+            if ticks.is_multiple_of(LOSS_EVERY) {
                 let percent = self.mixer.take_loss_percent();
                 (self.on_event)(AudioEvent::ReceiveLoss { percent });
             }

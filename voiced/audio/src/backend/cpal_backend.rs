@@ -39,10 +39,10 @@ fn device_name(d: &cpal::Device) -> String {
 fn with_small_buffer(c: cpal::SupportedStreamConfig) -> StreamConfig {
     let mut config = c.config();
     let want = config.sample_rate / 50;
-    if let cpal::SupportedBufferSize::Range { min, max } = c.buffer_size() {
-        if (*min..=*max).contains(&want) {
-            config.buffer_size = cpal::BufferSize::Fixed(want);
-        }
+    if let cpal::SupportedBufferSize::Range { min, max } = c.buffer_size()
+        && (*min..=*max).contains(&want)
+    {
+        config.buffer_size = cpal::BufferSize::Fixed(want);
     }
     config
 }
@@ -367,7 +367,7 @@ pub(crate) fn start(input: Option<String>, output: Option<String>) -> Result<Bac
                 polls += 1;
                 for side in &mut sides {
                     side.check(&host, &io_tx, &ev_tx);
-                    if side.open.is_none() && polls % RETRY_EVERY == 0 {
+                    if side.open.is_none() && polls.is_multiple_of(RETRY_EVERY) {
                         side.reopen(&host, &io_tx, &ev_tx, true);
                     }
                 }

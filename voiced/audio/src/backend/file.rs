@@ -128,10 +128,10 @@ pub(crate) fn start(
                 }
                 std::thread::sleep(TICK);
             }
-            if let Some(w) = writer {
-                if let Err(e) = w.finalize() {
-                    tracing::warn!(error = %e, "cannot finish the output file");
-                }
+            if let Some(w) = writer
+                && let Err(e) = w.finalize()
+            {
+                tracing::warn!(error = %e, "cannot finish the output file");
             }
         })
         .map_err(|e| AudioError::Device(format!("cannot start the file thread: {e}")))?;

@@ -71,14 +71,14 @@ impl SpeakerStream {
     /// Takes a packet that arrived at `now`.
     pub fn receive(&mut self, seq: u32, end_of_burst: bool, opus: &[u8], now: Instant) {
         self.last_packet = Some(now);
-        if !opus.is_empty() {
-            if let Ok(n) = self.decoder.packet_samples(opus) {
-                if n != self.frame_samples && (120..=MAX_FRAME).contains(&n) {
-                    self.frame_samples = n;
-                    self.jitter
-                        .set_frame(Duration::from_micros(n as u64 * 1_000_000 / 48_000));
-                }
-            }
+        if !opus.is_empty()
+            && let Ok(n) = self.decoder.packet_samples(opus)
+            && n != self.frame_samples
+            && (120..=MAX_FRAME).contains(&n)
+        {
+            self.frame_samples = n;
+            self.jitter
+                .set_frame(Duration::from_micros(n as u64 * 1_000_000 / 48_000));
         }
         self.jitter.insert(seq, end_of_burst, opus, now);
     }
