@@ -68,7 +68,10 @@ fn speech_goes_round_the_engine_in_real_time() {
                 break 'run;
             }
         }
-        assert!(Instant::now() < deadline, "the input did not finish in 120 s");
+        assert!(
+            Instant::now() < deadline,
+            "the input did not finish in 120 s"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     // Let the hangover and the playout finish.
