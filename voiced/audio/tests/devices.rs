@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use voice_audio::backend::{BackendConfig, list_devices};
 use voice_audio::capture::CaptureMode;
 use voice_audio::codec::{OpusSettings, VoiceDecoder, VoiceEncoder};
-use voice_audio::{AudioEngine, AudioEvent, EngineConfig, SAMPLE_RATE};
+use voice_audio::{AudioEngine, AudioEvent, Direction, EngineConfig, SAMPLE_RATE};
 use voice_proto::voice::{FLAG_END_OF_BURST, ServerVoice};
 
 /// About 6 s of speech: short, so a stall of the loaded machine is unlikely
@@ -239,4 +239,63 @@ fn plays_received_speech_into_the_speaker() {
         pesq > 2.0,
         "played speech is unintelligible: PESQ {pesq:.2}"
     );
+}
+
+#[test]
+fn a_missing_device_falls_back_to_the_default_and_says_so() {
+    pulse("micsrc2", "spk");
+    let (etx, erx) = mpsc::channel();
+    let engine = AudioEngine::start(
+        engine_config(),
+        |_| {},
+        move |e| {
+            let _ = etx.send(e);
+        },
+    )
+    .expect("engine");
+    wait_for_devices(&erx);
+    engine
+        .select_input(Some("no-such-microphone".into()))
+        .expect("select");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut lost = false;
+    loop {
+        match erx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(AudioEvent::DeviceLost {
+                direction: Direction::Input,
+                name,
+                ..
+            }) if name == "no-such-microphone" => lost = true,
+            Ok(AudioEvent::DeviceInUse {
+                direction: Direction::Input,
+                name,
+                fallback,
+            }) => {
+                assert!(lost, "fell back before reporting the loss");
+                assert!(fallback);
+                assert_ne!(name, "no-such-microphone");
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => panic!("no fallback within 30 s"),
+        }
+    }
+    // The named device can be chosen live too.
+    engine.select_output(Some("pulse".into())).expect("select");
+    loop {
+        match erx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(AudioEvent::DeviceInUse {
+                direction: Direction::Output,
+                name,
+                fallback,
+            }) => {
+                assert_eq!(name, "pulse");
+                assert!(!fallback);
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => panic!("output not switched within 30 s"),
+        }
+    }
+    engine.stop();
 }
