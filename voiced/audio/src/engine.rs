@@ -14,9 +14,9 @@ use crate::playback::{JitterSettings, Mixer};
 use crate::{AudioError, AudioEvent, FRAME_10MS, OutgoingPacket, SAMPLE_RATE};
 
 /// The worker's period.
-const TICK: Duration = Duration::from_millis(10);
+const TICK: Duration = Duration::from_millis(5);
 /// A loss figure is reported this often.
-const LOSS_EVERY: u32 = 100;
+const LOSS_EVERY: u32 = 200;
 
 /// Everything the engine is started with.
 #[derive(Debug, Clone)]
@@ -46,7 +46,7 @@ impl Default for EngineConfig {
             jitter: JitterSettings::default(),
             mode: CaptureMode::default(),
             noise_suppression: true,
-            playback_queue: Duration::from_millis(20),
+            playback_queue: Duration::from_millis(10),
         }
     }
 }

@@ -156,3 +156,31 @@ fn a_burst_without_its_end_times_out() {
     assert!(timed_out);
     assert!(!jb.is_playing());
 }
+
+#[test]
+fn a_queue_grown_past_the_target_catches_up_on_quiet_packets() {
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    // Ten packets arrive at once, then the stream continues in time: the
+    // queue holds ~200 ms more than the 10 ms target.
+    for s in 0..10u32 {
+        jb.insert(s, false, &[s as u8], t0);
+    }
+    let mut played = Vec::new();
+    for i in 0..200u32 {
+        let s = 10 + i;
+        let at = t0 + F * i;
+        jb.insert(s, false, &[s as u8], at);
+        if let Some(p) = seq_of(&jb.pop(at)) {
+            played.push(p);
+        }
+    }
+    assert!(jb.skipped_packets() > 0, "never caught up");
+    assert!(
+        jb.len() <= 3,
+        "still {} packets queued (target {:?})",
+        jb.len(),
+        jb.target()
+    );
+    assert!(played.windows(2).all(|w| w[1] > w[0] || w[0] > 250));
+}

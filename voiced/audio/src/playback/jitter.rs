@@ -78,7 +78,13 @@ pub struct JitterBuffer {
     ended_at: Option<u32>,
     missing_run: u32,
     late: u64,
+    since_skip: u32,
+    skipped: u64,
 }
+
+/// An Opus packet this small carries near silence (VBR at voice rates
+/// spends several times more on speech).
+const QUIET_PACKET_BYTES: usize = 30;
 
 /// Signed distance from `b` to `a` in wrapping sequence space.
 fn seq_diff(a: u32, b: u32) -> i64 {
@@ -99,6 +105,8 @@ impl JitterBuffer {
             ended_at: None,
             missing_run: 0,
             late: 0,
+            since_skip: 0,
+            skipped: 0,
         }
     }
 
@@ -256,6 +264,7 @@ impl JitterBuffer {
             self.missing_run = 0;
             self.ended_at = None;
         }
+        self.catch_up();
         let seq = self.next;
         if let Some(entry) = self.packets.remove(&seq) {
             self.next = seq.wrapping_add(1);
@@ -288,6 +297,34 @@ impl JitterBuffer {
             },
             _ => Playout::Conceal,
         }
+    }
+
+    /// Shrinks a queue that grew past the target (after underruns or a
+    /// calmer link): drops one quiet packet (a small Opus packet is near
+    /// silence), or any packet when far behind; at most one per 10 frames.
+    fn catch_up(&mut self) {
+        self.since_skip = self.since_skip.saturating_add(1);
+        if self.since_skip < 10 {
+            return;
+        }
+        let beyond = self.span_from(self.next).saturating_sub(self.frame);
+        let excess = beyond.saturating_sub(self.target);
+        let Some(entry) = self.packets.get(&self.next) else {
+            return;
+        };
+        let quiet = entry.opus.len() <= QUIET_PACKET_BYTES;
+        if entry.end_of_burst || excess < self.frame * 2 || (!quiet && excess < self.frame * 5) {
+            return;
+        }
+        self.packets.remove(&self.next);
+        self.next = self.next.wrapping_add(1);
+        self.since_skip = 0;
+        self.skipped += 1;
+    }
+
+    /// Packets dropped to bring the delay back to the target.
+    pub fn skipped_packets(&self) -> u64 {
+        self.skipped
     }
 
     fn end(&mut self, seq: u32) {
