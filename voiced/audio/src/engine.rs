@@ -33,7 +33,9 @@ pub struct EngineConfig {
     pub mode: CaptureMode,
     /// Noise suppression on the microphone.
     pub noise_suppression: bool,
-    /// Audio kept queued towards the output device (covers the worker's tick).
+    /// Audio kept queued towards the output device: at least one device
+    /// period (cpal asks for 20 ms) and the worker's 5 ms tick; the file
+    /// backend, paced every 5 ms, works with 10 ms.
     pub playback_queue: Duration,
 }
 
@@ -46,7 +48,7 @@ impl Default for EngineConfig {
             jitter: JitterSettings::default(),
             mode: CaptureMode::default(),
             noise_suppression: true,
-            playback_queue: Duration::from_millis(10),
+            playback_queue: Duration::from_millis(20),
         }
     }
 }
