@@ -1,0 +1,46 @@
+//! Audio engine of `voiced`: capture, noise suppression and voice detection,
+//! Opus, per-speaker jitter buffers, mixing, and device backends.
+//!
+//! It knows nothing of the network or the daemon. Its two interfaces are
+//! "PCM from a device in, Opus packets with `(seq, end_of_burst)` out" and
+//! "Opus packets per speaker in, mixed PCM to a device out", plus
+//! [`AudioEvent`]s for meters and device changes (DESIGN §8).
+
+pub mod backend;
+pub mod capture;
+pub mod codec;
+mod engine;
+mod error;
+mod events;
+pub mod playback;
+
+pub use engine::{AudioEngine, EngineConfig};
+pub use error::AudioError;
+pub use events::{AudioEvent, Direction, Speaker};
+
+/// The engine's sample rate: everything inside runs at 48 kHz mono.
+pub const SAMPLE_RATE: u32 = 48_000;
+/// Samples in one 10 ms processing frame (the noise suppressor's frame).
+pub const FRAME_10MS: usize = 480;
+
+/// One Opus packet leaving the capture chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingPacket {
+    /// Sender's sequence number, one per packet, wrapping.
+    pub seq: u32,
+    /// The packet ends a talk burst (it may then carry no Opus data).
+    pub end_of_burst: bool,
+    /// The Opus packet; empty only on an end-of-burst marker.
+    pub opus: Vec<u8>,
+}
+
+impl OutgoingPacket {
+    /// The datagram flags for `voice_proto::voice::encode_client`.
+    pub fn flags(&self) -> u8 {
+        if self.end_of_burst {
+            voice_proto::voice::FLAG_END_OF_BURST
+        } else {
+            0
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! Real devices: cpal through ALSA's PulseAudio plugin to PulseAudio null
+//! sinks (`scripts/pulse-up`). Speech played into a sink with `paplay` is
+//! captured by the engine; speech the engine plays is recorded with `parec`.
+//! Without PulseAudio these tests fail with a message: they never pass silently.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use voice_audio::backend::{BackendConfig, list_devices};
+use voice_audio::capture::CaptureMode;
+use voice_audio::codec::{OpusSettings, VoiceDecoder, VoiceEncoder};
+use voice_audio::{AudioEngine, AudioEvent, Direction, EngineConfig, SAMPLE_RATE};
+use voice_proto::voice::{FLAG_END_OF_BURST, ServerVoice};
+
+/// About 6 s of speech: short, so a stall of the loaded machine is unlikely
+/// to fall inside it.
+const SHORT: &str =
+    "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background.";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Starts PulseAudio and routes this process's default ALSA devices.
+fn pulse(source: &str, sink: &str) {
+    let status = Command::new(repo_root().join("scripts/pulse-up")).status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "PulseAudio is not available: run scripts/pulse-up (scripts/test installs pulseaudio, \
+         pulseaudio-utils and libasound2-plugins)"
+    );
+    // Each test runs in its own process (nextest) and sets these before any
+    // thread starts.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::set_var("PULSE_SOURCE", source);
+        std::env::set_var("PULSE_SINK", sink);
+    }
+}
+
+/// Waits until both devices are open (events before the first packet).
+fn wait_for_devices(events: &mpsc::Receiver<AudioEvent>) -> Vec<AudioEvent> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let mut open = 0;
+    while open < 2 {
+        match events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(e) => {
+                match &e {
+                    AudioEvent::DeviceInUse { .. } => open += 1,
+                    AudioEvent::DeviceLost { reason, .. } => panic!("device failed: {reason}"),
+                    _ => {}
+                }
+                seen.push(e);
+            }
+            Err(_) => panic!("devices did not open within 30 s"),
+        }
+    }
+    seen
+}
+
+fn engine_config() -> EngineConfig {
+    EngineConfig {
+        backend: BackendConfig::Cpal {
+            input: None,
+            output: None,
+        },
+        mode: CaptureMode::VoiceActivity,
+        ..EngineConfig::default()
+    }
+}
+
+#[test]
+fn devices_are_listed() {
+    pulse("micsrc2", "spk");
+    let list = list_devices().expect("devices");
+    println!("{list:#?}");
+    assert!(!list.inputs.is_empty() && !list.outputs.is_empty());
+    assert!(list.default_input.is_some() && list.default_output.is_some());
+}
+
+#[test]
+fn captures_speech_played_into_the_microphone() {
+    pulse("micsrc2", "spk");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let speech = common::speech_48k(dir.path(), SHORT).expect("speech");
+    let wav = dir.path().join("say.wav");
+    common::write_wav(&wav, &speech, SAMPLE_RATE).expect("wav");
+
+    let (ptx, prx) = mpsc::channel();
+    let (etx, erx) = mpsc::channel();
+    let engine = AudioEngine::start(
+        engine_config(),
+        move |p| {
+            let _ = ptx.send(p);
+        },
+        move |e| {
+            let _ = etx.send(e);
+        },
+    )
+    .expect("engine");
+    wait_for_devices(&erx);
+    let status = Command::new("paplay")
+        .args(["--device=mic2"])
+        .arg(&wav)
+        .status()
+        .expect("paplay (pulseaudio-utils)");
+    assert!(status.success(), "paplay failed");
+    std::thread::sleep(Duration::from_secs(1));
+    engine.stop();
+
+    let packets: Vec<_> = prx.try_iter().collect();
+    let mut dec = VoiceDecoder::new().expect("decoder");
+    let mut out = Vec::new();
+    let mut buf = vec![0.0f32; 5760];
+    for p in &packets {
+        if !p.opus.is_empty() {
+            let n = dec.decode(&p.opus, &mut buf).expect("decode");
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+    let seconds = out.len() as f64 / f64::from(SAMPLE_RATE);
+    let pesq = common::pesq_wb(dir.path(), &speech, &out).expect("pesq");
+    println!(
+        "captured {} packets, {seconds:.1} s of {:.1} s; PESQ-WB {pesq:.2}",
+        packets.len(),
+        speech.len() as f64 / f64::from(SAMPLE_RATE)
+    );
+    assert!(
+        seconds > 0.6 * speech.len() as f64 / f64::from(SAMPLE_RATE),
+        "too little speech captured: {seconds:.1} s"
+    );
+    assert!(packets.iter().any(|p| p.end_of_burst));
+    assert!(
+        pesq > 2.0,
+        "captured speech is unintelligible: PESQ {pesq:.2}"
+    );
+}
+
+#[test]
+fn plays_received_speech_into_the_speaker() {
+    pulse("micsrc2", "spk");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let speech = common::speech_48k(dir.path(), SHORT).expect("speech");
+    let rec = dir.path().join("rec.wav");
+    let mut parec = Command::new("parec")
+        .args([
+            "--device=spk.monitor",
+            "--rate=48000",
+            "--channels=1",
+            "--format=s16le",
+            "--file-format=wav",
+        ])
+        .arg(&rec)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("parec (pulseaudio-utils)");
+    // Wait until parec records (its file grows past the header).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::metadata(&rec).map(|m| m.len()).unwrap_or(0) < 48_000 {
+        assert!(Instant::now() < deadline, "parec did not start recording");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let (etx, erx) = mpsc::channel();
+    let engine = AudioEngine::start(
+        engine_config(),
+        |_| {},
+        move |e| {
+            let _ = etx.send(e);
+        },
+    )
+    .expect("engine");
+    let mut events = wait_for_devices(&erx);
+    // A starting output may take a moment to pull steadily (ALSA's pulse
+    // plugin): audio sent before would be skipped as too late.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match erx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(AudioEvent::OutputRunning) => break,
+            Ok(e) => events.push(e),
+            Err(_) => panic!("the output device did not start playing within 30 s"),
+        }
+    }
+    let mut enc = VoiceEncoder::new(OpusSettings::default()).expect("encoder");
+    let n = enc.frame_samples();
+    let chunks: Vec<_> = speech.chunks(n).collect();
+    let start = Instant::now();
+    for (i, c) in chunks.iter().enumerate() {
+        let mut pcm = c.to_vec();
+        pcm.resize(n, 0.0);
+        let opus = enc.encode(&pcm).expect("encode").to_vec();
+        let flags = if i + 1 == chunks.len() {
+            FLAG_END_OF_BURST
+        } else {
+            0
+        };
+        // Real-time pacing, as from the network.
+        let due = start + Duration::from_millis(20) * i as u32;
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        engine
+            .receive(&ServerVoice {
+                flags,
+                speaker: 7,
+                seq: i as u32,
+                opus: &opus,
+            })
+            .expect("receive");
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    engine.stop();
+    // parec is our child: stop it by its id and let it finish the file.
+    let _ = Command::new("kill")
+        .args(["-INT", &parec.id().to_string()])
+        .status();
+    let _ = parec.wait();
+
+    events.extend(erx.try_iter());
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, AudioEvent::Talking { talking: true, .. }))
+    );
+    let (recorded, rate) = common::read_wav(&rec).expect("recording");
+    assert_eq!(rate, SAMPLE_RATE);
+    let start = recorded.iter().position(|x| x.abs() > 0.01).unwrap_or(0);
+    let pesq = common::pesq_wb(dir.path(), &speech, &recorded[start.saturating_sub(4800)..])
+        .expect("pesq");
+    println!(
+        "recorded {:.1} s; speech from {:.2} s; PESQ-WB {pesq:.2}",
+        recorded.len() as f64 / 48_000.0,
+        start as f64 / 48_000.0
+    );
+    assert!(
+        pesq > 2.0,
+        "played speech is unintelligible: PESQ {pesq:.2}"
+    );
+}
+
+#[test]
+fn a_missing_device_falls_back_to_the_default_and_says_so() {
+    pulse("micsrc2", "spk");
+    let (etx, erx) = mpsc::channel();
+    let engine = AudioEngine::start(
+        engine_config(),
+        |_| {},
+        move |e| {
+            let _ = etx.send(e);
+        },
+    )
+    .expect("engine");
+    wait_for_devices(&erx);
+    engine
+        .select_input(Some("no-such-microphone".into()))
+        .expect("select");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut lost = false;
+    loop {
+        match erx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(AudioEvent::DeviceLost {
+                direction: Direction::Input,
+                name,
+                ..
+            }) if name == "no-such-microphone" => lost = true,
+            Ok(AudioEvent::DeviceInUse {
+                direction: Direction::Input,
+                name,
+                fallback,
+            }) => {
+                assert!(lost, "fell back before reporting the loss");
+                assert!(fallback);
+                assert_ne!(name, "no-such-microphone");
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => panic!("no fallback within 30 s"),
+        }
+    }
+    // The named device can be chosen live too.
+    engine.select_output(Some("pulse".into())).expect("select");
+    loop {
+        match erx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(AudioEvent::DeviceInUse {
+                direction: Direction::Output,
+                name,
+                fallback,
+            }) => {
+                assert_eq!(name, "pulse");
+                assert!(!fallback);
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => panic!("output not switched within 30 s"),
+        }
+    }
+    engine.stop();
+}

@@ -1,0 +1,186 @@
+//! Jitter buffer behaviour on a simulated clock.
+
+use std::time::{Duration, Instant};
+
+use voice_audio::playback::{JitterBuffer, JitterSettings, Playout};
+
+const F: Duration = Duration::from_millis(20);
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn buffer() -> JitterBuffer {
+    JitterBuffer::new(JitterSettings::default(), F)
+}
+
+fn seq_of(p: &Playout) -> Option<u8> {
+    match p {
+        Playout::Packet { opus, .. } => opus.first().copied(),
+        _ => None,
+    }
+}
+
+#[test]
+fn waits_for_the_target_then_plays_in_order() {
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    jb.insert(0, false, &[0], t0);
+    assert_eq!(jb.pop(t0), Playout::Idle, "still buffering");
+    jb.insert(1, false, &[1], t0 + ms(1));
+    let at = t0 + jb.target();
+    assert_eq!(seq_of(&jb.pop(at)), Some(0));
+    assert_eq!(seq_of(&jb.pop(at)), Some(1));
+}
+
+#[test]
+fn reorders_packets() {
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    for (i, s) in [0u32, 2, 1, 3].into_iter().enumerate() {
+        jb.insert(s, s == 3, &[s as u8], t0 + ms(i as u64));
+    }
+    let at = t0 + ms(100);
+    let got: Vec<_> = (0..4).map(|_| seq_of(&jb.pop(at))).collect();
+    assert_eq!(got, vec![Some(0), Some(1), Some(2), Some(3)]);
+    assert_eq!(jb.pop(at), Playout::Idle, "the burst ended");
+}
+
+#[test]
+fn recovers_from_the_next_packet_else_conceals() {
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    jb.insert(0, false, &[0], t0);
+    jb.insert(2, false, &[2], t0 + F * 2);
+    let at = t0 + ms(100);
+    assert_eq!(seq_of(&jb.pop(at)), Some(0));
+    assert_eq!(jb.pop(at), Playout::Recover { next: vec![2] });
+    assert_eq!(seq_of(&jb.pop(at)), Some(2));
+    assert_eq!(jb.pop(at), Playout::Conceal, "nothing after: conceal");
+}
+
+#[test]
+fn target_grows_fast_and_shrinks_slowly() {
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    let min = JitterSettings::default().min_delay;
+    for s in 0..10u32 {
+        jb.insert(s, false, &[0], t0 + F * s);
+    }
+    assert_eq!(jb.target(), min, "a regular stream keeps the minimum");
+    // One packet 80 ms late: the target follows at once.
+    jb.insert(10, false, &[0], t0 + F * 10 + ms(80));
+    assert!(jb.target() >= ms(80), "target {:?}", jb.target());
+    // Calm again: the target shrinks, but slowly.
+    let mut s = 11u32;
+    for _ in 0..50 {
+        jb.insert(s, false, &[0], t0 + F * s);
+        s += 1;
+    }
+    assert!(jb.target() > ms(60), "shrank too fast: {:?}", jb.target());
+    for _ in 0..5000 {
+        jb.insert(s, false, &[0], t0 + F * s);
+        jb.pop(t0 + F * s);
+        s += 1;
+    }
+    assert!(jb.target() < ms(20), "did not shrink: {:?}", jb.target());
+}
+
+#[test]
+fn target_is_bounded() {
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    jb.insert(0, false, &[0], t0);
+    jb.insert(1, false, &[0], t0 + Duration::from_secs(5));
+    assert_eq!(jb.target(), JitterSettings::default().max_delay);
+}
+
+#[test]
+fn queue_is_bounded_by_skipping_ahead() {
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    jb.insert(0, false, &[0], t0);
+    assert_eq!(seq_of(&jb.pop(t0 + ms(50))), Some(0));
+    // A second of packets arrives at once while playing.
+    for s in 1..=50u32 {
+        jb.insert(s, false, &[s as u8], t0 + ms(50));
+    }
+    assert!(jb.len() < 50, "kept {} packets", jb.len());
+    let first = seq_of(&jb.pop(t0 + ms(60))).unwrap_or(0);
+    assert!(first > 1, "did not skip ahead: {first}");
+}
+
+#[test]
+fn new_burst_resets_and_stragglers_are_dropped() {
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    jb.insert(0, false, &[0], t0);
+    jb.insert(1, true, &[1], t0 + F);
+    let at = t0 + ms(100);
+    assert_eq!(seq_of(&jb.pop(at)), Some(0));
+    assert_eq!(
+        jb.pop(at),
+        Playout::Packet {
+            opus: vec![1],
+            end_of_burst: true
+        }
+    );
+    assert!(!jb.is_playing());
+    // A duplicate of the old burst arrives late: ignored.
+    jb.insert(0, false, &[0], at);
+    assert!(jb.is_empty());
+    // A new burst after a pause plays from its first packet.
+    let later = t0 + Duration::from_secs(3);
+    jb.insert(40, false, &[40], later);
+    jb.insert(41, false, &[41], later + F);
+    assert_eq!(seq_of(&jb.pop(later + ms(100))), Some(40));
+}
+
+#[test]
+fn a_burst_without_its_end_times_out() {
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    jb.insert(0, false, &[0], t0);
+    assert_eq!(seq_of(&jb.pop(t0 + ms(50))), Some(0));
+    let mut timed_out = false;
+    for i in 0..100 {
+        match jb.pop(t0 + ms(60 + i * 20)) {
+            Playout::TimedOut => {
+                timed_out = true;
+                break;
+            }
+            Playout::Conceal => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(timed_out);
+    assert!(!jb.is_playing());
+}
+
+#[test]
+fn a_queue_grown_past_the_target_catches_up_on_quiet_packets() {
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    // Ten packets arrive at once, then the stream continues in time: the
+    // queue holds ~200 ms more than the 10 ms target.
+    for s in 0..10u32 {
+        jb.insert(s, false, &[s as u8], t0);
+    }
+    let mut played = Vec::new();
+    for i in 0..200u32 {
+        let s = 10 + i;
+        let at = t0 + F * i;
+        jb.insert(s, false, &[s as u8], at);
+        if let Some(p) = seq_of(&jb.pop(at)) {
+            played.push(p);
+        }
+    }
+    assert!(jb.skipped_packets() > 0, "never caught up");
+    assert!(
+        jb.len() <= 3,
+        "still {} packets queued (target {:?})",
+        jb.len(),
+        jb.target()
+    );
+    assert!(played.windows(2).all(|w| w[1] > w[0] || w[0] > 250));
+}
