@@ -1,14 +1,9 @@
 //! Where voiced keeps its files (DESIGN §7), found with `directories` so the
 //! `XDG_*` variables are honoured (tests and users can relocate everything).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// The application name in every directory path.
-pub const APP: &str = "voice";
-/// The socket file name inside the runtime directory.
-pub const SOCKET_NAME: &str = "voiced.sock";
-/// Environment variable that overrides the socket path for every front end.
-pub const SOCKET_ENV: &str = "VOICED_SOCKET";
+pub use voiced_client::{APP, SOCKET_ENV, SOCKET_NAME};
 
 /// The directories of one user's daemon.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,44 +61,12 @@ impl Paths {
     }
 }
 
-/// The runtime directory: `$XDG_RUNTIME_DIR/voice`, or `/tmp/voice-UID` when
-/// `XDG_RUNTIME_DIR` is not set (created with mode 0700 by the daemon).
-pub fn runtime_dir() -> PathBuf {
-    match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(dir) if !dir.is_empty() && Path::new(&dir).is_absolute() => {
-            PathBuf::from(dir).join(APP)
-        }
-        _ => std::env::temp_dir().join(format!("{APP}-{}", user_id())),
-    }
-}
-
-/// The socket path every front end uses: `$VOICED_SOCKET` if set, else
-/// `voiced.sock` in the [`runtime_dir`]. Cheap: no file system access.
-pub fn socket_path() -> PathBuf {
-    match std::env::var_os(SOCKET_ENV) {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => runtime_dir().join(SOCKET_NAME),
-    }
-}
-
-/// The numeric user id (owner of `/proc/self`), or the user name where that
-/// is not available.
-fn user_id() -> String {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if let Ok(meta) = std::fs::metadata("/proc/self") {
-            return meta.uid().to_string();
-        }
-    }
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "user".to_owned())
-}
+pub use voiced_client::{runtime_dir, socket_path};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn file_names_sit_in_their_directories() {

@@ -1,0 +1,133 @@
+//! What a front end needs to reach voiced: the socket path rule and a gRPC
+//! client over that socket. Shared by voiced itself, `voicectl`, `voice-tui`
+//! and `voice-gui`, and kept cheap (tonic and tokio only) so no front end
+//! re-implements it.
+//!
+//! The socket is `$VOICED_SOCKET` when set; else `voiced.sock` in
+//! `$XDG_RUNTIME_DIR/voice`, or in `/tmp/voice-$UID` when the runtime
+//! directory is not set.
+
+use std::path::{Path, PathBuf};
+
+use tonic::transport::{Channel, Endpoint};
+use voice_proto::pb::control::voiced_client::VoicedClient;
+
+/// The socket file name inside the runtime directory.
+pub const SOCKET_NAME: &str = "voiced.sock";
+/// The application directory name inside the runtime directory.
+pub const APP: &str = "voice";
+/// Environment variable that overrides the socket path for every front end.
+pub const SOCKET_ENV: &str = "VOICED_SOCKET";
+
+/// The default path of voiced's control socket for this user.
+pub fn socket_path() -> PathBuf {
+    socket_path_from(
+        std::env::var_os(SOCKET_ENV).map(PathBuf::from),
+        std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+        current_uid(),
+    )
+}
+
+/// The rule behind [`socket_path`], with its inputs given.
+pub fn socket_path_from(
+    explicit: Option<PathBuf>,
+    runtime_dir: Option<PathBuf>,
+    uid: u32,
+) -> PathBuf {
+    if let Some(path) = explicit.filter(|p| !p.as_os_str().is_empty()) {
+        return path;
+    }
+    runtime_dir_from(runtime_dir, uid).join(SOCKET_NAME)
+}
+
+/// voiced's runtime directory: `$XDG_RUNTIME_DIR/voice`, or `/tmp/voice-$UID`
+/// when `XDG_RUNTIME_DIR` is not set or not absolute.
+pub fn runtime_dir() -> PathBuf {
+    runtime_dir_from(
+        std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+        current_uid(),
+    )
+}
+
+fn runtime_dir_from(runtime_dir: Option<PathBuf>, uid: u32) -> PathBuf {
+    match runtime_dir.filter(|d| d.is_absolute()) {
+        Some(dir) => dir.join(APP),
+        None => std::env::temp_dir().join(format!("{APP}-{uid}")),
+    }
+}
+
+/// The real user id of this process: the owner of `/proc/self` (no `unsafe`).
+fn current_uid() -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(meta) = std::fs::metadata(Path::new("/proc/self")) {
+            return meta.uid();
+        }
+    }
+    0
+}
+
+/// How to start the daemon, for "not running" messages.
+pub const HOW_TO_START: &str = "start it with `voiced &` or `systemctl --user start voiced`";
+
+/// The daemon could not be reached.
+#[derive(Debug, thiserror::Error)]
+#[error("voiced is not running (no answer on {}): {HOW_TO_START}", path.display())]
+pub struct NotRunning {
+    /// The socket that was tried.
+    pub path: PathBuf,
+    /// Why the connection failed.
+    #[source]
+    pub source: tonic::transport::Error,
+}
+
+/// A gRPC client of the daemon listening on `path`.
+pub async fn connect(path: &Path) -> Result<VoicedClient<Channel>, NotRunning> {
+    let owned = path.to_path_buf();
+    let endpoint = Endpoint::from_static("http://[::]:50051");
+    let channel = endpoint
+        .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
+            let path = owned.clone();
+            async move {
+                let stream = tokio::net::UnixStream::connect(path).await?;
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+            }
+        }))
+        .await
+        .map_err(|source| NotRunning {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(VoicedClient::new(channel)
+        .max_decoding_message_size(voice_proto::frame::SERVER_MAX_FRAME * 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_then_runtime_dir_then_tmp_with_the_uid() {
+        assert_eq!(
+            socket_path_from(
+                Some("/x/s.sock".into()),
+                Some("/run/user/1000".into()),
+                1000
+            ),
+            PathBuf::from("/x/s.sock")
+        );
+        assert_eq!(
+            socket_path_from(None, Some("/run/user/1000".into()), 1000),
+            PathBuf::from("/run/user/1000/voice/voiced.sock")
+        );
+        assert_eq!(
+            socket_path_from(Some(PathBuf::new()), None, 1000),
+            std::env::temp_dir().join("voice-1000/voiced.sock")
+        );
+        assert_eq!(
+            socket_path_from(None, Some("relative".into()), 7),
+            std::env::temp_dir().join("voice-7/voiced.sock")
+        );
+    }
+}
