@@ -1,6 +1,8 @@
 //! Decoders of peer input: voice datagrams, frames and envelopes round-trip,
 //! and arbitrary bytes never panic nor make a decoder hold more than its limit.
 
+mod support;
+
 use bytes::BytesMut;
 use proptest::prelude::*;
 use prost::Message;
@@ -8,16 +10,8 @@ use voice_proto::frame::{self, FrameDecoder, FrameError, PREFIX_LEN};
 use voice_proto::pb::wire::{ClientMsg, Ping, ServerMsg, client_msg, server_msg};
 use voice_proto::voice::{self, FLAG_END_OF_BURST, VoiceError};
 
-fn cases() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
-    ProptestConfig::with_cases(cases)
-}
-
 proptest! {
-    #![proptest_config(cases())]
+    #![proptest_config(support::proptest_cases())]
 
     #[test]
     fn voice_headers_round_trip(

@@ -266,16 +266,8 @@ fn run(ops: &[Op]) -> Result<State, TestCaseError> {
     Ok(s)
 }
 
-fn cases() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
-    ProptestConfig::with_cases(cases)
-}
-
 proptest! {
-    #![proptest_config(cases())]
+    #![proptest_config(support::proptest_cases())]
 
     /// After any sequence of changes, the incrementally maintained hash equals
     /// the hash of the encoded snapshot and of a state rebuilt from it.

@@ -82,3 +82,12 @@ pub fn set_acl(state: &mut State, room: u32, inherit: bool, rules: Vec<AclRule>)
         })))
         .expect("set acl");
 }
+
+/// Proptest cases per property: 1,000 unless `PROPTEST_CASES` says otherwise.
+pub fn proptest_cases() -> proptest::test_runner::Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    proptest::test_runner::Config::with_cases(cases)
+}
