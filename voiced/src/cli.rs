@@ -1,9 +1,13 @@
 //! The `voiced` command line and its entry point.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Parser, ValueEnum};
+use voice_audio::EngineConfig;
+use voice_audio::backend::BackendConfig;
 
+use crate::audio::{AudioEngine, DeviceAudio, NullAudio};
 use crate::daemon::Daemon;
 use crate::paths::Paths;
 
@@ -26,13 +30,15 @@ pub struct Args {
     #[arg(long, env = "VOICED_SOCKET")]
     pub socket: Option<PathBuf>,
     /// Audio backend.
-    #[arg(long, value_enum, default_value = "null")]
+    #[arg(long, value_enum, default_value = "cpal")]
     pub audio_backend: AudioBackend,
-    /// Microphone input for the file backend.
-    #[arg(long)]
+    /// Microphone: a WAV file played in real time (file backend), or an
+    /// input device name (cpal; default: the system's default input).
+    #[arg(long, value_name = "IN.wav|DEVICE")]
     pub audio_in: Option<PathBuf>,
-    /// Output of what is heard, for the file backend.
-    #[arg(long)]
+    /// What is heard: a WAV file written on a wall-clock timeline (file
+    /// backend), or an output device name (cpal).
+    #[arg(long, value_name = "OUT.wav|DEVICE")]
     pub audio_out: Option<PathBuf>,
     /// Stay in the foreground and log to stderr (voiced never forks; accepted
     /// for service managers and scripts).
@@ -56,14 +62,47 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        if args.audio_backend != AudioBackend::Null {
-            tracing::warn!(backend = ?args.audio_backend, "this voiced has no audio engine yet; running without audio");
-        }
         let paths = Paths::from_env()?;
-        let daemon = Daemon::bind(paths, args.socket).await?;
+        let audio = audio_engine(&args);
+        let daemon = Daemon::bind_with_audio(paths, args.socket.clone(), audio).await?;
         daemon.serve(shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// The audio engine the flags ask for. A sound system that cannot start
+/// leaves the daemon running without audio, saying why.
+fn audio_engine(args: &Args) -> Arc<dyn AudioEngine> {
+    let name = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
+    let mut config = EngineConfig::default();
+    config.backend = match args.audio_backend {
+        AudioBackend::Null => return Arc::new(NullAudio::off()),
+        AudioBackend::Cpal => BackendConfig::Cpal {
+            input: name(&args.audio_in),
+            output: name(&args.audio_out),
+        },
+        AudioBackend::File => {
+            // Paced every 5 ms by the backend itself: a short queue is enough.
+            config.playback_queue = std::time::Duration::from_millis(10);
+            BackendConfig::File {
+                input: args.audio_in.clone(),
+                output: args.audio_out.clone(),
+            }
+        }
+    };
+    match DeviceAudio::start(config) {
+        Ok(a) => {
+            tracing::info!(backend = a.backend(), "audio started");
+            Arc::new(a)
+        }
+        Err(e) => {
+            let why = format!(
+                "audio could not start ({e}); voiced runs without audio: check the sound system, then restart voiced"
+            );
+            tracing::error!("{why}");
+            Arc::new(NullAudio::because(why))
+        }
+    }
 }
 
 async fn shutdown_signal() {

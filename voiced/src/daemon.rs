@@ -46,7 +46,7 @@ impl Daemon {
     /// Loads the engine from `paths` and binds `socket` (default: the one in
     /// `paths`).
     pub async fn bind(paths: Paths, socket: Option<PathBuf>) -> Result<Self, DaemonError> {
-        Self::bind_with_audio(paths, socket, Arc::new(NullAudio)).await
+        Self::bind_with_audio(paths, socket, Arc::new(NullAudio::off())).await
     }
 
     /// Like [`Daemon::bind`], with an audio engine.
@@ -58,6 +58,7 @@ impl Daemon {
         let socket = socket.unwrap_or_else(|| paths.socket());
         let listener = socket::bind(&socket).await?;
         let engine = Engine::new(paths, audio)?;
+        engine.attach_audio();
         tracing::info!(socket = %socket.display(), public_key = %engine.identity().public_hex(), "voiced listening");
         Ok(Self {
             engine,
@@ -95,6 +96,7 @@ impl Daemon {
             .serve_with_incoming_shutdown(UnixListenerStream::new(self.listener), shutdown)
             .await;
         self.engine.disconnect().await;
+        self.engine.stop_audio();
         let _ = std::fs::remove_file(&self.socket);
         tracing::info!("voiced stopped");
         Ok(result?)

@@ -96,9 +96,22 @@ async fn disconnected_calls_say_what_to_do() {
         assert_eq!(status.code(), tonic::Code::FailedPrecondition);
         assert!(status.message().contains("voicectl connect"), "{status:?}");
     }
-    let devices = c.devices(c::Empty {}).await.unwrap_err();
-    assert_eq!(devices.code(), tonic::Code::Unimplemented);
-    assert!(devices.message().contains("audio"), "{devices:?}");
+    // Without audio there are no devices, and choosing one says how to get them.
+    let devices = c.devices(c::Empty {}).await.unwrap().into_inner();
+    assert_eq!(devices.backend, "null");
+    assert!(devices.inputs.is_empty() && devices.outputs.is_empty());
+    let chosen = c
+        .select_device(c::SelectDeviceRequest {
+            direction: c::select_device_request::Direction::Input as i32,
+            name: "mic".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(chosen.code(), tonic::Code::Unimplemented);
+    assert!(
+        chosen.message().contains("--audio-backend cpal"),
+        "{chosen:?}"
+    );
 }
 
 #[tokio::test]

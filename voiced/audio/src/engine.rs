@@ -71,6 +71,7 @@ enum Command {
     ReportedLoss(f32),
     Opus(OpusSettings),
     Gate(GateSettings),
+    NoiseSuppression(bool),
     Device(DeviceCommand),
 }
 
@@ -192,6 +193,12 @@ impl AudioEngine {
         self.send(Command::Gate(settings))
     }
 
+    /// Noise suppression on the microphone on or off (voice detection
+    /// keeps running either way).
+    pub fn set_noise_suppression(&self, on: bool) -> Result<(), AudioError> {
+        self.send(Command::NoiseSuppression(on))
+    }
+
     /// Selects an input device live (`None`: the default; cpal backend).
     pub fn select_input(&self, name: Option<String>) -> Result<(), AudioError> {
         self.send(Command::Device(DeviceCommand::SelectInput(name)))
@@ -267,8 +274,8 @@ impl Worker {
             self.tick(now);
             ticks += 1;
             if ticks.is_multiple_of(LOSS_EVERY) {
-                let percent = self.mixer.take_loss_percent();
-                (self.on_event)(AudioEvent::ReceiveLoss { percent });
+                let (percent, speakers) = self.mixer.take_loss();
+                (self.on_event)(AudioEvent::ReceiveLoss { percent, speakers });
             }
         }
         self.backend.stop();
@@ -324,6 +331,10 @@ impl Worker {
             Command::Opus(s) => self.chain.encoder_mut().set_settings(s),
             Command::Gate(g) => {
                 self.chain.set_gate(g);
+                Ok(())
+            }
+            Command::NoiseSuppression(on) => {
+                self.chain.set_noise_suppression(on);
                 Ok(())
             }
             Command::Device(d) => {

@@ -58,8 +58,10 @@ pub enum AudioEvent {
     /// Voice frames lost (recovered or concealed) in percent of frames
     /// played over the last second: what this listener reports to senders.
     ReceiveLoss {
-        /// Loss in percent.
+        /// Loss in percent, across speakers.
         percent: f32,
+        /// Per speaker who played in that second: session id and percent.
+        speakers: Vec<(u32, f32)>,
     },
     /// The output device consumes audio steadily (half a second played
     /// since it opened): from now on playback is timely.

@@ -9,6 +9,7 @@ mod ops;
 mod readers;
 pub mod resolve;
 mod settings;
+mod voice;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -72,6 +73,10 @@ pub(crate) struct St {
     pub(crate) voice: VoiceSettings,
     /// Fingerprints trusted for this run only (`Trust` with `permanent = false`).
     pub(crate) session_pins: HashMap<String, String>,
+    /// Loss this user's listeners report (adaptive FEC).
+    pub(crate) listener_reports: voice::ListenerReports,
+    /// Voice frames this client lost in the last second, per thousand.
+    pub(crate) receive_loss_permille: u32,
 }
 
 pub(crate) struct Inner {
@@ -138,6 +143,8 @@ impl Engine {
                     chat: VecDeque::new(),
                     voice: VoiceSettings::default(),
                     session_pins: HashMap::new(),
+                    listener_reports: voice::ListenerReports::default(),
+                    receive_loss_permille: 0,
                 }),
             }),
         })
@@ -259,7 +266,7 @@ pub(crate) fn status_of(st: &St, identity: &Identity) -> StatusReply {
         rtt_ms: st.link.as_ref().map_or(0, |l| {
             u32::try_from(l.conn.rtt().as_millis()).unwrap_or(u32::MAX)
         }),
-        loss_permille: 0,
+        loss_permille: st.receive_loss_permille,
         display_name,
         fingerprint: st.fingerprint.clone(),
     }

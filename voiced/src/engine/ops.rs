@@ -467,6 +467,21 @@ impl Engine {
             return Err(Error::Invalid("vad threshold must be 0.0..=1.0".into()));
         }
         let mode = VoiceMode::try_from(c.voice_mode).unwrap_or(VoiceMode::VoiceActivity);
+        // Devices named in the settings are chosen like `SelectDevice`.
+        let (input, output) = {
+            let st = self.lock();
+            (
+                st.voice.audio.input_device.clone(),
+                st.voice.audio.output_device.clone(),
+            )
+        };
+        if c.input_device != input {
+            self.select_device(true, &c.input_device)?;
+        }
+        if c.output_device != output {
+            self.select_device(false, &c.output_device)?;
+        }
+        self.inner.audio.set_codec(&c)?;
         {
             let mut st = self.lock();
             st.voice.audio = c.clone();

@@ -44,10 +44,7 @@ async fn read_voice(engine: &Engine, generation: u64, link: &Arc<Link>) {
             tracing::debug!("malformed voice datagram dropped");
             continue;
         };
-        engine
-            .inner
-            .audio
-            .play(v.speaker, v.seq, v.opus, v.end_of_burst());
+        engine.inner.audio.play(&v);
         let change = if v.end_of_burst() {
             talking.remove(&v.speaker).then_some(false)
         } else {
@@ -157,6 +154,7 @@ async fn read_control(
                 link.resolve(f.request_id, Reply::Failed(f.message))
             }
             Some(server_msg::Msg::Chat(c)) => engine.receive_chat(c),
+            Some(server_msg::Msg::ListenerLoss(l)) => engine.listener_loss(l.loss_permille),
             Some(other) => tracing::trace!(?other, "ignored on the control stream"),
             None => {}
         }

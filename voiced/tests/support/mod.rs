@@ -37,7 +37,29 @@ impl TestDaemon {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, paths: Paths) -> Self {
-        let daemon = Daemon::bind(paths.clone(), None).await.unwrap();
+        Self::start_with(
+            dir,
+            paths,
+            std::sync::Arc::new(voiced::audio::NullAudio::off()),
+        )
+        .await
+    }
+
+    /// A daemon with this audio engine.
+    pub async fn start_with_audio(audio: std::sync::Arc<dyn voiced::audio::AudioEngine>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = paths_in(dir.path());
+        Self::start_with(dir, paths, audio).await
+    }
+
+    async fn start_with(
+        dir: tempfile::TempDir,
+        paths: Paths,
+        audio: std::sync::Arc<dyn voiced::audio::AudioEngine>,
+    ) -> Self {
+        let daemon = Daemon::bind_with_audio(paths.clone(), None, audio)
+            .await
+            .unwrap();
         let socket = daemon.socket().to_path_buf();
         let engine = daemon.engine().clone();
         let (tx, rx) = oneshot::channel::<()>();

@@ -96,20 +96,26 @@ impl Mixer {
         self.speakers.get(&speaker)
     }
 
-    /// Loss seen across speakers since the last call, in percent of frames
-    /// played (what this listener reports so senders adapt FEC).
-    pub fn take_loss_percent(&mut self) -> f32 {
+    /// Loss seen since the last call, in percent of frames played: across
+    /// speakers, and per speaker who played anything (what this listener
+    /// reports so each sender adapts its FEC).
+    pub fn take_loss(&mut self) -> (f32, Vec<(u32, f32)>) {
         let (mut played, mut lost) = (0u64, 0u64);
-        for s in self.speakers.values_mut() {
+        let mut each = Vec::new();
+        for (id, s) in self.speakers.iter_mut() {
             let (p, l) = s.take_loss();
             played += p;
             lost += l;
+            if p > 0 {
+                each.push((*id, l as f32 * 100.0 / p as f32));
+            }
         }
-        if played == 0 {
+        let all = if played == 0 {
             0.0
         } else {
             lost as f32 * 100.0 / played as f32
-        }
+        };
+        (all, each)
     }
 
     /// Renders the next 10 ms of the mix into `out`.
