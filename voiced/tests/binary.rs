@@ -14,7 +14,9 @@ fn voiced(dir: &std::path::Path) -> Command {
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .env_remove("VOICED_SOCKET")
-        .arg("--foreground");
+        .arg("--foreground")
+        // Sound devices are tested in `devices.rs`, one test at a time.
+        .args(["--audio-backend", "null"]);
     c
 }
 

@@ -1,0 +1,216 @@
+//! Two people on two `voiced` processes hear each other through the server
+//! on real (virtual) sound devices: cpal through ALSA's pulse plugin to
+//! PulseAudio null sinks (`scripts/pulse-up`). Speech played into A's
+//! microphone (`mic` → source `micsrc`) with `paplay` is captured by A (voice
+//! activity mode), relayed by a real voice-server, played by B into the sink
+//! `spk`, recorded from `spk.monitor` with `parec`, and scored with PESQ-WB.
+//! Each daemon picks its devices through `PULSE_SOURCE`/`PULSE_SINK` in its
+//! own environment. Without PulseAudio this test fails with a message.
+
+#[path = "../audio/tests/common/mod.rs"]
+mod audio_common;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{PASSWORD, TestServer, WAIT};
+use voice_audio::SAMPLE_RATE;
+use voice_proto::pb::control::{self as c, event};
+
+const TEXT: &str =
+    "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background.";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// PulseAudio's socket, as `pactl info` names it.
+fn pulse_server() -> String {
+    let out = Command::new("pactl")
+        .arg("info")
+        .env("LC_ALL", "C")
+        .output()
+        .expect("pactl (pulseaudio-utils)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Server String: "))
+        .map(|s| format!("unix:{}", s.trim()))
+        .expect("pactl info names the server")
+}
+
+/// A `voiced` process on the cpal backend with its own XDG dirs and
+/// PulseAudio source and sink; killed (SIGTERM) on drop.
+struct Voiced {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Voiced {
+    fn start(dir: &Path, source: &str, sink: &str) -> Self {
+        std::fs::create_dir_all(dir.join("run")).expect("run dir");
+        let socket = dir.join("run/voiced.sock");
+        let child = Command::new(env!("CARGO_BIN_EXE_voiced"))
+            .env("XDG_CONFIG_HOME", dir.join("config"))
+            .env("XDG_DATA_HOME", dir.join("data"))
+            .env("XDG_CACHE_HOME", dir.join("cache"))
+            .env("XDG_RUNTIME_DIR", dir.join("run"))
+            // Its own XDG_RUNTIME_DIR hides PulseAudio's socket: name it.
+            .env("PULSE_SERVER", pulse_server())
+            .env("PULSE_SOURCE", source)
+            .env("PULSE_SINK", sink)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .arg("--socket")
+            .arg(&socket)
+            .args(["--audio-backend", "cpal", "--foreground"])
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("voiced starts");
+        Self { child, socket }
+    }
+
+    async fn client(&self) -> support::Client {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(c) = voiced::client::connect(&self.socket).await {
+                return c;
+            }
+            assert!(Instant::now() < deadline, "voiced did not open its socket");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Voiced {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+async fn connect(client: &mut support::Client, server: &TestServer, name: &str) -> u32 {
+    let s = client
+        .connect(c::ConnectRequest {
+            server: server.server(),
+            password: PASSWORD.into(),
+            display_name: name.into(),
+            accept_new: true,
+            ..Default::default()
+        })
+        .await
+        .expect("connects")
+        .into_inner();
+    s.session_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_hear_each_other_on_real_devices() {
+    let up = Command::new(repo_root().join("scripts/pulse-up")).status();
+    assert!(
+        up.is_ok_and(|s| s.success()),
+        "PulseAudio is not available: run scripts/pulse-up (scripts/test installs pulseaudio, \
+         pulseaudio-utils and libasound2-plugins)"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let speech = audio_common::speech_48k(dir.path(), TEXT).expect("speech");
+    let wav = dir.path().join("say.wav");
+    audio_common::write_wav(&wav, &speech, SAMPLE_RATE).expect("wav");
+
+    let server = TestServer::start().await;
+    let a = Voiced::start(&dir.path().join("a"), "micsrc", "spk");
+    let b = Voiced::start(&dir.path().join("b"), "micsrc2", "spk");
+    let (mut ac, mut bc) = (a.client().await, b.client().await);
+    let mut b_events = bc
+        .watch(c::WatchRequest { levels: false })
+        .await
+        .expect("watch")
+        .into_inner();
+    // The devices are listed through the control API.
+    let devices = ac.devices(c::Empty {}).await.expect("devices").into_inner();
+    assert_eq!(devices.backend, "cpal");
+    assert!(
+        !devices.inputs.is_empty() && !devices.outputs.is_empty(),
+        "{devices:?}"
+    );
+    assert!(devices.inputs.iter().any(|d| d.selected), "{devices:?}");
+
+    let a_id = connect(&mut ac, &server, "alice").await;
+    connect(&mut bc, &server, "bob").await;
+    let b_watch = tokio::spawn(async move {
+        let mut talking = Vec::new();
+        while let Ok(Some(e)) = b_events.message().await {
+            if let Some(event::Kind::Talking(t)) = e.kind {
+                talking.push(t);
+            }
+        }
+        talking
+    });
+
+    let rec = dir.path().join("rec.wav");
+    let mut parec = Command::new("parec")
+        .args([
+            "--device=spk.monitor",
+            "--rate=48000",
+            "--channels=1",
+            "--format=s16le",
+            "--file-format=wav",
+        ])
+        .arg(&rec)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("parec (pulseaudio-utils)");
+    let deadline = Instant::now() + WAIT;
+    while std::fs::metadata(&rec).map(|m| m.len()).unwrap_or(0) < 48_000 {
+        assert!(Instant::now() < deadline, "parec did not start recording");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A's microphone hears the speech.
+    let played = tokio::task::spawn_blocking(move || {
+        Command::new("paplay")
+            .args(["--device=mic"])
+            .arg(&wav)
+            .status()
+    })
+    .await
+    .expect("paplay task")
+    .expect("paplay (pulseaudio-utils)");
+    assert!(played.success(), "paplay failed");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _ = Command::new("kill")
+        .args(["-INT", &parec.id().to_string()])
+        .status();
+    let _ = parec.wait();
+    drop(b);
+    let heard = tokio::time::timeout(WAIT, b_watch)
+        .await
+        .expect("B's watch ends with B")
+        .expect("watch task");
+    drop(a);
+    assert!(
+        heard.iter().any(|t| t.session == a_id && t.talking),
+        "B never saw A talking: {heard:?}"
+    );
+
+    let (recorded, rate) = audio_common::read_wav(&rec).expect("recording");
+    assert_eq!(rate, SAMPLE_RATE);
+    let start = recorded.iter().position(|x| x.abs() > 0.01);
+    let Some(start) = start else {
+        panic!("B played nothing into the speaker");
+    };
+    let from = start.saturating_sub(SAMPLE_RATE as usize / 10);
+    let end = (from + speech.len() + SAMPLE_RATE as usize / 5).min(recorded.len());
+    let pesq = audio_common::pesq_wb(dir.path(), &speech, &recorded[from..end]).expect("pesq");
+    println!(
+        "A's microphone to B's speaker through the server: recorded {:.1} s, speech from {:.2} s, PESQ-WB {pesq:.2}",
+        recorded.len() as f64 / f64::from(SAMPLE_RATE),
+        start as f64 / f64::from(SAMPLE_RATE)
+    );
+    assert!(
+        pesq > 2.0,
+        "the speech B played is unintelligible: PESQ {pesq:.2}"
+    );
+}
