@@ -14,16 +14,18 @@ use voice_proto::voice;
 use crate::hub::{Hub, Route, Routes};
 use crate::throttle::TokenBucket;
 
-/// Bytes of outgoing datagrams written before the buffer is replaced.
-const OUT_BUFFER: usize = 64 * 1024;
+/// Bytes of outgoing datagrams written before the buffer is replaced
+/// (about a hundred voice packets; allocated on the first packet to
+/// forward, so listeners that never speak hold none).
+const OUT_BUFFER: usize = 16 * 1024;
 
 /// Reads the connection's datagrams and forwards those of an authenticated
 /// session that may speak to the other sessions of its room.
 pub async fn relay_loop(hub: Arc<Hub>, conn: quinn::Connection, session: Arc<AtomicU32>) {
     let max_payload = hub.config.max_voice_payload;
     let mut bucket = TokenBucket::new(hub.config.voice_rate, hub.config.voice_rate / 2.0);
-    let mut out = BytesMut::with_capacity(OUT_BUFFER);
-    let mut datagram_out = Vec::with_capacity(voice::MAX_HEADER_LEN + max_payload);
+    let mut out = BytesMut::new();
+    let mut datagram_out = Vec::new();
     let mut routes = hub.routes_cache();
     // The route of (session, table) last looked up.
     let mut cached: Option<(u32, Arc<Routes>, Option<Route>)> = None;
