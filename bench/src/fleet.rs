@@ -189,13 +189,29 @@ impl Fleet {
             .await
             .context("creating the bench rooms")?;
         target.start_readers(&mut first, logged.control);
-        let mut clients = vec![first];
+        let mut fleet = Self {
+            clients: vec![first],
+            rooms: room_ids,
+        };
+        fleet.grow(target, count, concurrency).await?;
+        Ok(fleet)
+    }
+
+    /// Logs in more clients until there are `count`, client `i` in room
+    /// `rooms[i % rooms.len()]`.
+    pub async fn grow(
+        &mut self,
+        target: &Target,
+        count: usize,
+        concurrency: usize,
+    ) -> anyhow::Result<()> {
         let gate = Arc::new(Semaphore::new(concurrency.max(1)));
-        let mut pending = Vec::with_capacity(count);
-        for i in 1..count {
+        let first = self.clients.len();
+        let mut pending = Vec::with_capacity(count.saturating_sub(first));
+        for i in first..count {
             let target = target.clone();
             let gate = gate.clone();
-            let room = room_ids[i % room_ids.len()];
+            let room = self.rooms[i % self.rooms.len()];
             pending.push(tokio::spawn(async move {
                 let _permit = gate.acquire_owned().await;
                 timed_login(&target, format!("bench-{i}"), room).await
@@ -205,14 +221,11 @@ impl Fleet {
             let (mut client, logged) = p
                 .await
                 .context("login task")?
-                .with_context(|| format!("client {} could not log in", i + 1))?;
+                .with_context(|| format!("client {} could not log in", first + i))?;
             target.start_readers(&mut client, logged.control);
-            clients.push(client);
+            self.clients.push(client);
         }
-        Ok(Self {
-            clients,
-            rooms: room_ids,
-        })
+        Ok(())
     }
 
     /// Clients in the same room as client `i`, itself excluded.

@@ -31,9 +31,11 @@ use crate::point::Point;
 
 /// Clients of a sweep when `--clients` is not given.
 const SWEEP_CLIENTS: usize = 100;
-/// Talker counts a sweep tries, in order, until one is over capacity.
+/// Talker counts a sweep tries, in order, until one is over capacity; past
+/// the number of clients, clients are added so that everyone talks.
 const SWEEP_TALKERS: &[usize] = &[
-    1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 100, 120, 150, 200,
+    1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 100, 110, 120, 130, 140, 150, 175, 200, 250,
+    300,
 ];
 
 /// Runs the benchmark the arguments ask for; `print` gets the report, one
@@ -124,7 +126,7 @@ async fn measure(cli: &Cli, target: &Target, print: &dyn Fn(&str)) -> anyhow::Re
 
     let clients = cli.clients.unwrap_or(SWEEP_CLIENTS);
     let rss_baseline = pid.and_then(process::rss_bytes);
-    let fleet = Fleet::connect(target, clients, cli.rooms, cli.login_concurrency).await?;
+    let mut fleet = Fleet::connect(target, clients, cli.rooms, cli.login_concurrency).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_idle = pid.and_then(process::rss_bytes);
     let per_session = match (rss_baseline, rss_idle) {
@@ -153,7 +155,7 @@ async fn measure(cli: &Cli, target: &Target, print: &dyn Fn(&str)) -> anyhow::Re
             merge(&mut v, &memory);
             v
         }
-        None => sweep(target, &fleet, cli, print, &memory).await?,
+        None => sweep(target, &mut fleet, cli, print, &memory).await?,
     };
     fleet.close().await;
     Ok(result)
@@ -163,17 +165,17 @@ async fn measure(cli: &Cli, target: &Target, print: &dyn Fn(&str)) -> anyhow::Re
 /// the last point within capacity, `points` holds them all.
 async fn sweep(
     target: &Target,
-    fleet: &Fleet,
+    fleet: &mut Fleet,
     cli: &Cli,
     print: &dyn Fn(&str),
     memory: &Value,
 ) -> anyhow::Result<Value> {
     let mut points: Vec<Point> = Vec::new();
     let mut last_good: Option<Point> = None;
-    for &talkers in SWEEP_TALKERS
-        .iter()
-        .take_while(|&&t| t <= fleet.clients.len())
-    {
+    for &talkers in SWEEP_TALKERS {
+        if talkers > fleet.clients.len() {
+            fleet.grow(target, talkers, cli.login_concurrency).await?;
+        }
         let p = point::measure(target, fleet, talkers, cli.seconds, cli.server_pid).await;
         print(&report::line(&p));
         let over = p.over_capacity();
