@@ -124,7 +124,16 @@ async fn measure(cli: &Cli, target: &Target, print: &dyn Fn(&str)) -> anyhow::Re
         return Ok(serde_json::to_value(&storm)?);
     }
 
-    let clients = cli.clients.unwrap_or(SWEEP_CLIENTS);
+    let clients = cli
+        .clients
+        .unwrap_or(SWEEP_CLIENTS.max(cli.talkers.unwrap_or(0)));
+    if let Some(talkers) = cli.talkers
+        && talkers > clients
+    {
+        anyhow::bail!(
+            "--talkers {talkers} exceeds --clients {clients}: talkers are among the clients"
+        );
+    }
     let rss_baseline = pid.and_then(process::rss_bytes);
     let mut fleet = Fleet::connect(target, clients, cli.rooms, cli.login_concurrency).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
