@@ -255,18 +255,50 @@ fn load_state(store: &Store, config: &Config) -> Result<State, StartError> {
     State::from_snapshot(&snapshot, Limits::default()).map_err(|e| StartError::State(e.to_string()))
 }
 
+/// UDP socket buffer the server asks for (the kernel caps it at
+/// `net.core.rmem_max` / `wmem_max`). With the 208 KiB default, a burst of
+/// a thousand QUIC Initial packets (1,200 bytes each) overflows the receive
+/// buffer and clients wait for their retransmission back-off.
+const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
+
 /// Binds the endpoint; an IPv6 wildcard falls back to IPv4 when IPv6 is off.
 fn bind_endpoint(
     config: quinn::ServerConfig,
     addr: SocketAddr,
 ) -> Result<quinn::Endpoint, StartError> {
-    match quinn::Endpoint::server(config.clone(), addr) {
+    match endpoint_on(config.clone(), addr) {
         Ok(e) => Ok(e),
         Err(e) if addr.is_ipv6() && addr.ip().is_unspecified() => {
             tracing::warn!(error = %e, "IPv6 unavailable; listening on IPv4 only");
             let v4 = SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, addr.port()));
-            quinn::Endpoint::server(config, v4).map_err(io(format!("cannot bind {v4}")))
+            endpoint_on(config, v4).map_err(io(format!("cannot bind {v4}")))
         }
         Err(e) => Err(io(format!("cannot bind {addr}"))(e)),
     }
+}
+
+/// `quinn::Endpoint::server` with larger socket buffers.
+fn endpoint_on(config: quinn::ServerConfig, addr: SocketAddr) -> std::io::Result<quinn::Endpoint> {
+    let socket = std::net::UdpSocket::bind(addr)?;
+    let state = quinn::udp::UdpSocketState::new((&socket).into())?;
+    for (what, result) in [
+        (
+            "receive",
+            state.set_recv_buffer_size((&socket).into(), SOCKET_BUFFER),
+        ),
+        (
+            "send",
+            state.set_send_buffer_size((&socket).into(), SOCKET_BUFFER),
+        ),
+    ] {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "cannot enlarge the UDP {what} buffer");
+        }
+    }
+    quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        Some(config),
+        socket,
+        Arc::new(quinn::TokioRuntime),
+    )
 }

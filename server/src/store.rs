@@ -3,6 +3,8 @@
 //! Records are protobuf messages of `voice-proto`.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use prost::Message;
 use voice_proto::pb::admin::{Ban, User};
@@ -25,6 +27,9 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// The flush task failed.
+    #[error("database flush failed: {0}")]
+    Flush(String),
     /// The database was written by another version.
     #[error("database schema {found} is not supported (this server uses {SCHEMA_VERSION})")]
     Schema {
@@ -37,11 +42,21 @@ pub enum StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: sled::Db,
+    flushes: Arc<FlushGroup>,
     meta: sled::Tree,
     users: sled::Tree,
     rooms: sled::Tree,
     roles: sled::Tree,
     bans: sled::Tree,
+}
+
+/// Flush tickets: `requested` counts callers, `done` is the highest ticket
+/// a finished flush covers; `turn` lets one flush run at a time.
+#[derive(Debug, Default)]
+struct FlushGroup {
+    requested: AtomicU64,
+    done: AtomicU64,
+    turn: tokio::sync::Mutex<()>,
 }
 
 fn decode<M: Message + Default>(tree: &'static str, bytes: &[u8]) -> Result<M, StoreError> {
@@ -62,6 +77,7 @@ impl Store {
             roles: db.open_tree("roles")?,
             bans: db.open_tree("bans")?,
             db,
+            flushes: Arc::new(FlushGroup::default()),
         };
         match store.meta.get("schema")? {
             None => {
@@ -80,8 +96,26 @@ impl Store {
     }
 
     /// Writes everything to disk; call before acknowledging a lasting change.
+    ///
+    /// sled 0.34's `flush_async` never completes when called concurrently
+    /// (spacejam/sled#1308: a burst of logins hung the server), so the
+    /// blocking flush runs on the blocking pool, one at a time; callers that
+    /// arrive while one runs share the next (group commit: one disk sync for
+    /// a burst of logins instead of one each).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        let group = &self.flushes;
+        // Writes made before this point are covered by any flush that starts later.
+        let ticket = group.requested.fetch_add(1, Ordering::AcqRel) + 1;
+        let _turn = group.turn.lock().await;
+        if group.done.load(Ordering::Acquire) >= ticket {
+            return Ok(());
+        }
+        let covers = group.requested.load(Ordering::Acquire);
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Flush(e.to_string()))??;
+        group.done.fetch_max(covers, Ordering::AcqRel);
         Ok(())
     }
 

@@ -1,20 +1,34 @@
 //! Voice relay: one datagram in, one `Bytes` out, shared by every receiver.
+//!
+//! Per forwarded datagram the relay only clones a `Bytes` (a reference
+//! count) and hands it to quinn; the outgoing datagrams are written into
+//! one reused buffer, the route is looked up again only when the routing
+//! table changed, and the state lock is never taken.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use bytes::Bytes;
+use bytes::BytesMut;
 use voice_proto::voice;
 
-use crate::hub::Hub;
+use crate::hub::{Hub, Route, Routes};
 use crate::throttle::TokenBucket;
+
+/// Bytes of outgoing datagrams written before the buffer is replaced
+/// (about a hundred voice packets; allocated on the first packet to
+/// forward, so listeners that never speak hold none).
+const OUT_BUFFER: usize = 16 * 1024;
 
 /// Reads the connection's datagrams and forwards those of an authenticated
 /// session that may speak to the other sessions of its room.
 pub async fn relay_loop(hub: Arc<Hub>, conn: quinn::Connection, session: Arc<AtomicU32>) {
     let max_payload = hub.config.max_voice_payload;
     let mut bucket = TokenBucket::new(hub.config.voice_rate, hub.config.voice_rate / 2.0);
-    let mut out = Vec::with_capacity(voice::MAX_HEADER_LEN + max_payload);
+    let mut out = BytesMut::new();
+    let mut datagram_out = Vec::new();
+    let mut routes = hub.routes_cache();
+    // The route of (session, table) last looked up.
+    let mut cached: Option<(u32, Arc<Routes>, Option<Route>)> = None;
     while let Ok(datagram) = conn.read_datagram().await {
         // Unauthenticated: dropped before any other work.
         let id = session.load(Ordering::Acquire);
@@ -27,18 +41,28 @@ pub async fn relay_loop(hub: Arc<Hub>, conn: quinn::Connection, session: Arc<Ato
         if !bucket.take() {
             continue;
         }
-        let routes = hub.routes();
-        let Some(route) = routes.by_session.get(&id) else {
+        let table = routes.load();
+        let fresh = matches!(&cached, Some((s, t, _)) if *s == id && Arc::ptr_eq(t, table));
+        if !fresh {
+            cached = Some((id, table.clone(), table.by_session.get(&id).cloned()));
+        }
+        let Some((_, _, Some(route))) = &cached else {
             continue;
         };
-        if !route.speak || route.targets.is_empty() {
+        if !route.speak || route.listeners.len() <= 1 {
             continue;
         }
-        voice::relay(&mut out, id, &packet);
-        let forwarded = Bytes::copy_from_slice(&out);
-        for target in &route.targets {
-            // A receiver whose buffer is full loses this packet only.
-            let _ = target.send_datagram(forwarded.clone());
+        voice::relay(&mut datagram_out, id, &packet);
+        if out.capacity() - out.len() < datagram_out.len() {
+            out = BytesMut::with_capacity(OUT_BUFFER);
+        }
+        out.extend_from_slice(&datagram_out);
+        let forwarded = out.split().freeze();
+        for listener in route.listeners.iter() {
+            if listener.id != id {
+                // A receiver whose buffer is full loses this packet only.
+                let _ = listener.conn.send_datagram(forwarded.clone());
+            }
         }
     }
 }

@@ -23,7 +23,7 @@ use voice_proto::state::{Actor, Applied, ROOT, Rejection, SessionId};
 use voice_proto::{Limits, State, close, frame};
 
 pub use persist::META_ADMIN_TOKEN;
-pub use routes::{Route, Routes};
+pub use routes::{Listener, Route, Routes};
 
 use crate::config::Config;
 use crate::store::{Store, StoreError};
@@ -91,7 +91,7 @@ pub struct Login {
 #[derive(Debug)]
 pub struct Hub {
     inner: Mutex<Inner>,
-    routes: ArcSwap<Routes>,
+    routes: Arc<ArcSwap<Routes>>,
     /// The database.
     pub store: Store,
     /// The configuration.
@@ -133,7 +133,7 @@ impl Hub {
                 next_session: 1,
                 next_chat: 1,
             }),
-            routes: ArcSwap::from_pointee(Routes::default()),
+            routes: Arc::new(ArcSwap::from_pointee(Routes::default())),
             store,
             config,
             password,
@@ -145,6 +145,12 @@ impl Hub {
     /// in the common case).
     pub fn routes(&self) -> arc_swap::Guard<Arc<Routes>> {
         self.routes.load()
+    }
+
+    /// A per-reader cache of the routing table: reading it costs one pointer
+    /// comparison until the table changes.
+    pub fn routes_cache(&self) -> arc_swap::Cache<Arc<ArcSwap<Routes>>, Arc<Routes>> {
+        arc_swap::Cache::new(self.routes.clone())
     }
 
     /// Locks the state (admin requests and tests).

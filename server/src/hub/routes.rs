@@ -1,21 +1,36 @@
 //! The voice routing table: who may speak and who hears them, rebuilt after
 //! every change so the relay reads it without taking the state lock.
+//!
+//! The rebuild is linear in the sessions: each room's listeners are listed
+//! once and shared (`Arc`) by every speaker of that room, who skips itself
+//! when sending.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use voice_proto::acl::{Subject, evaluate};
 use voice_proto::pb::wire::Permission;
-use voice_proto::state::SessionId;
+use voice_proto::state::{RoomId, SessionId};
 
 use super::{Hub, Inner};
+
+/// A session that hears its room.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// Its session.
+    pub id: SessionId,
+    /// Its connection.
+    pub conn: quinn::Connection,
+}
 
 /// Where one session's voice goes.
 #[derive(Debug, Clone)]
 pub struct Route {
     /// The session may speak in its room and is not muted.
     pub speak: bool,
-    /// The other sessions of its room that are not deafened.
-    pub targets: Vec<quinn::Connection>,
+    /// The sessions of its room that are not deafened, itself possibly
+    /// included (the relay skips it); empty when it may not speak.
+    pub listeners: Arc<[Listener]>,
 }
 
 /// Every session's route.
@@ -29,8 +44,23 @@ impl Hub {
     /// Recomputes the routes from the state (cached Speak permissions).
     pub(super) fn rebuild_routes(&self, inner: &Inner) {
         let state = &inner.state;
+        let mut rooms: HashMap<RoomId, Vec<Listener>> = HashMap::new();
+        for (id, link) in inner.links.iter() {
+            let Some(session) = state.session(*id) else {
+                continue;
+            };
+            if !session.self_deaf && !session.server_deaf {
+                rooms.entry(session.room).or_default().push(Listener {
+                    id: *id,
+                    conn: link.conn.clone(),
+                });
+            }
+        }
+        let rooms: HashMap<RoomId, Arc<[Listener]>> =
+            rooms.into_iter().map(|(r, l)| (r, l.into())).collect();
+        let none: Arc<[Listener]> = Arc::new([]);
         let mut by_session = HashMap::with_capacity(inner.links.len());
-        for (id, _) in inner.links.iter() {
+        for id in inner.links.keys() {
             let Some(session) = state.session(*id) else {
                 continue;
             };
@@ -38,18 +68,12 @@ impl Hub {
                 && !session.server_mute
                 && evaluate(state, Subject::from(session), session.room)
                     .contains(Permission::Speak);
-            let targets = if speak {
-                state
-                    .sessions_in(session.room)
-                    .filter(|s| s.id != *id && !s.self_deaf && !s.server_deaf)
-                    .filter_map(|s| inner.links.get(&s.id).map(|l| l.conn.clone()))
-                    .collect()
-            } else {
-                Vec::new()
+            let listeners = match rooms.get(&session.room) {
+                Some(l) if speak => l.clone(),
+                _ => none.clone(),
             };
-            by_session.insert(*id, Route { speak, targets });
+            by_session.insert(*id, Route { speak, listeners });
         }
-        self.routes
-            .store(std::sync::Arc::new(Routes { by_session }));
+        self.routes.store(Arc::new(Routes { by_session }));
     }
 }

@@ -8,17 +8,12 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use ed25519_dalek::SigningKey;
-use prost::Message;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
-use voice_proto::frame::{self, FrameDecoder};
+use voice_bench::client::{self, Credentials, Framed, ServerCert};
 use voice_proto::pb::wire::{
-    Authenticate, Change, ChatMessage, ChatSend, ClientMsg, Hello, Propose, ServerMsg, StreamKind,
-    client_msg, server_msg::Msg,
+    Change, ChatMessage, ChatSend, Hello, Propose, StreamKind, client_msg, server_msg::Msg,
 };
-use voice_proto::{Limits, State, StateHash, auth};
+use voice_proto::{Limits, State, StateHash};
 use voice_server::{Config, Server};
 
 /// Generous wait for anything the server should do.
@@ -121,130 +116,53 @@ pub struct Login {
     pub room: u32,
 }
 
-/// Accepts exactly the certificate with this SHA-256 fingerprint.
-#[derive(Debug)]
-struct Pin {
-    fingerprint: String,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl ServerCertVerifier for Pin {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let fp = voice_proto::hash::hex(&Sha256::digest(end_entity.as_ref()));
-        if fp == self.fingerprint {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General("fingerprint mismatch".into()))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// A QUIC connection to the server (no voice/1 handshake yet).
+/// A QUIC connection to the server (no voice/1 handshake yet), pinning its
+/// certificate.
 pub async fn quic_connect(server: &TestServer) -> quinn::Connection {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pin {
-            fingerprint: server.fingerprint.clone(),
-            provider,
-        }))
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![voice_proto::ALPN.to_vec()];
-    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
-    let mut client_config = quinn::ClientConfig::new(Arc::new(quic));
-    client_config.transport_config(Arc::new(voice_server::tls::transport()));
-    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    endpoint.set_default_client_config(client_config);
-    tokio::time::timeout(WAIT, endpoint.connect(server.addr, "localhost").unwrap())
+    let config = client::client_config(
+        ServerCert::Pinned(server.fingerprint.clone()),
+        voice_server::tls::transport(),
+    )
+    .unwrap();
+    let endpoint = client::endpoint(server.addr, config).unwrap();
+    tokio::time::timeout(WAIT, client::connect(&endpoint, server.addr))
         .await
         .expect("QUIC connects in time")
         .expect("QUIC connects")
 }
 
-/// Frames on one stream, client side.
-pub struct Stream {
-    pub send: quinn::SendStream,
-    pub recv: quinn::RecvStream,
-    decoder: FrameDecoder,
+/// Frames on one stream, client side (the shared client's [`Framed`] with
+/// the test's deadline).
+pub struct Stream(Framed);
+
+impl std::ops::Deref for Stream {
+    type Target = Framed;
+    fn deref(&self) -> &Framed {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Stream {
+    fn deref_mut(&mut self) -> &mut Framed {
+        &mut self.0
+    }
 }
 
 impl Stream {
     pub fn new(send: quinn::SendStream, recv: quinn::RecvStream) -> Self {
-        Self {
-            send,
-            recv,
-            decoder: FrameDecoder::new(frame::SERVER_MAX_FRAME),
-        }
+        Self(Framed::new(send, recv))
     }
 
     pub async fn send(&mut self, msg: client_msg::Msg) {
-        let bytes =
-            frame::encode_to_bytes(&ClientMsg { msg: Some(msg) }, frame::CLIENT_MAX_FRAME).unwrap();
-        let _ = self.send.write_all(&bytes).await;
+        let _ = self.0.send(msg).await;
     }
 
     /// The next server message; `None` when the stream or connection ends.
     pub async fn next(&mut self) -> Option<Msg> {
-        tokio::time::timeout(WAIT, async {
-            loop {
-                if let Some(f) = self.decoder.next_frame().unwrap() {
-                    return ServerMsg::decode(f).unwrap().msg;
-                }
-                match self
-                    .recv
-                    .read_chunk(self.decoder.wanted().max(1), true)
-                    .await
-                {
-                    Ok(Some(c)) => self.decoder.push(&c.bytes),
-                    _ => return None,
-                }
-            }
-        })
-        .await
-        .expect("the server answers in time")
+        tokio::time::timeout(WAIT, self.0.next())
+            .await
+            .expect("the server answers in time")
+            .expect("the server sends valid frames")
     }
 }
 
@@ -292,36 +210,16 @@ impl Client {
     }
 
     pub async fn handshake(conn: quinn::Connection, login: Login) -> Option<Client> {
-        let (send, recv) = conn.open_bi().await.ok()?;
-        let mut control = Stream::new(send, recv);
-        control
-            .send(client_msg::Msg::Hello(Hello {
-                protocol_version: 1,
-                kind: StreamKind::Control as i32,
-                client: "test".into(),
-            }))
-            .await;
-        let Some(Msg::Challenge(challenge)) = control.next().await else {
-            return None;
+        let creds = Credentials {
+            key: login.key.clone(),
+            password: login.password,
+            name: login.name,
+            admin_token: login.admin_token,
+            room: login.room,
         };
-        let mut exporter = [0u8; auth::EXPORTER_LEN];
-        conn.export_keying_material(&mut exporter, auth::EXPORTER_LABEL, b"")
-            .unwrap();
-        let signature = auth::sign(&login.key, &challenge.nonce, &exporter);
-        control
-            .send(client_msg::Msg::Authenticate(Authenticate {
-                protocol_version: 1,
-                public_key: login.key.verifying_key().to_bytes().to_vec(),
-                signature: signature.to_bytes().to_vec(),
-                password: login.password,
-                display_name: login.name,
-                admin_token: login.admin_token,
-                room: login.room,
-            }))
-            .await;
-        let Some(Msg::Welcome(welcome)) = control.next().await else {
-            return None;
-        };
+        let logged = client::login(&conn, creds).await.ok()?;
+        let control = Stream(logged.control);
+        let welcome = logged.welcome;
         let state = State::from_snapshot(&welcome.snapshot.unwrap(), Limits::default()).unwrap();
         assert_eq!(state.hash().to_vec(), welcome.hash, "welcome hash");
         Some(Client {

@@ -1,0 +1,56 @@
+//! Command-line arguments of `voice-bench`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Load generator for the voice relay: simulated clients that log in for
+/// real, talkers sending Opus-sized datagrams, listeners timing them.
+///
+/// With --clients and --talkers it measures that one point; without --talkers
+/// it sweeps the number of talkers until loss exceeds 0.1 % or p99 exceeds
+/// 20 ms. With --storm it only measures how fast N clients get in.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "voice-bench", version, about)]
+pub struct Cli {
+    /// The server's UDP address.
+    #[arg(long)]
+    pub server: SocketAddr,
+    /// The server password ("" for an open server).
+    #[arg(long, default_value = "")]
+    pub password: String,
+    /// Clients that log in (talkers included); the sweep uses 100 when unset.
+    #[arg(long)]
+    pub clients: Option<usize>,
+    /// Clients among them that talk; unset = sweep.
+    #[arg(long)]
+    pub talkers: Option<usize>,
+    /// Seconds measured per load point (after one second of warm-up).
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+    /// Spread the clients over this many rooms (1 = everyone in the root room;
+    /// more creates rooms named bench-N under the root).
+    #[arg(long, default_value_t = 1)]
+    pub rooms: usize,
+    /// The server's process id: CPU time and memory are read from /proc.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Write the figures as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Connection storm: this many clients connect and log in at once;
+    /// prints the time until all are in (no voice).
+    #[arg(long, conflicts_with_all = ["talkers"])]
+    pub storm: Option<usize>,
+    /// Pin the server's certificate (SHA-256 hex from its banner);
+    /// unset = accept any certificate.
+    #[arg(long)]
+    pub fingerprint: Option<String>,
+    /// Do not pin the server and the generator to separate cores.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Logins in flight at once while the clients connect (not in --storm).
+    #[arg(long, default_value_t = 32)]
+    pub login_concurrency: usize,
+}

@@ -1,0 +1,319 @@
+//! The simulated clients: each has its own UDP socket (so a burst of
+//! forwarded datagrams lands in many receive buffers, as with real users),
+//! logs in for real, drains its control stream and times the voice it hears.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use ed25519_dalek::SigningKey;
+use tokio::sync::Semaphore;
+use voice_proto::pb::wire::{
+    Change, Propose, Room, change::Kind, client_msg, rejected::Reason, server_msg::Msg,
+};
+use voice_proto::state::ROOT;
+use voice_proto::voice;
+
+use crate::client::{self, ClientError, Credentials, Framed, LoggedIn, ServerCert};
+use crate::histogram::Histogram;
+use crate::traffic;
+
+/// How long one login may take before the bench gives up on it.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What every receiver adds to.
+#[derive(Debug, Default)]
+pub struct Reception {
+    /// Latency of counted packets (receive time minus stamped send time).
+    pub latency: Histogram,
+    /// Counted packets received.
+    pub counted: AtomicU64,
+    /// Every voice datagram received.
+    pub total: AtomicU64,
+    /// Datagrams that did not parse.
+    pub malformed: AtomicU64,
+}
+
+/// One logged-in simulated client.
+#[derive(Debug)]
+pub struct BenchClient {
+    /// Its connection.
+    pub conn: quinn::Connection,
+    /// Its session id.
+    pub session: u32,
+    /// Its room.
+    pub room: u32,
+    endpoint: quinn::Endpoint,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Closes every client, then waits (briefly) until the closes are sent.
+pub async fn close_all(clients: Vec<BenchClient>) {
+    let mut endpoints = Vec::with_capacity(clients.len());
+    for c in clients {
+        c.conn.close(0u32.into(), b"benchmark finished");
+        for t in &c.tasks {
+            t.abort();
+        }
+        endpoints.push(c.endpoint);
+    }
+    let idle = async {
+        for e in &endpoints {
+            e.wait_idle().await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), idle).await;
+}
+
+/// How clients reach the server.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Server address.
+    pub server: SocketAddr,
+    /// Server password.
+    pub password: String,
+    /// quinn client configuration.
+    pub config: quinn::ClientConfig,
+    /// The clock every stamp is relative to.
+    pub epoch: Instant,
+    /// Where received voice is counted.
+    pub reception: Arc<Reception>,
+}
+
+impl Target {
+    /// A target with the bench's transport settings.
+    pub fn new(server: SocketAddr, password: String, cert: ServerCert) -> anyhow::Result<Self> {
+        let config = client::client_config(cert, client::transport())?;
+        Ok(Self {
+            server,
+            password,
+            config,
+            epoch: Instant::now(),
+            reception: Arc::new(Reception::default()),
+        })
+    }
+
+    /// Connects and logs in one client named `name` into `room`; returns
+    /// the client and its control stream (not yet drained).
+    pub async fn login(
+        &self,
+        name: String,
+        room: u32,
+    ) -> Result<(BenchClient, LoggedIn), ClientError> {
+        let endpoint = client::endpoint(self.server, self.config.clone())?;
+        let conn = client::connect(&endpoint, self.server).await?;
+        let creds = Credentials {
+            key: SigningKey::generate(&mut rand::rngs::OsRng),
+            password: self.password.clone(),
+            name,
+            admin_token: String::new(),
+            room,
+        };
+        let logged = client::login(&conn, creds).await?;
+        let client = BenchClient {
+            conn,
+            session: logged.welcome.session_id,
+            room: current_room(&logged),
+            endpoint,
+            tasks: Vec::new(),
+        };
+        Ok((client, logged))
+    }
+
+    /// Starts the client's readers: the control stream is read and dropped,
+    /// voice datagrams are timed.
+    pub fn start_readers(&self, client: &mut BenchClient, mut control: Framed) {
+        client.tasks.push(tokio::spawn(async move {
+            while let Ok(Some(_)) = control.next_frame().await {}
+        }));
+        let conn = client.conn.clone();
+        let epoch = self.epoch;
+        let reception = self.reception.clone();
+        client.tasks.push(tokio::spawn(async move {
+            while let Ok(datagram) = conn.read_datagram().await {
+                let now = epoch.elapsed().as_micros() as u64;
+                reception.total.fetch_add(1, Ordering::Relaxed);
+                let Ok(packet) = voice::decode_server(&datagram, voice::DEFAULT_MAX_PAYLOAD) else {
+                    reception.malformed.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                if let Some((sent, true)) = traffic::read_stamp(packet.opus) {
+                    reception.counted.fetch_add(1, Ordering::Relaxed);
+                    reception.latency.record(now.saturating_sub(sent));
+                }
+            }
+        }));
+    }
+}
+
+/// The room the server put a client in (it falls back to the root when the
+/// requested room is full or closed).
+fn current_room(logged: &LoggedIn) -> u32 {
+    let id = logged.welcome.session_id;
+    logged
+        .welcome
+        .snapshot
+        .as_ref()
+        .and_then(|s| s.sessions.iter().find(|x| x.id == id))
+        .map(|s| s.room)
+        .unwrap_or(ROOT)
+}
+
+/// Logged-in clients spread over rooms.
+#[derive(Debug)]
+pub struct Fleet {
+    /// The clients, client `i` in room `rooms[i % rooms.len()]`.
+    pub clients: Vec<BenchClient>,
+    /// The rooms used.
+    pub rooms: Vec<u32>,
+}
+
+impl Fleet {
+    /// Logs in `count` clients over `rooms` rooms, at most `concurrency`
+    /// logins at once. The first client creates missing rooms `bench-N`.
+    pub async fn connect(
+        target: &Target,
+        count: usize,
+        rooms: usize,
+        concurrency: usize,
+    ) -> anyhow::Result<Self> {
+        if count == 0 {
+            bail!("--clients must be at least 1");
+        }
+        let (mut first, mut logged) = timed_login(target, "bench-0".to_owned(), ROOT)
+            .await
+            .context("first client")?;
+        let room_ids = ensure_rooms(&mut logged, rooms.max(1))
+            .await
+            .context("creating the bench rooms")?;
+        target.start_readers(&mut first, logged.control);
+        let mut fleet = Self {
+            clients: vec![first],
+            rooms: room_ids,
+        };
+        fleet.grow(target, count, concurrency).await?;
+        Ok(fleet)
+    }
+
+    /// Logs in more clients until there are `count`, client `i` in room
+    /// `rooms[i % rooms.len()]`.
+    pub async fn grow(
+        &mut self,
+        target: &Target,
+        count: usize,
+        concurrency: usize,
+    ) -> anyhow::Result<()> {
+        let gate = Arc::new(Semaphore::new(concurrency.max(1)));
+        let first = self.clients.len();
+        let mut pending = Vec::with_capacity(count.saturating_sub(first));
+        for i in first..count {
+            let target = target.clone();
+            let gate = gate.clone();
+            let room = self.rooms[i % self.rooms.len()];
+            pending.push(tokio::spawn(async move {
+                let _permit = gate.acquire_owned().await;
+                timed_login(&target, format!("bench-{i}"), room).await
+            }));
+        }
+        for (i, p) in pending.into_iter().enumerate() {
+            let (mut client, logged) = p
+                .await
+                .context("login task")?
+                .with_context(|| format!("client {} could not log in", first + i))?;
+            target.start_readers(&mut client, logged.control);
+            self.clients.push(client);
+        }
+        Ok(())
+    }
+
+    /// Clients in the same room as client `i`, itself excluded.
+    pub fn listeners_of(&self, i: usize) -> usize {
+        let room = self.clients[i].room;
+        self.clients.iter().filter(|c| c.room == room).count() - 1
+    }
+
+    /// Closes every client.
+    pub async fn close(self) {
+        close_all(self.clients).await;
+    }
+}
+
+async fn timed_login(
+    target: &Target,
+    name: String,
+    room: u32,
+) -> Result<(BenchClient, LoggedIn), ClientError> {
+    match tokio::time::timeout(LOGIN_TIMEOUT, target.login(name, room)).await {
+        Ok(r) => r,
+        Err(_) => Err(ClientError::Unexpected(format!(
+            "no Welcome within {} s",
+            LOGIN_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// The ids of the root and of rooms `bench-1` … `bench-(n-1)` under it,
+/// creating those that do not exist (needs the MakeRoom permission, which a
+/// registered user has by default).
+async fn ensure_rooms(logged: &mut LoggedIn, n: usize) -> anyhow::Result<Vec<u32>> {
+    let mut ids = vec![ROOT];
+    let existing: Vec<Room> = logged
+        .welcome
+        .snapshot
+        .as_ref()
+        .map(|s| s.rooms.clone())
+        .unwrap_or_default();
+    let mut hash = logged.welcome.hash.clone();
+    for k in 1..n {
+        let name = format!("bench-{k}");
+        if let Some(r) = existing
+            .iter()
+            .find(|r| r.parent == ROOT && r.name == name && r.id != ROOT)
+        {
+            ids.push(r.id);
+            continue;
+        }
+        let change = Change {
+            kind: Some(Kind::AddRoom(Room {
+                id: 0,
+                parent: ROOT,
+                name: name.clone(),
+                inherit_acl: true,
+                ..Room::default()
+            })),
+        };
+        let mut attempts = 0;
+        let id = loop {
+            let request_id = k as u64 * 100 + attempts;
+            logged
+                .control
+                .send(client_msg::Msg::Propose(Propose {
+                    request_id,
+                    expected_hash: hash.clone(),
+                    change: Some(change.clone()),
+                }))
+                .await?;
+            let reply = loop {
+                match logged.control.next().await? {
+                    Some(Msg::Update(u)) => hash = u.resulting_hash,
+                    Some(Msg::Accepted(a)) if a.request_id == request_id => break Ok(a),
+                    Some(Msg::Rejected(r)) if r.request_id == request_id => break Err(r),
+                    Some(_) => {}
+                    None => bail!("the server closed the control stream"),
+                }
+            };
+            match reply {
+                Ok(accepted) => break accepted.assigned_id,
+                Err(r) if r.reason == Reason::Stale as i32 && attempts < 20 => {
+                    hash = r.current_hash;
+                    attempts += 1;
+                }
+                Err(r) => bail!("the server refused to create room {name}: {}", r.message),
+            }
+        };
+        ids.push(id);
+    }
+    Ok(ids)
+}

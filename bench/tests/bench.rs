@@ -1,0 +1,162 @@
+//! The real `voice-bench` binary against a real server over QUIC on loopback.
+//! The server runs in this test's process; the bench is a child process, so
+//! the measurement crosses processes as it does against a deployed server.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use voice_server::{Config, Server};
+
+struct Running {
+    addr: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), voice_server::StartError>>,
+}
+
+async fn start_server(dir: &Path) -> Running {
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: Some(dir.to_owned()),
+        password: Some("bench-pw".to_owned()),
+        ..Config::default()
+    };
+    let server = Server::bind(config).await.expect("server starts");
+    let addr = server.banner().listening.to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    Running {
+        addr,
+        stop: Some(stop),
+        task,
+    }
+}
+
+impl Running {
+    async fn stop(mut self) {
+        let _ = self.stop.take().expect("running").send(());
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("server stops")
+            .expect("server task")
+            .expect("server ran cleanly");
+    }
+}
+
+/// Runs voice-bench with `args` against the server; returns its stdout and JSON.
+async fn bench(server: &Running, json: &Path, args: &[&str]) -> (String, Value) {
+    let pid = std::process::id().to_string();
+    let mut all = vec![
+        "--server",
+        &server.addr,
+        "--password",
+        "bench-pw",
+        "--server-pid",
+        &pid,
+        "--no-pin",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_voice-bench"))
+            .args(&all)
+            .output(),
+    )
+    .await
+    .expect("voice-bench finishes")
+    .expect("voice-bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "voice-bench failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(json).expect("JSON written");
+    (stdout, serde_json::from_str(&text).expect("valid JSON"))
+}
+
+fn number(v: &Value, key: &str) -> f64 {
+    v.get(key)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("{key} is a number in {v}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_point_in_one_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let json = dir.path().join("point.json");
+    let (stdout, v) = bench(
+        &server,
+        &json,
+        &["--clients", "6", "--talkers", "2", "--seconds", "2"],
+    )
+    .await;
+    assert_eq!(v["clients"], 6);
+    assert_eq!(v["talkers"], 2);
+    assert_eq!(v["rooms"], 1);
+    let delivered = number(&v, "delivered_ratio");
+    assert!(
+        (0.9..=1.0).contains(&delivered),
+        "delivered {delivered}\n{stdout}"
+    );
+    let p50 = number(&v, "p50_ms");
+    let p99 = number(&v, "p99_ms");
+    assert!(p50 > 0.0 && p99 >= p50, "{v}");
+    assert!(number(&v, "server_cpu_us_per_forwarded_packet") >= 0.0);
+    assert!(number(&v, "server_rss_bytes") > 0.0);
+    // Two talkers, five listeners each: every forward is counted.
+    assert!(number(&v, "forwarded_per_s") > 0.0);
+    assert!(number(&v, "wire_up_bytes_per_packet") > number(&v, "payload_bytes_per_packet"));
+    // The table: a header and one line for the point.
+    assert!(stdout.contains("delivered"), "{stdout}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_spread_over_rooms_hear_only_their_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let json = dir.path().join("rooms.json");
+    let (stdout, v) = bench(
+        &server,
+        &json,
+        &[
+            "--clients",
+            "6",
+            "--talkers",
+            "2",
+            "--rooms",
+            "2",
+            "--seconds",
+            "2",
+        ],
+    )
+    .await;
+    assert_eq!(v["rooms"], 2);
+    // Each talker has two listeners in its room (not five): the ratio is
+    // measured against that, so anything heard across rooms would exceed 1.
+    let delivered = number(&v, "delivered_ratio");
+    assert!(
+        (0.9..=1.0).contains(&delivered),
+        "delivered {delivered}\n{stdout}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_logins_all_get_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let json = dir.path().join("storm.json");
+    let (stdout, v) = bench(&server, &json, &["--storm", "40"]).await;
+    assert_eq!(v["connected"], 40, "{stdout}");
+    assert!(stdout.contains("all in after"), "{stdout}");
+    assert!(number(&v, "seconds_to_all_connected") > 0.0);
+    server.stop().await;
+}
