@@ -112,11 +112,16 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// belongs to the certificate.
 pub fn certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, TlsError> {
     let identity = from_files(cert, key)?;
-    let certified = CertifiedKey::from_der(identity.chain, identity.key, &provider())?;
-    certified.keys_match().map_err(|_| TlsError::KeyMismatch {
+    let mismatch = || TlsError::KeyMismatch {
         cert: cert.display().to_string(),
         key: key.display().to_string(),
-    })?;
+    };
+    let certified =
+        CertifiedKey::from_der(identity.chain, identity.key, &provider()).map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => mismatch(),
+            other => TlsError::Rustls(other),
+        })?;
+    certified.keys_match().map_err(|_| mismatch())?;
     Ok(Arc::new(certified))
 }
 

@@ -32,6 +32,8 @@ pub struct TestServer {
     pub admin_token: Option<String>,
     pub admin_socket: PathBuf,
     pub hub: Arc<voice_server::hub::Hub>,
+    /// The reloadable certificate (`files` and `self-signed` mode).
+    pub file_cert: Option<Arc<voice_server::cert_reload::FileCert>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), voice_server::StartError>>>,
 }
@@ -52,6 +54,7 @@ impl TestServer {
         let server = Server::bind(config).await.expect("server starts");
         let banner = server.banner().clone();
         let hub = server.hub();
+        let file_cert = server.file_cert();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
             let _ = stopped.await;
@@ -63,6 +66,7 @@ impl TestServer {
             admin_token: banner.admin_token,
             admin_socket: banner.admin_socket,
             hub,
+            file_cert,
             stop: Some(stop),
             task: Some(task),
         }
@@ -182,13 +186,23 @@ impl ServerCertVerifier for Pin {
 
 /// A QUIC connection to the server (no voice/1 handshake yet).
 pub async fn quic_connect(server: &TestServer) -> quinn::Connection {
+    quic_connect_to(server.addr, &server.fingerprint)
+        .await
+        .expect("QUIC connects")
+}
+
+/// A QUIC connection to `addr` accepting only the certificate `fingerprint`.
+pub async fn quic_connect_to(
+    addr: SocketAddr,
+    fingerprint: &str,
+) -> Result<quinn::Connection, quinn::ConnectionError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .unwrap()
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(Pin {
-            fingerprint: server.fingerprint.clone(),
+            fingerprint: fingerprint.to_owned(),
             provider,
         }))
         .with_no_client_auth();
@@ -198,10 +212,9 @@ pub async fn quic_connect(server: &TestServer) -> quinn::Connection {
     client_config.transport_config(Arc::new(voice_server::tls::transport()));
     let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     endpoint.set_default_client_config(client_config);
-    tokio::time::timeout(WAIT, endpoint.connect(server.addr, "localhost").unwrap())
+    tokio::time::timeout(WAIT, endpoint.connect(addr, "localhost").unwrap())
         .await
         .expect("QUIC connects in time")
-        .expect("QUIC connects")
 }
 
 /// Frames on one stream, client side.
