@@ -31,8 +31,29 @@ const MAX_CHALLENGE_CONNECTIONS: usize = 32;
 /// Longest a challenge handshake may take.
 const CHALLENGE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What the ACME client last did (see [`Acme::status`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcmeStatus {
+    /// No certificate yet; the first order is under way.
+    Ordering,
+    /// A certificate is served.
+    Serving {
+        /// Certificates newly issued since start (0 = from the cache).
+        issued: u32,
+    },
+    /// The last attempt failed: the error and what to check. A certificate
+    /// may still be served (a failed renewal), and the order is retried.
+    Failed {
+        /// The CA's or the client's error.
+        error: String,
+        /// What to check.
+        hint: String,
+    },
+}
+
 /// The ACME client of a server, with its challenge listener bound.
 pub struct Acme {
+    status: tokio::sync::watch::Sender<AcmeStatus>,
     state: AcmeState<std::io::Error, std::io::Error>,
     resolver: Arc<dyn ResolvesServerCert>,
     listener: tokio::net::TcpListener,
@@ -155,6 +176,7 @@ impl Acme {
             TlsError::Acme(format!("cannot bind the challenge port {addr}: {e}{hint}"))
         })?;
         Ok(Self {
+            status: tokio::sync::watch::Sender::new(AcmeStatus::Ordering),
             state,
             resolver,
             listener,
@@ -174,6 +196,11 @@ impl Acme {
         self.listener.local_addr().ok()
     }
 
+    /// Follows what the client does: ordering, serving, failures.
+    pub fn status(&self) -> tokio::sync::watch::Receiver<AcmeStatus> {
+        self.status.subscribe()
+    }
+
     /// The names the certificate is for.
     pub fn domains(&self) -> &[String] {
         &self.domains
@@ -182,6 +209,7 @@ impl Acme {
     /// Orders, renews and serves challenges until `cancel`.
     pub async fn run(self, cancel: CancellationToken) {
         let Self {
+            status,
             mut state,
             listener,
             challenge_tls,
@@ -195,8 +223,11 @@ impl Acme {
             .unwrap_or_default();
         tracing::info!(?domains, %directory, %challenge, "acme: getting a certificate");
         let events = async {
+            let mut issued = 0;
             while let Some(event) = state.next().await {
-                log_event(event, &domains, &directory, &challenge);
+                if let Some(new) = log_event(event, &domains, &directory, &challenge, &mut issued) {
+                    status.send_replace(new);
+                }
             }
         };
         tokio::select! {
@@ -207,29 +238,41 @@ impl Acme {
     }
 }
 
+/// Logs an event; returns the new status when it changed.
 fn log_event(
     event: rustls_acme::Event<std::io::Error, std::io::Error>,
     domains: &[String],
     directory: &str,
     challenge: &str,
-) {
+    issued: &mut u32,
+) -> Option<AcmeStatus> {
     match event {
         Ok(EventOk::DeployedCachedCert) => {
-            tracing::info!(?domains, "acme: serving the cached certificate")
+            tracing::info!(?domains, "acme: serving the cached certificate");
+            Some(AcmeStatus::Serving { issued: *issued })
         }
         Ok(EventOk::DeployedNewCert) => {
-            tracing::info!(?domains, "acme: new certificate issued and now served")
+            *issued += 1;
+            tracing::info!(?domains, "acme: new certificate issued and now served");
+            Some(AcmeStatus::Serving { issued: *issued })
         }
-        Ok(EventOk::CertCacheStore) => tracing::debug!("acme: certificate stored in the cache"),
-        Ok(EventOk::AccountCacheStore) => tracing::debug!("acme: account stored in the cache"),
+        Ok(EventOk::CertCacheStore) => {
+            tracing::debug!("acme: certificate stored in the cache");
+            None
+        }
+        Ok(EventOk::AccountCacheStore) => {
+            tracing::debug!("acme: account stored in the cache");
+            None
+        }
         Err(e) => {
-            let text = e.to_string();
+            let error = e.to_string();
+            let hint = order_hint(&error, directory, challenge);
             tracing::error!(
-                error = %text,
+                %error,
                 ?domains,
-                "acme: getting a certificate failed; will retry with growing delays. {}",
-                order_hint(&text, directory, challenge)
+                "acme: getting a certificate failed; will retry with growing delays. {hint}"
             );
+            Some(AcmeStatus::Failed { error, hint })
         }
     }
 }
@@ -248,6 +291,7 @@ pub fn order_hint(error: &str, directory: &str, challenge: &str) -> String {
         || has("error:tls")
         || has("error:unauthorized")
         || has("error:incorrectResponse")
+        || has("Failed to connect")
     {
         format!(
             "The CA could not complete TLS-ALPN-01 on TCP port 443 of the name: check that the \

@@ -210,6 +210,14 @@ impl Server {
         }
     }
 
+    /// What the ACME client does (`acme` mode).
+    pub fn acme_status(&self) -> Option<tokio::sync::watch::Receiver<crate::acme::AcmeStatus>> {
+        match &self.certs {
+            CertSource::Acme(acme) => Some(acme.status()),
+            CertSource::Files { .. } => None,
+        }
+    }
+
     /// The TCP address of the ACME challenge listener (`acme` mode).
     pub fn acme_challenge_addr(&self) -> Option<SocketAddr> {
         match &self.certs {

@@ -261,3 +261,57 @@ async fn acme_certificate_from_pebble_is_trusted_without_prompt_and_renewed() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_order_says_what_to_check() {
+    if !Path::new(PEBBLE).exists() {
+        println!("SKIPPED: {PEBBLE} is missing (install the Debian package pebble)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (pebble_ca, pebble_cert) = pebble_https(dir.path());
+    let pebble_listen: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let config = voice_server::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: Some(dir.path().join("server")),
+        password: Some(PASSWORD.to_owned()),
+        tls_mode: voice_server::config::TlsMode::Acme,
+        acme_domains: vec!["localhost".to_owned()],
+        acme_directory: format!("https://{pebble_listen}/dir"),
+        acme_challenge_listen: "127.0.0.1:0".parse().unwrap(),
+        acme_ca_file: Some(pebble_ca),
+        ..voice_server::Config::default()
+    };
+    let server = voice_server::Server::bind(config).await.unwrap();
+    let mut status = server.acme_status().unwrap();
+    // pebble validates on a port where nothing listens: the challenge
+    // port is "not reachable".
+    let (_pebble, _) = start_pebble(dir.path(), pebble_listen, free_port());
+    eventually("pebble's directory", || {
+        https_get(pebble_listen, "/dir", &pebble_cert)
+    })
+    .await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    let failed = tokio::time::timeout(
+        support::WAIT,
+        status.wait_for(|s| matches!(s, voice_server::acme::AcmeStatus::Failed { .. })),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .clone();
+    let voice_server::acme::AcmeStatus::Failed { error, hint } = failed else {
+        unreachable!()
+    };
+    assert!(error.contains("Failed to connect"), "{error}");
+    assert!(hint.contains("TCP port 443"), "{hint}");
+    let _ = stop.send(());
+    tokio::time::timeout(support::WAIT, task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
