@@ -344,11 +344,26 @@ fn handshake(
     stream.set_read_timeout(Some(CHALLENGE_TIMEOUT))?;
     stream.set_write_timeout(Some(CHALLENGE_TIMEOUT))?;
     let mut conn = rustls::ServerConnection::new(tls).map_err(std::io::Error::other)?;
+    // The socket timeouts bound each read; this bounds the whole exchange, so
+    // a peer trickling bytes cannot hold a slot.
+    let deadline = std::time::Instant::now() + CHALLENGE_TIMEOUT;
+    let in_time = || {
+        if std::time::Instant::now() < deadline {
+            Ok(())
+        } else {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "challenge handshake too slow",
+            ))
+        }
+    };
     while conn.is_handshaking() {
+        in_time()?;
         conn.complete_io(&mut stream)?;
     }
     conn.send_close_notify();
     while conn.wants_write() {
+        in_time()?;
         conn.complete_io(&mut stream)?;
     }
     Ok(())
