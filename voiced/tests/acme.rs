@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use voice_proto::pb::control::{self as c, ConnectionState};
 
@@ -86,13 +87,24 @@ async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-/// The certificate file rustls-acme keeps in its cache dir, once there.
-fn cached_cert(dir: &Path) -> Option<Vec<u8>> {
-    std::fs::read_dir(dir)
+/// The leaf certificate rustls-acme keeps in its cache dir, once the file
+/// holds a whole chain (leaf and pebble's intermediate).
+fn cached_leaf(dir: &Path) -> Option<Vec<u8>> {
+    let pem = std::fs::read_dir(dir)
         .ok()?
         .filter_map(Result::ok)
         .find(|e| e.file_name().to_string_lossy().starts_with("cached_cert_"))
-        .and_then(|e| std::fs::read(e.path()).ok())
+        .and_then(|e| std::fs::read(e.path()).ok())?;
+    if !String::from_utf8_lossy(&pem)
+        .trim_end()
+        .ends_with("-----END CERTIFICATE-----")
+    {
+        return None;
+    }
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    (chain.len() >= 2).then(|| chain[0].to_vec())
 }
 
 /// pebble's own HTTPS certificate (Debian's package ships none): written
@@ -204,7 +216,7 @@ async fn acme_certificate_from_pebble_is_trusted_without_prompt_and_renewed() {
     let root_file = dir.path().join("pebble-root.pem");
     std::fs::write(&root_file, &root).unwrap();
 
-    let first = eventually("the first certificate", || cached_cert(&cache)).await;
+    let first = eventually("the first certificate", || cached_leaf(&cache)).await;
 
     let d = TestDaemon::start().await;
     let mut client = d.client().await;
@@ -212,7 +224,11 @@ async fn acme_certificate_from_pebble_is_trusted_without_prompt_and_renewed() {
     let status = connect(&mut client, &server_name, &root_file).await;
     assert_eq!(status.state(), ConnectionState::Connected);
     let first_fp = status.fingerprint.clone();
-    assert_eq!(first_fp.len(), 64);
+    assert_eq!(
+        first_fp,
+        voice_server::tls::fingerprint(&CertificateDer::from(first)),
+        "the issued certificate is served"
+    );
     let known = std::fs::read_to_string(d.paths.known_servers_file()).unwrap_or_default();
     assert!(
         !known.contains(&first_fp),
@@ -239,16 +255,19 @@ async fn acme_certificate_from_pebble_is_trusted_without_prompt_and_renewed() {
 
     // pebble's short-lived certificates make rustls-acme renew; the running
     // server serves the new one to new connections.
-    eventually("a renewed certificate", || {
-        cached_cert(&cache).filter(|pem| *pem != first)
+    let renewed = eventually("a renewed certificate", || {
+        cached_leaf(&cache).filter(|leaf| {
+            voice_server::tls::fingerprint(&CertificateDer::from(leaf.clone())) != first_fp
+        })
     })
     .await;
     client.disconnect(c::Empty {}).await.unwrap();
     let status = connect(&mut client, &server_name, &root_file).await;
     assert_eq!(status.state(), ConnectionState::Connected);
-    assert_ne!(
-        status.fingerprint, first_fp,
-        "the renewed certificate is served"
+    assert_eq!(
+        status.fingerprint,
+        voice_server::tls::fingerprint(&CertificateDer::from(renewed)),
+        "the renewed certificate is served without a restart"
     );
     let known = std::fs::read_to_string(d.paths.known_servers_file()).unwrap_or_default();
     assert!(!known.contains(&status.fingerprint), "{known}");
