@@ -152,6 +152,24 @@ fn start_pebble(dir: &Path, listen: SocketAddr, tls_port: u16) -> (Kill, SocketA
     (Kill(child), management)
 }
 
+/// Waits for pebble's directory; if pebble exited (a port taken since it
+/// was picked, say), fails with its log.
+async fn pebble_up(
+    pebble: &mut Kill,
+    dir: &Path,
+    listen: SocketAddr,
+    cert: &CertificateDer<'static>,
+) {
+    eventually("pebble's directory", || {
+        if let Ok(Some(status)) = pebble.0.try_wait() {
+            let log = std::fs::read_to_string(dir.join("pebble.log")).unwrap_or_default();
+            panic!("pebble exited ({status}):\n{log}");
+        }
+        https_get(listen, "/dir", cert)
+    })
+    .await;
+}
+
 async fn connect(client: &mut support::Client, server: &str, ca_file: &Path) -> c::StatusReply {
     client
         .connect(c::ConnectRequest {
@@ -198,11 +216,8 @@ async fn acme_certificate_from_pebble_is_trusted_without_prompt_and_renewed() {
     let addr = server.banner().listening;
     assert!(server.banner().fingerprint.is_empty());
 
-    let (_pebble, management) = start_pebble(&pebble_dir, pebble_listen, challenge.port());
-    eventually("pebble's directory", || {
-        https_get(pebble_listen, "/dir", &pebble_cert)
-    })
-    .await;
+    let (mut pebble, management) = start_pebble(&pebble_dir, pebble_listen, challenge.port());
+    pebble_up(&mut pebble, &pebble_dir, pebble_listen, &pebble_cert).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = stopped.await;
@@ -306,11 +321,8 @@ async fn failed_order_says_what_to_check() {
     let mut status = server.acme_status().unwrap();
     // pebble validates on a port where nothing listens: the challenge
     // port is "not reachable".
-    let (_pebble, _) = start_pebble(dir.path(), pebble_listen, free_port());
-    eventually("pebble's directory", || {
-        https_get(pebble_listen, "/dir", &pebble_cert)
-    })
-    .await;
+    let (mut pebble, _) = start_pebble(dir.path(), pebble_listen, free_port());
+    pebble_up(&mut pebble, dir.path(), pebble_listen, &pebble_cert).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = stopped.await;
