@@ -71,7 +71,7 @@ pub struct Overrides {
     /// `open` or `admin`.
     #[arg(long, env = "VOICE_SERVER_REGISTRATION")]
     pub registration: Option<Registration>,
-    /// `self-signed` or `files`.
+    /// `self-signed`, `files` or `acme`.
     #[arg(long, env = "VOICE_SERVER_TLS_MODE")]
     pub tls_mode: Option<TlsMode>,
     /// PEM certificate chain (`files` mode).
@@ -80,6 +80,27 @@ pub struct Overrides {
     /// PEM private key (`files` mode).
     #[arg(long, env = "VOICE_SERVER_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// Seconds between checks of the certificate files (0 = SIGHUP only).
+    #[arg(long, env = "VOICE_SERVER_TLS_WATCH_SECS")]
+    pub tls_watch_secs: Option<u64>,
+    /// DNS name to get a certificate for (`acme` mode; repeat or comma-separate).
+    #[arg(long, env = "VOICE_SERVER_ACME_DOMAINS", value_delimiter = ',')]
+    pub acme_domains: Option<Vec<String>>,
+    /// Contact e-mail for the CA (`acme` mode).
+    #[arg(long, env = "VOICE_SERVER_ACME_EMAIL")]
+    pub acme_email: Option<String>,
+    /// `letsencrypt`, `letsencrypt-staging` or an https:// directory URL.
+    #[arg(long, env = "VOICE_SERVER_ACME_DIRECTORY")]
+    pub acme_directory: Option<String>,
+    /// ACME cache directory [default: acme in the data dir].
+    #[arg(long, env = "VOICE_SERVER_ACME_CACHE_DIR")]
+    pub acme_cache_dir: Option<PathBuf>,
+    /// TCP address for the TLS-ALPN-01 challenge [default: 0.0.0.0:443].
+    #[arg(long, env = "VOICE_SERVER_ACME_CHALLENGE_LISTEN")]
+    pub acme_challenge_listen: Option<SocketAddr>,
+    /// Extra CA file (PEM) trusted for the ACME directory's HTTPS.
+    #[arg(long, env = "VOICE_SERVER_ACME_CA_FILE")]
+    pub acme_ca_file: Option<PathBuf>,
     /// Admin socket path [default: admin.sock in the data dir].
     #[arg(long, env = "VOICE_SERVER_ADMIN_SOCKET", global = true)]
     pub admin_socket: Option<PathBuf>,
@@ -155,6 +176,15 @@ impl Cli {
         if o.tls_key.is_some() {
             config.tls_key = o.tls_key;
         }
+        if o.acme_email.is_some() {
+            config.acme_email = o.acme_email;
+        }
+        if o.acme_cache_dir.is_some() {
+            config.acme_cache_dir = o.acme_cache_dir;
+        }
+        if o.acme_ca_file.is_some() {
+            config.acme_ca_file = o.acme_ca_file;
+        }
         if o.admin_socket.is_some() {
             config.admin_socket = o.admin_socket;
         }
@@ -166,6 +196,10 @@ impl Cli {
             welcome_text,
             registration,
             tls_mode,
+            tls_watch_secs,
+            acme_domains,
+            acme_directory,
+            acme_challenge_listen,
             max_sessions,
             max_sessions_per_room,
             max_message_len,

@@ -24,8 +24,12 @@ pub enum Registration {
 pub enum TlsMode {
     /// Generated once with rcgen and kept in the data dir.
     SelfSigned,
-    /// A PEM certificate chain and key from files.
+    /// A PEM certificate chain and key from files, reloaded on SIGHUP and
+    /// when the files change.
     Files,
+    /// Obtained and renewed from an ACME CA (Let's Encrypt or any other)
+    /// with the TLS-ALPN-01 challenge.
+    Acme,
 }
 
 /// Every setting of the server.
@@ -52,6 +56,23 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key (`files` mode).
     pub tls_key: Option<PathBuf>,
+    /// Seconds between checks of the certificate files for changes
+    /// (`files` mode; 0 = only reload on SIGHUP).
+    pub tls_watch_secs: u64,
+    /// DNS names to get a certificate for (`acme` mode).
+    pub acme_domains: Vec<String>,
+    /// Contact e-mail address given to the CA (`acme` mode).
+    pub acme_email: Option<String>,
+    /// ACME directory: `letsencrypt`, `letsencrypt-staging` or an https:// URL.
+    pub acme_directory: String,
+    /// Where the ACME account and certificate are kept (default: `acme` in the data dir).
+    pub acme_cache_dir: Option<PathBuf>,
+    /// TCP address of the TLS-ALPN-01 challenge listener; the CA connects to
+    /// port 443 of the DNS name, so this must be port 443 or forwarded from it.
+    pub acme_challenge_listen: SocketAddr,
+    /// Extra CA certificates (PEM) to trust for the ACME directory's HTTPS
+    /// (a private or test CA such as pebble).
+    pub acme_ca_file: Option<PathBuf>,
     /// Admin socket path (default: `admin.sock` in the data dir).
     pub admin_socket: Option<PathBuf>,
     /// Most connected sessions.
@@ -95,6 +116,13 @@ impl Default for Config {
             tls_mode: TlsMode::SelfSigned,
             tls_cert: None,
             tls_key: None,
+            tls_watch_secs: 5,
+            acme_domains: Vec::new(),
+            acme_email: None,
+            acme_directory: "letsencrypt".to_owned(),
+            acme_cache_dir: None,
+            acme_challenge_listen: SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 443)),
+            acme_ca_file: None,
             admin_socket: None,
             max_sessions: 1000,
             max_sessions_per_room: 0,
@@ -160,7 +188,9 @@ impl Config {
             "# voice-server configuration. Every key is also a flag (--key-name) and an\n\
              # environment variable (VOICE_SERVER_KEY_NAME).\n\
              # Unset keys: data_dir (XDG data dir), password (generated at first start;\n\
-             # \"\" = open server), password_file, tls_cert, tls_key, admin_socket.\n\n{body}"
+             # \"\" = open server), password_file, tls_cert, tls_key, admin_socket,\n\
+             # acme_email, acme_cache_dir (\"acme\" in the data dir), acme_ca_file.\n\
+             # tls_mode: self-signed, files or acme (see docs/server.md).\n\n{body}"
         )
     }
 

@@ -6,7 +6,9 @@
 //! - [`store::Store`] persists users, rooms, roles and bans in sled;
 //! - [`admin`] is the gRPC admin socket and its client.
 
+pub mod acme;
 pub mod admin;
+pub mod cert_reload;
 pub mod cli;
 pub mod config;
 pub mod conn;
@@ -16,17 +18,47 @@ pub mod store;
 pub mod throttle;
 pub mod tls;
 
+use std::sync::Arc;
+
+use cert_reload::FileCert;
 pub use config::Config;
 pub use server::{Banner, Server, StartError};
 
 /// Runs the server as the binary does: prints the banner (one item a line)
-/// on stdout through `print`, then serves until SIGINT or SIGTERM.
+/// on stdout through `print`, then serves until SIGINT or SIGTERM; SIGHUP
+/// reloads the certificate files.
 pub async fn run(config: Config, print: impl Fn(&str)) -> Result<(), StartError> {
     let server = Server::bind(config).await?;
     for line in server.banner().lines() {
         print(&line);
     }
-    server.run(shutdown_signal()).await
+    let reload = reload_on_sighup(server.file_cert());
+    let result = server.run(shutdown_signal()).await;
+    reload.abort();
+    result
+}
+
+/// Reloads `cert` on every SIGHUP (logs only in `acme` mode, which renews
+/// by itself).
+fn reload_on_sighup(cert: Option<Arc<FileCert>>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                tracing::warn!("cannot listen for SIGHUP; certificate reload on SIGHUP is off");
+                return;
+            };
+            while hup.recv().await.is_some() {
+                match &cert {
+                    Some(cert) => cert.reload_logged("SIGHUP"),
+                    None => tracing::info!("SIGHUP: acme certificates renew by themselves"),
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = cert;
+    })
 }
 
 /// Completes on SIGINT or SIGTERM.

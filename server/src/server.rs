@@ -13,7 +13,11 @@ use tokio_util::task::TaskTracker;
 use voice_proto::pb::wire::StateSnapshot;
 use voice_proto::{Limits, State, close};
 
-use crate::config::{Config, ConfigError};
+use rustls::server::ResolvesServerCert;
+
+use crate::acme::Acme;
+use crate::cert_reload::FileCert;
+use crate::config::{Config, ConfigError, TlsMode};
 use crate::hub::Hub;
 use crate::store::{Store, StoreError};
 use crate::tls::{self, TlsError};
@@ -48,7 +52,8 @@ pub enum StartError {
 pub struct Banner {
     /// The bound UDP address.
     pub listening: SocketAddr,
-    /// SHA-256 of the leaf certificate, hex.
+    /// SHA-256 of the leaf certificate, hex (empty in `acme` mode, where
+    /// clients check the certificate against their CA roots instead).
     pub fingerprint: String,
     /// The password, when the server generated it.
     pub generated_password: Option<String>,
@@ -56,15 +61,22 @@ pub struct Banner {
     pub admin_token: Option<String>,
     /// The admin socket.
     pub admin_socket: PathBuf,
+    /// The names of the ACME certificate (`acme` mode).
+    pub acme_domains: Vec<String>,
 }
 
 impl Banner {
     /// The banner lines, one item per line.
     pub fn lines(&self) -> Vec<String> {
-        let mut lines = vec![
-            format!("listening: {}", self.listening),
-            format!("fingerprint: {}", self.fingerprint),
-        ];
+        let mut lines = vec![format!("listening: {}", self.listening)];
+        if self.acme_domains.is_empty() {
+            lines.push(format!("fingerprint: {}", self.fingerprint));
+        } else {
+            lines.push(format!(
+                "certificate: acme for {}",
+                self.acme_domains.join(", ")
+            ));
+        }
         if let Some(p) = &self.generated_password {
             lines.push(format!("password: {p}"));
         }
@@ -75,9 +87,23 @@ impl Banner {
     }
 }
 
+/// Where the served certificate comes from.
+#[derive(Debug)]
+enum CertSource {
+    /// Files (`files` or `self-signed` mode), reloadable.
+    Files {
+        cert: Arc<FileCert>,
+        /// Poll the files this often (`files` mode only).
+        watch: Option<Duration>,
+    },
+    /// An ACME CA (`acme` mode).
+    Acme(Box<Acme>),
+}
+
 /// A bound server, ready to run.
 #[derive(Debug)]
 pub struct Server {
+    certs: CertSource,
     endpoint: quinn::Endpoint,
     hub: Arc<Hub>,
     admin: tokio::net::UnixListener,
@@ -120,9 +146,26 @@ impl Server {
         }
         let state = load_state(&store, &config)?;
         store.flush().await?;
-        let identity = tls::load_identity(&config, &data_dir)?;
-        let fingerprint = tls::fingerprint(&identity.chain[0]);
-        let server_config = tls::server_config(identity)?;
+        let (certs, resolver, fingerprint) = match tls::cert_files(&config, &data_dir)? {
+            Some((cert, key)) => {
+                let file_cert = FileCert::load(&cert, &key)?;
+                let fingerprint = file_cert.fingerprint();
+                let watch = (config.tls_mode == TlsMode::Files && config.tls_watch_secs > 0)
+                    .then(|| Duration::from_secs(config.tls_watch_secs));
+                let resolver: Arc<dyn ResolvesServerCert> = file_cert.clone();
+                let certs = CertSource::Files {
+                    cert: file_cert,
+                    watch,
+                };
+                (certs, resolver, fingerprint)
+            }
+            None => {
+                let acme = Acme::new(&config, &data_dir).await?;
+                let resolver = acme.resolver();
+                (CertSource::Acme(Box::new(acme)), resolver, String::new())
+            }
+        };
+        let server_config = tls::server_config(resolver)?;
         let endpoint = bind_endpoint(server_config, config.listen)?;
         let listening = endpoint
             .local_addr()
@@ -133,7 +176,12 @@ impl Server {
             .unwrap_or_else(|| data_dir.join("admin.sock"));
         let admin = crate::admin::bind(&admin_socket).await?;
         let hub = Arc::new(Hub::new(state, store, Arc::new(config), password));
+        let acme_domains = match &certs {
+            CertSource::Acme(acme) => acme.domains().to_vec(),
+            CertSource::Files { .. } => Vec::new(),
+        };
         Ok(Self {
+            certs,
             endpoint,
             hub,
             admin,
@@ -143,6 +191,7 @@ impl Server {
                 generated_password,
                 admin_token,
                 admin_socket,
+                acme_domains,
             },
         })
     }
@@ -150,6 +199,31 @@ impl Server {
     /// What the banner shows.
     pub fn banner(&self) -> &Banner {
         &self.banner
+    }
+
+    /// The reloadable certificate (`files` and `self-signed` mode); what
+    /// SIGHUP reloads.
+    pub fn file_cert(&self) -> Option<Arc<FileCert>> {
+        match &self.certs {
+            CertSource::Files { cert, .. } => Some(cert.clone()),
+            CertSource::Acme(_) => None,
+        }
+    }
+
+    /// What the ACME client does (`acme` mode).
+    pub fn acme_status(&self) -> Option<tokio::sync::watch::Receiver<crate::acme::AcmeStatus>> {
+        match &self.certs {
+            CertSource::Acme(acme) => Some(acme.status()),
+            CertSource::Files { .. } => None,
+        }
+    }
+
+    /// The TCP address of the ACME challenge listener (`acme` mode).
+    pub fn acme_challenge_addr(&self) -> Option<SocketAddr> {
+        match &self.certs {
+            CertSource::Acme(acme) => acme.challenge_addr(),
+            CertSource::Files { .. } => None,
+        }
     }
 
     /// The shared core (for in-process tests and tools).
@@ -163,6 +237,18 @@ impl Server {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
         let admin = crate::admin::serve(self.hub.clone(), self.admin, cancel.clone());
+        match self.certs {
+            CertSource::Files {
+                cert,
+                watch: Some(every),
+            } => {
+                tracker.spawn(cert.watch(every, cancel.clone()));
+            }
+            CertSource::Files { watch: None, .. } => {}
+            CertSource::Acme(acme) => {
+                tracker.spawn(acme.run(cancel.clone()));
+            }
+        }
         tracing::info!(addr = %self.banner.listening, "listening");
         // Logins in progress are bounded; beyond that new connections are refused
         // at the QUIC level before any TLS work.

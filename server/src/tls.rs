@@ -1,10 +1,15 @@
 //! TLS certificates: `self-signed` (generated once, kept in the data dir) or
-//! `files` (PEM chain and key), and the QUIC endpoint configuration.
+//! `files` (PEM chain and key), and the QUIC endpoint configuration. The
+//! endpoint always takes its certificate from a resolver, so a renewed or
+//! reloaded certificate is served to new connections without a restart
+//! ([`crate::cert_reload`], [`crate::acme`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::server::ResolvesServerCert;
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
@@ -51,6 +56,17 @@ pub enum TlsError {
     /// `files` mode without both files.
     #[error("tls-mode = files needs tls-cert and tls-key")]
     MissingFiles,
+    /// The key does not belong to the certificate.
+    #[error("{key}: this private key does not belong to the certificate in {cert}")]
+    KeyMismatch {
+        /// The certificate file.
+        cert: String,
+        /// The key file.
+        key: String,
+    },
+    /// The `acme` settings are unusable.
+    #[error("acme: {0}")]
+    Acme(String),
 }
 
 /// Hex SHA-256 of a certificate (what clients pin).
@@ -65,17 +81,48 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
     }
 }
 
-/// Loads the certificate the configuration asks for.
-pub fn load_identity(config: &Config, data_dir: &Path) -> Result<Identity, TlsError> {
+/// The certificate and key files the configuration asks for: the
+/// configured pair in `files` mode, the data dir's self-signed pair
+/// (generated on first use) in `self-signed` mode, none in `acme` mode.
+pub fn cert_files(
+    config: &Config,
+    data_dir: &Path,
+) -> Result<Option<(PathBuf, PathBuf)>, TlsError> {
     match config.tls_mode {
-        TlsMode::SelfSigned => self_signed(data_dir, &config.server_name),
+        TlsMode::SelfSigned => {
+            self_signed(data_dir, &config.server_name)?;
+            Ok(Some((data_dir.join("cert.pem"), data_dir.join("key.pem"))))
+        }
         TlsMode::Files => {
             let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
                 return Err(TlsError::MissingFiles);
             };
-            from_files(cert, key)
+            Ok(Some((cert.clone(), key.clone())))
         }
+        TlsMode::Acme => Ok(None),
     }
+}
+
+/// The crypto provider of the whole server (ring).
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Reads a chain and key into the form rustls serves, checking that the key
+/// belongs to the certificate.
+pub fn certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, TlsError> {
+    let identity = from_files(cert, key)?;
+    let mismatch = || TlsError::KeyMismatch {
+        cert: cert.display().to_string(),
+        key: key.display().to_string(),
+    };
+    let certified =
+        CertifiedKey::from_der(identity.chain, identity.key, &provider()).map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => mismatch(),
+            other => TlsError::Rustls(other),
+        })?;
+    certified.keys_match().map_err(|_| mismatch())?;
+    Ok(Arc::new(certified))
 }
 
 /// Reads a PEM chain and key.
@@ -158,13 +205,14 @@ pub fn transport() -> quinn::TransportConfig {
     t
 }
 
-/// The quinn server configuration for this identity.
-pub fn server_config(identity: Identity) -> Result<quinn::ServerConfig, TlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+/// The quinn server configuration taking its certificate from `resolver`.
+pub fn server_config(
+    resolver: Arc<dyn ResolvesServerCert>,
+) -> Result<quinn::ServerConfig, TlsError> {
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_no_client_auth()
-        .with_single_cert(identity.chain, identity.key)?;
+        .with_cert_resolver(resolver);
     tls.alpn_protocols = vec![voice_proto::ALPN.to_vec()];
     tls.max_early_data_size = 0;
     let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls)

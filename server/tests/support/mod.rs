@@ -27,6 +27,8 @@ pub struct TestServer {
     pub admin_token: Option<String>,
     pub admin_socket: PathBuf,
     pub hub: Arc<voice_server::hub::Hub>,
+    /// The reloadable certificate (`files` and `self-signed` mode).
+    pub file_cert: Option<Arc<voice_server::cert_reload::FileCert>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), voice_server::StartError>>>,
 }
@@ -47,6 +49,7 @@ impl TestServer {
         let server = Server::bind(config).await.expect("server starts");
         let banner = server.banner().clone();
         let hub = server.hub();
+        let file_cert = server.file_cert();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
             let _ = stopped.await;
@@ -58,6 +61,7 @@ impl TestServer {
             admin_token: banner.admin_token,
             admin_socket: banner.admin_socket,
             hub,
+            file_cert,
             stop: Some(stop),
             task: Some(task),
         }
@@ -119,16 +123,24 @@ pub struct Login {
 /// A QUIC connection to the server (no voice/1 handshake yet), pinning its
 /// certificate.
 pub async fn quic_connect(server: &TestServer) -> quinn::Connection {
+    quic_connect_to(server.addr, &server.fingerprint)
+        .await
+        .expect("QUIC connects")
+}
+
+/// A QUIC connection to `addr` accepting only the certificate `fingerprint`.
+pub async fn quic_connect_to(
+    addr: SocketAddr,
+    fingerprint: &str,
+) -> Result<quinn::Connection, client::ClientError> {
     let config = client::client_config(
-        ServerCert::Pinned(server.fingerprint.clone()),
+        ServerCert::Pinned(fingerprint.to_owned()),
         voice_server::tls::transport(),
-    )
-    .unwrap();
-    let endpoint = client::endpoint(server.addr, config).unwrap();
-    tokio::time::timeout(WAIT, client::connect(&endpoint, server.addr))
+    )?;
+    let endpoint = client::endpoint(addr, config)?;
+    tokio::time::timeout(WAIT, client::connect(&endpoint, addr))
         .await
         .expect("QUIC connects in time")
-        .expect("QUIC connects")
 }
 
 /// Frames on one stream, client side (the shared client's [`Framed`] with
