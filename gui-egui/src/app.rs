@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use eframe::egui;
 use voice_proto::pb::control::ConnectionState;
+use voiced_client::link::Report;
 use voiced_client::mirror::RowKind;
 
 use crate::link::{Command, Link};
@@ -70,6 +71,10 @@ impl App {
     pub fn poll(&mut self) {
         let now = now_ms();
         while let Some(report) = self.link.try_recv() {
+            if matches!(report, Report::Up) && self.settings.open {
+                self.send(Command::LoadAudioSettings);
+                self.send(Command::LoadDevices);
+            }
             for command in self.model.apply(report, now) {
                 self.send(command);
             }

@@ -20,12 +20,12 @@ impl Model {
         match report {
             Report::Up => {
                 self.daemon = DaemonLink::Up;
+                // Audio settings and devices are asked for when the settings
+                // open: an audio-less voiced refuses them, which is news only then.
                 vec![
                     Command::LoadBookmarks,
                     Command::LoadChatHistory,
                     Command::LoadIdentity,
-                    Command::LoadAudioSettings,
-                    Command::LoadDevices,
                 ]
             }
             Report::Down { error } => {

@@ -36,11 +36,19 @@ pub struct ConnectDialog {
 }
 
 impl ConnectDialog {
-    /// Opens the dialog, filling the display name from the identity when empty.
+    /// Opens the dialog; empty fields start from the current (or last)
+    /// server and the name used there, else the identity's default name.
     pub fn open_with(&mut self, model: &Model) {
         self.open = true;
+        if self.server.is_empty() {
+            self.server = model.status.server.clone();
+        }
         if self.display_name.is_empty() {
-            self.display_name = model.default_name.clone();
+            self.display_name = if model.status.display_name.is_empty() {
+                model.default_name.clone()
+            } else {
+                model.status.display_name.clone()
+            };
         }
     }
 

@@ -17,7 +17,7 @@ pub fn notifications_ui(ctx: &egui::Context, app: &mut App) {
     ctx.request_repaint_after(Duration::from_secs(1));
     let mut dismissed = None;
     egui::Area::new(egui::Id::new("notifications"))
-        .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -40.0))
+        .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -84.0))
         .order(egui::Order::Foreground)
         .interactable(true)
         .show(ctx, |ui| {

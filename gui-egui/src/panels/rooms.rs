@@ -173,8 +173,11 @@ fn row_ui(ui: &mut egui::Ui, app: &mut App, row: Row) {
                 };
                 let own = session_id == app.model.session_id();
                 let talking = app.model.is_talking(session_id);
-                ui.colored_label(if talking { TALKING } else { SILENT }, "●")
-                    .on_hover_text(if talking { "talking" } else { "silent" });
+                crate::panels::dot_ui(
+                    ui,
+                    if talking { TALKING } else { SILENT },
+                    if talking { "talking" } else { "silent" },
+                );
                 let mut text = egui::RichText::new(user_label(&session, own));
                 if own {
                     text = text.strong().underline();

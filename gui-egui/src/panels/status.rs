@@ -50,7 +50,7 @@ pub fn status_ui(ui: &mut egui::Ui, app: &mut App) {
         _ => egui::Color32::GRAY,
     };
     ui.horizontal(|ui| {
-        ui.colored_label(color, "●");
+        crate::panels::dot_ui(ui, color, "connection");
         ui.label(connection_text(app, now_ms()));
     });
 }

@@ -38,7 +38,7 @@ pub fn toolbar_ui(ui: &mut egui::Ui, app: &mut App) {
         ui.separator();
         let muted = app.model.status.self_mute;
         if ui
-            .add(egui::Button::selectable(muted, "Mute"))
+            .add(egui::Button::new("Mute").selected(muted))
             .on_hover_text("Mute your microphone")
             .clicked()
         {
@@ -46,7 +46,7 @@ pub fn toolbar_ui(ui: &mut egui::Ui, app: &mut App) {
         }
         let deaf = app.model.status.self_deaf;
         if ui
-            .add(egui::Button::selectable(deaf, "Deafen"))
+            .add(egui::Button::new("Deafen").selected(deaf))
             .on_hover_text("Hear nobody (and mute your microphone)")
             .clicked()
         {
@@ -69,7 +69,8 @@ pub fn toolbar_ui(ui: &mut egui::Ui, app: &mut App) {
         }
         let held = ui
             .add(
-                egui::Button::selectable(app.ptt_active, PTT_LABEL)
+                egui::Button::new(PTT_LABEL)
+                    .selected(app.ptt_active)
                     .sense(egui::Sense::click_and_drag()),
             )
             .on_hover_text(format!(
