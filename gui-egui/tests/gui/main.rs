@@ -6,9 +6,11 @@
 mod support;
 
 use egui_kittest::kittest::Queryable;
-use voice_gui::panels::connect::{ACCEPT_ALWAYS, CHANGED_TITLE, UNKNOWN_TITLE};
+use voice_gui::panels::connect::{ACCEPT_ALWAYS, ACCEPT_ONCE, CHANGED_TITLE, UNKNOWN_TITLE};
 use voice_gui::panels::offline::NOT_RUNNING;
-use voice_proto::pb::control::{ChatHistoryRequest, ConnectionState, Empty, TrustRequest};
+use voice_proto::pb::control::{
+    AudioConfig, ChatHistoryRequest, ConnectionState, CreateRoomRequest, Empty, TrustRequest,
+};
 
 use support::{PASSWORD, SETTLE, World, until, until_daemon};
 
@@ -255,4 +257,111 @@ fn without_voiced_the_window_says_how_to_start_it_and_comes_back_after_restarts(
     until(&mut harness, "the toolbar after the restart", |h| {
         has_label(h, "Connect…")
     });
+}
+
+/// Drags the node labelled `from` onto the node labelled `to`.
+fn drag(harness: &mut egui_kittest::Harness<'_, voice_gui::App>, from: &str, to: &str) {
+    let from = harness.get_by_label(from).rect().center();
+    let to = harness.get_by_label(to).rect().center();
+    harness.hover_at(from);
+    harness.run_steps(SETTLE);
+    harness.drag_at(from);
+    harness.run_steps(SETTLE);
+    for i in 1..=6 {
+        harness.hover_at(from.lerp(to, i as f32 / 6.0));
+        harness.run_steps(1);
+    }
+    harness.drop_at(to);
+    harness.run_steps(SETTLE);
+}
+
+#[test]
+fn accept_once_and_what_others_may_not_do_is_refused_visibly() {
+    let mut world = World::new(true);
+    world.start_daemon();
+    let mut harness = world.window();
+    until(&mut harness, "the toolbar", |h| has_label(h, "Connect…"));
+    connect_through_dialog(&mut harness, &world.server_addr);
+    until(&mut harness, "the trust prompt", |h| {
+        has_label(h, UNKNOWN_TITLE)
+    });
+    harness.get_by_label(ACCEPT_ONCE).click();
+    until(&mut harness, "our own row", |h| {
+        has_label_containing(h, "(you)")
+    });
+    let mut client = world.client();
+    let known = world
+        .block_on(client.known_servers(Empty {}))
+        .unwrap()
+        .into_inner();
+    assert!(
+        known.servers.is_empty(),
+        "accepted once = not pinned: {known:?}"
+    );
+
+    // Bob comes; a room to move him to.
+    let _bob = world.other_user("Bob");
+    world
+        .block_on(client.create_room(CreateRoomRequest {
+            parent: "/".to_owned(),
+            name: "Den".to_owned(),
+            description: String::new(),
+        }))
+        .unwrap();
+    until(&mut harness, "Bob's row and the Den", |h| {
+        has_label(h, "Bob") && has_label(h, "# Den")
+    });
+    assert!(
+        has_label_containing(&harness, "Bob connected"),
+        "news of Bob"
+    );
+
+    // His menu: local volume and mute, no moderation without the rights.
+    harness.get_by_label("Bob").click_secondary();
+    harness.run_steps(SETTLE);
+    assert!(has_label(&harness, "Mute for me"));
+    assert!(!has_label(&harness, "Kick"));
+    assert!(!has_label(&harness, "Move to"));
+    harness.key_press(egui::Key::Escape);
+    harness.run_steps(SETTLE);
+
+    // Dragging him anyway: the server refuses, and the window says so.
+    drag(&mut harness, "Bob", "# Den");
+    until(&mut harness, "the refusal as a notification", |h| {
+        has_label_containing(h, "move user failed")
+    });
+    let state = world.block_on(client.state(Empty {})).unwrap().into_inner();
+    let snapshot = state.state.unwrap();
+    let bob = snapshot.sessions.iter().find(|s| s.name == "Bob").unwrap();
+    assert_eq!(bob.room, 0, "Bob stays in the root");
+}
+
+#[test]
+fn settings_work_with_an_audio_less_voiced() {
+    let mut world = World::new(false);
+    world.start_daemon();
+    let mut harness = world.window();
+    until(&mut harness, "the toolbar", |h| has_label(h, "Connect…"));
+    harness.get_by_label("Settings…").click();
+    // This voiced has no audio engine: its device list is refused, which
+    // is news in a corner, and the rest of the settings still work.
+    until(&mut harness, "the settings with voiced's answers", |h| {
+        has_label(h, "40 ms") && h.state().model.audio.is_some()
+    });
+    harness.get_by_label("40 ms").click();
+    harness.run_steps(SETTLE);
+    harness.get_by_label("Apply").click();
+    let config: AudioConfig = until_daemon(
+        &world,
+        &mut harness,
+        "the new frame size",
+        |mut c| Box::pin(async move { c.audio_settings(Empty {}).await.unwrap().into_inner() }),
+        |c| c.frame_ms == 40,
+    );
+    assert_eq!(config.frame_ms, 40);
+    if harness.state().model.devices.is_none() {
+        until(&mut harness, "the refused device list as news", |h| {
+            has_label_containing(h, "audio devices failed")
+        });
+    }
 }

@@ -32,6 +32,7 @@ pub struct World {
     pub fingerprint: String,
     pub socket: PathBuf,
     daemon: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    others: Vec<oneshot::Sender<()>>,
     server: Option<oneshot::Sender<()>>,
 }
 
@@ -60,6 +61,7 @@ impl World {
             server_addr: String::new(),
             fingerprint: String::new(),
             daemon: None,
+            others: Vec::new(),
             server: None,
         };
         if with_server {
@@ -106,6 +108,36 @@ impl World {
         self.daemon = Some((stop, task));
     }
 
+    /// Another user's voiced (in a directory of its own), connected to the
+    /// server as `name`; returns a client of it.
+    pub fn other_user(&mut self, name: &str) -> Client {
+        let paths = paths_in(&self.dir.path().join(name));
+        let server = self.server_addr.clone();
+        let name = name.to_owned();
+        let (stop, client) = self.runtime.block_on(async move {
+            let daemon = Daemon::bind(paths, None).await.unwrap();
+            let socket = daemon.socket().to_path_buf();
+            let (stop, stopped) = oneshot::channel::<()>();
+            tokio::spawn(daemon.serve(async move {
+                let _ = stopped.await;
+            }));
+            let mut client = voiced_client::connect(&socket).await.unwrap();
+            client
+                .connect(voice_proto::pb::control::ConnectRequest {
+                    server,
+                    password: PASSWORD.to_owned(),
+                    display_name: name,
+                    accept_new: true,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            (stop, client)
+        });
+        self.others.push(stop);
+        client
+    }
+
     /// Stops voiced the way SIGTERM does (it ends open `Watch` streams).
     pub fn stop_daemon(&mut self) {
         if let Some((stop, task)) = self.daemon.take() {
@@ -143,6 +175,9 @@ impl World {
 impl Drop for World {
     fn drop(&mut self) {
         if let Some((stop, _)) = self.daemon.take() {
+            let _ = stop.send(());
+        }
+        for stop in self.others.drain(..) {
             let _ = stop.send(());
         }
         if let Some(stop) = self.server.take() {
