@@ -330,10 +330,25 @@ fn accept_once_and_what_others_may_not_do_is_refused_visibly() {
     until(&mut harness, "the refusal as a notification", |h| {
         has_label_containing(h, "move user failed")
     });
+
+    // A double-click on a room joins it.
+    let den = harness.get_by_label("# Den");
+    den.click();
+    den.click();
+    until(&mut harness, "the Den marked as ours", |h| {
+        has_label(h, "# Den (here)")
+    });
     let state = world.block_on(client.state(Empty {})).unwrap().into_inner();
     let snapshot = state.state.unwrap();
     let bob = snapshot.sessions.iter().find(|s| s.name == "Bob").unwrap();
     assert_eq!(bob.room, 0, "Bob stays in the root");
+    let den = snapshot.rooms.iter().find(|r| r.name == "Den").unwrap().id;
+    let own = snapshot
+        .sessions
+        .iter()
+        .find(|s| s.id == state.session_id)
+        .unwrap();
+    assert_eq!(own.room, den, "voiced says the double-click joined the Den");
 }
 
 #[test]

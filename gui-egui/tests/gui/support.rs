@@ -168,6 +168,9 @@ impl World {
         let app = App::new(self.socket.clone(), &egui::Context::default()).unwrap();
         Harness::builder()
             .with_size(egui::vec2(1100.0, 720.0))
+            // Frames 1/60 s apart, as on a screen: two clicks in a row are a
+            // double-click.
+            .with_step_dt(1.0 / 60.0)
             .build_state(|ctx, app: &mut App| app.ui(ctx), app)
     }
 }
