@@ -11,10 +11,11 @@ use voiced_client::link::Report;
 use voiced_client::mirror::RowKind;
 
 use crate::link::{Command, Link};
-use crate::model::{DaemonLink, Model};
+use crate::model::{DaemonLink, Level, Model};
 use crate::panels;
 use crate::panels::connect::ConnectDialog;
 use crate::panels::settings::SettingsDialog;
+use crate::prefs::Prefs;
 
 /// The whole desktop front end.
 pub struct App {
@@ -38,24 +39,47 @@ pub struct App {
     pub ptt_active: bool,
     /// The push-to-talk button was held during the last frame.
     pub ptt_button: bool,
+    /// Where the window's own preferences live (`None`: not kept).
+    pub prefs_path: Option<PathBuf>,
 }
 
 impl App {
-    /// Starts the link to voiced at `socket`; reports wake `ctx`.
-    pub fn new(socket: PathBuf, ctx: &egui::Context) -> std::io::Result<Self> {
+    /// Starts the link to voiced at `socket`; reports wake `ctx`. The
+    /// window's preferences are read from (and kept in) `prefs_path`.
+    pub fn new(
+        socket: PathBuf,
+        prefs_path: Option<PathBuf>,
+        ctx: &egui::Context,
+    ) -> std::io::Result<Self> {
         let wake = ctx.clone();
         let link = Link::start(socket.clone(), move || wake.request_repaint())?;
+        let mut model = Model::new(socket.display().to_string());
+        let prefs = match prefs_path.as_deref().map(Prefs::load) {
+            Some(Ok(prefs)) => prefs,
+            Some(Err(e)) => {
+                model
+                    .notifications
+                    .push(Level::Error, e.to_string(), now_ms());
+                Prefs::default()
+            }
+            None => Prefs::default(),
+        };
+        let settings = SettingsDialog {
+            ptt_key: prefs.ptt_key(),
+            ..SettingsDialog::default()
+        };
         Ok(Self {
-            model: Model::new(socket.display().to_string()),
+            model,
             link,
             chat_input: String::new(),
             selected: None,
             connect: ConnectDialog::default(),
-            settings: SettingsDialog::default(),
+            settings,
             new_room: None,
             trust_checked: false,
             ptt_active: false,
             ptt_button: false,
+            prefs_path,
         })
     }
 
@@ -114,6 +138,22 @@ impl App {
         if on != self.ptt_active {
             self.ptt_active = on;
             self.send(Command::PushToTalk(on));
+        }
+    }
+
+    /// Changes the push-to-talk key and keeps it for the next run.
+    pub fn set_ptt_key(&mut self, key: egui::Key) {
+        self.settings.ptt_key = key;
+        let Some(path) = &self.prefs_path else {
+            return;
+        };
+        let prefs = Prefs {
+            ptt_key: key.name().to_owned(),
+        };
+        if let Err(e) = prefs.save(path) {
+            self.model
+                .notifications
+                .push(Level::Error, e.to_string(), now_ms());
         }
     }
 

@@ -9,6 +9,7 @@ pub mod app;
 pub mod link;
 pub mod model;
 pub mod panels;
+pub mod prefs;
 mod run;
 
 pub use app::App;

@@ -23,7 +23,7 @@ pub fn run(socket: PathBuf) -> Result<(), eframe::Error> {
         TITLE,
         options,
         Box::new(move |cc| {
-            let app = App::new(socket, &cc.egui_ctx)?;
+            let app = App::new(socket, crate::prefs::default_path(), &cc.egui_ctx)?;
             Ok(Box::new(app))
         }),
     )

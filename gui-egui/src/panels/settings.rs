@@ -183,7 +183,7 @@ fn voice_ui(ui: &mut egui::Ui, app: &mut App) {
         });
         if let Some(key) = pressed {
             if key != egui::Key::Escape {
-                app.settings.ptt_key = key;
+                app.set_ptt_key(key);
             }
             app.settings.capturing = false;
         }

@@ -374,6 +374,14 @@ fn settings_work_with_an_audio_less_voiced() {
         |c| c.frame_ms == 40,
     );
     assert_eq!(config.frame_ms, 40);
+    // The push-to-talk key: click, press another key; kept for the next run.
+    harness.get_by_label("F9").click();
+    harness.run_steps(SETTLE);
+    harness.key_press(egui::Key::F10);
+    until(&mut harness, "the new key shown", |h| has_label(h, "F10"));
+    let prefs = voice_gui::prefs::Prefs::load(&world.dir.path().join("config/voice/gui.toml"));
+    assert_eq!(prefs.unwrap().ptt_key(), egui::Key::F10);
+
     if harness.state().model.devices.is_none() {
         until(&mut harness, "the refused device list as news", |h| {
             has_label_containing(h, "audio devices failed")

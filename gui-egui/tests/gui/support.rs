@@ -165,7 +165,8 @@ impl World {
     pub fn window(&self) -> Harness<'static, App> {
         // The repaint requests of the link go to a context no one draws:
         // the test steps frames itself.
-        let app = App::new(self.socket.clone(), &egui::Context::default()).unwrap();
+        let prefs = self.dir.path().join("config/voice/gui.toml");
+        let app = App::new(self.socket.clone(), Some(prefs), &egui::Context::default()).unwrap();
         Harness::builder()
             .with_size(egui::vec2(1100.0, 720.0))
             // Frames 1/60 s apart, as on a screen: two clicks in a row are a
