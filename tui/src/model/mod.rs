@@ -6,11 +6,11 @@ mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use voice_proto::State;
 use voice_proto::pb::control::{
     Bookmark, ConnectRequest, ConnectionState, InputLevel, StatusReply, VoiceMode,
 };
 use voice_proto::pb::wire::Session;
-use voice_proto::{Limits, State};
 
 pub use chat::ChatLog;
 pub use modal::{ConnectDialog, ConnectEntry, Modal, PromptKind};
@@ -193,21 +193,7 @@ impl App {
     }
 }
 
-/// Limits for mirroring a server's state: the server enforces its own (maybe
-/// larger) limits, so a mirror accepts anything reasonable.
-pub fn mirror_limits() -> Limits {
-    Limits {
-        max_name_len: 4096,
-        max_description_len: 1 << 20,
-        max_depth: 1024,
-        max_rooms: 1 << 20,
-        max_sessions: 1 << 20,
-        max_roles: 1 << 16,
-        max_acl_rules: 1 << 16,
-        max_session_roles: 1 << 16,
-        max_files: 1 << 20,
-    }
-}
+pub use voiced_client::mirror::mirror_limits;
 
 impl App {
     /// The entries of the connect dialog: "disconnect" while connected or

@@ -1,13 +1,21 @@
 //! What a front end needs to reach voiced: the socket path rule and a gRPC
 //! client over that socket. Shared by voiced itself, `voicectl`, `voice-tui`
 //! and `voice-gui`, and kept cheap (tonic and tokio only) so no front end
-//! re-implements it.
+//! re-implements it. For the interactive front ends also: [`link`] (a link
+//! that follows voiced through restarts), [`mirror`] (the state mirror's
+//! limits and the room tree's rows), [`chat`] (the chat log) and [`trust`]
+//! (a trust prompt from a refusal's words).
 //!
 //! The socket is `$VOICED_SOCKET` when set; else `voiced.sock` in
 //! `$XDG_RUNTIME_DIR/voice`, or in `/tmp/voice-$UID` when the runtime
 //! directory is not set.
 
 use std::path::{Path, PathBuf};
+
+pub mod chat;
+pub mod link;
+pub mod mirror;
+pub mod trust;
 
 use tonic::transport::{Channel, Endpoint};
 use voice_proto::pb::control::voiced_client::VoicedClient;

@@ -1,0 +1,179 @@
+//! The chat of the current room, links clickable, and the message input.
+
+use eframe::egui;
+use voice_proto::pb::control::ConnectionState;
+use voice_proto::pb::wire::ChatMessage;
+
+use crate::App;
+use crate::link::Command;
+
+/// Hint text of the message input (also its accessible label).
+pub const INPUT_HINT: &str = "Message";
+
+/// Longest message this window sends (the server has its own limit).
+pub const MAX_MESSAGE: usize = 4000;
+
+/// A piece of a chat line: text, or a link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// Plain text.
+    Text(&'a str),
+    /// A web link (http, https).
+    Link(&'a str),
+}
+
+/// Splits a message into text and links; a link is a word that starts with
+/// `http://` or `https://` (trailing punctuation stays text).
+pub fn pieces(text: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = find_link(rest) {
+        if start > 0 {
+            out.push(Piece::Text(&rest[..start]));
+        }
+        let tail = &rest[start..];
+        let mut end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+        while end > 0 && tail[..end].ends_with(['.', ',', ')', ';', ':', '!', '?', '"', '\'']) {
+            end -= 1;
+        }
+        out.push(Piece::Link(&tail[..end]));
+        rest = &tail[end..];
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest));
+    }
+    out
+}
+
+fn find_link(text: &str) -> Option<usize> {
+    ["https://", "http://"]
+        .iter()
+        .filter_map(|scheme| {
+            text.match_indices(scheme)
+                .find(|(i, _)| *i == 0 || text[..*i].ends_with(char::is_whitespace))
+                .map(|(i, _)| i)
+        })
+        .min()
+}
+
+/// "HH:MM" (UTC) of a Unix time in ms.
+pub fn clock(time_ms: u64) -> String {
+    let minutes = time_ms / 60_000;
+    format!("{:02}:{:02}", (minutes / 60) % 24, minutes % 60)
+}
+
+/// "YYYY-MM-DD" (UTC) of a Unix time in ms.
+pub fn date(time_ms: u64) -> String {
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let days = i64::try_from(time_ms / 86_400_000).unwrap_or(0) + 719_468;
+    let era = days.div_euclid(146_097);
+    let doe = days.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Draws the chat of the current room and the input.
+pub fn chat_ui(ui: &mut egui::Ui, app: &mut App) {
+    let connected = app.model.connection() == ConnectionState::Connected;
+    let room = app.model.current_room();
+    let path = app.model.room_path(room);
+    ui.heading(if connected {
+        format!("Chat {path}")
+    } else {
+        "Chat".to_owned()
+    });
+    ui.separator();
+    let input_height = 34.0;
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .stick_to_bottom(true)
+        .max_height((ui.available_height() - input_height).max(40.0))
+        .show(ui, |ui| {
+            let mut any = false;
+            for message in app.model.chat.in_room(room) {
+                message_ui(ui, message);
+                any = true;
+            }
+            if !any {
+                ui.weak(if connected {
+                    "No messages here yet."
+                } else {
+                    "Connect to a server to chat."
+                });
+            }
+        });
+    ui.separator();
+    ui.horizontal(|ui| {
+        let edit = ui.add_enabled(
+            connected,
+            egui::TextEdit::singleline(&mut app.chat_input)
+                .hint_text(INPUT_HINT)
+                .char_limit(MAX_MESSAGE)
+                .desired_width(ui.available_width() - 60.0),
+        );
+        // The hint is only drawn; screen readers (and tests) need a label.
+        ui.ctx()
+            .accesskit_node_builder(edit.id, |node| node.set_label(INPUT_HINT));
+        let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let clicked = ui
+            .add_enabled(connected, egui::Button::new("Send"))
+            .clicked();
+        if (enter || clicked) && !app.chat_input.trim().is_empty() {
+            let text = std::mem::take(&mut app.chat_input);
+            app.send(Command::SendChat(text.trim().to_owned()));
+            if enter {
+                edit.request_focus();
+            }
+        }
+    });
+}
+
+fn message_ui(ui: &mut egui::Ui, message: &ChatMessage) {
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 0.0;
+        ui.weak(clock(message.time_ms)).on_hover_text("UTC");
+        ui.label(" ");
+        ui.label(egui::RichText::new(&message.sender_name).strong());
+        ui.label(": ");
+        for piece in pieces(&message.text) {
+            match piece {
+                Piece::Text(text) => {
+                    ui.label(text);
+                }
+                Piece::Link(url) => {
+                    ui.hyperlink(url);
+                }
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_split_out_without_trailing_punctuation() {
+        assert_eq!(
+            pieces("see https://example.org/a?b=1, and http://x.y."),
+            vec![
+                Piece::Text("see "),
+                Piece::Link("https://example.org/a?b=1"),
+                Piece::Text(", and "),
+                Piece::Link("http://x.y"),
+                Piece::Text("."),
+            ]
+        );
+        assert_eq!(pieces("nohttps://x"), vec![Piece::Text("nohttps://x")]);
+        assert_eq!(pieces(""), Vec::<Piece<'_>>::new());
+        assert_eq!(clock(3_600_000 * 25 + 61_000), "01:01");
+        assert_eq!(date(0), "1970-01-01");
+        // 2026-11-20T00:00:00Z
+        assert_eq!(date(1_795_132_800_000), "2026-11-20");
+    }
+}
