@@ -478,3 +478,100 @@ async fn next_talking(events: &mut tonic::Streaming<c::Event>) -> c::Talking {
     .await
     .unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_mute_and_kick_need_the_permission_and_take_effect() {
+    let server = TestServer::start().await;
+    let (da, db) = (TestDaemon::start().await, TestDaemon::start().await);
+    let (mut a, mut b) = (da.client().await, db.client().await);
+    a.connect(c::ConnectRequest {
+        server: server.server(),
+        password: PASSWORD.into(),
+        display_name: "Ada".into(),
+        admin_token: server.admin_token.clone().unwrap(),
+        accept_new: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sb = connect(&mut b, &server, "Bob").await;
+    wait_state(&mut b, |_, st| {
+        st.is_some_and(|st| st.state.as_ref().is_some_and(|s| s.sessions.len() == 2))
+    })
+    .await;
+
+    // Bob may do neither to Ada: clear refusals, nothing changes.
+    let denied = b
+        .server_mute(c::ServerMuteRequest {
+            user: "Ada".into(),
+            mute: true,
+            deaf: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied, "{denied:?}");
+    let denied = b
+        .kick(c::KickRequest {
+            user: "Ada".into(),
+            reason: "no".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied, "{denied:?}");
+
+    // Ada server-mutes Bob: both mirrors show it.
+    a.server_mute(c::ServerMuteRequest {
+        user: "Bob".into(),
+        mute: true,
+        deaf: true,
+    })
+    .await
+    .unwrap();
+    let bob_muted = |st: Option<&c::StateReply>| {
+        st.and_then(|st| st.state.as_ref())
+            .and_then(|s| s.sessions.iter().find(|x| x.id == sb.session_id))
+            .is_some_and(|x| x.server_mute && x.server_deaf)
+    };
+    wait_state(&mut b, |_, st| bob_muted(st)).await;
+    wait_state(&mut a, |_, st| bob_muted(st)).await;
+
+    // Ada kicks Bob with a ban: Bob's daemon is disconnected, says why, and
+    // does not come back by itself.
+    a.kick(c::KickRequest {
+        user: "Bob".into(),
+        reason: "enough".into(),
+        ban: true,
+        ban_seconds: 60,
+    })
+    .await
+    .unwrap();
+    wait_state(&mut b, |s, _| {
+        s.state == ConnectionState::Disconnected as i32 && !s.last_error.is_empty()
+    })
+    .await;
+    let status = b.status(c::Empty {}).await.unwrap().into_inner();
+    assert!(
+        status.last_error.contains("banned") || status.last_error.contains("kicked"),
+        "{status:?}"
+    );
+    wait_state(&mut a, |_, st| {
+        st.and_then(|st| st.state.as_ref())
+            .is_some_and(|s| s.sessions.iter().all(|x| x.id != sb.session_id))
+    })
+    .await;
+    // The ban holds: Bob's next attempt is refused.
+    let again = b
+        .connect(c::ConnectRequest {
+            server: server.server(),
+            password: PASSWORD.into(),
+            display_name: "Bob".into(),
+            ..Default::default()
+        })
+        .await;
+    let refused = match again {
+        Err(e) => e.message().to_owned(),
+        Ok(s) => s.into_inner().last_error,
+    };
+    assert!(refused.contains("banned"), "{refused}");
+}
