@@ -10,8 +10,9 @@ use clap::Parser;
 #[command(version, about)]
 struct Args {
     /// voiced's control socket (default: $VOICED_SOCKET, else
-    /// $XDG_RUNTIME_DIR/voice/voiced.sock, else /tmp/voice-$UID/voiced.sock).
-    #[arg(long, value_name = "PATH")]
+    /// $XDG_RUNTIME_DIR/voice/voiced.sock, else /tmp/voice-$UID/voiced.sock;
+    /// on Windows a named pipe, `\\.\pipe\voiced-USERNAME`).
+    #[arg(long, value_name = "PATH", value_parser = voiced_client::local::socket_arg)]
     socket: Option<PathBuf>,
 }
 

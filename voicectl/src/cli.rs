@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "voicectl", version, about, propagate_version = true)]
 pub struct Cli {
-    /// voiced's control socket (default: $VOICED_SOCKET, else $XDG_RUNTIME_DIR/voice/voiced.sock).
-    #[arg(long, global = true)]
+    /// voiced's control socket (default: $VOICED_SOCKET, else $XDG_RUNTIME_DIR/voice/voiced.sock;
+    /// on Windows a named pipe, `\\.\pipe\voiced-USERNAME`).
+    #[arg(long, global = true, value_parser = voiced::client::local::socket_arg)]
     pub socket: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]

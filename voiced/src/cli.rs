@@ -26,8 +26,9 @@ pub enum AudioBackend {
 #[derive(Debug, Parser)]
 #[command(name = "voiced", version, about)]
 pub struct Args {
-    /// Control socket (default: $XDG_RUNTIME_DIR/voice/voiced.sock).
-    #[arg(long, env = "VOICED_SOCKET")]
+    /// Control socket (default: $XDG_RUNTIME_DIR/voice/voiced.sock; on
+    /// Windows the named pipe `\\.\pipe\voiced-USERNAME`).
+    #[arg(long, env = "VOICED_SOCKET", value_parser = voiced_client::local::socket_arg)]
     pub socket: Option<PathBuf>,
     /// Audio backend.
     #[arg(long, value_enum, default_value = "cpal")]
@@ -121,7 +122,23 @@ async fn shutdown_signal() {
             }
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        use tokio::signal::windows::{ctrl_close, ctrl_shutdown};
+        match (ctrl_close(), ctrl_shutdown()) {
+            (Ok(mut close), Ok(mut shutdown)) => {
+                tokio::select! {
+                    _ = close.recv() => tracing::info!("console closed: shutting down"),
+                    _ = shutdown.recv() => tracing::info!("system shutdown: shutting down"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: shutting down"),
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         let _ = tokio::signal::ctrl_c().await;
     }

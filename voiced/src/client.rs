@@ -1,3 +1,3 @@
 //! What a front end needs to reach voiced (re-exported from `voiced-client`).
 
-pub use voiced_client::{HOW_TO_START, NotRunning, connect, socket_path};
+pub use voiced_client::{HOW_TO_START, NotRunning, connect, local, socket_path};

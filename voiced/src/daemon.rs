@@ -4,8 +4,6 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio::net::UnixListener;
-use tokio_stream::wrappers::UnixListenerStream;
 use voice_proto::pb::control::voiced_server::VoicedServer;
 
 use crate::audio::{AudioEngine, NullAudio};
@@ -30,7 +28,7 @@ pub enum DaemonError {
 /// A daemon whose socket is bound (so clients may already connect).
 pub struct Daemon {
     engine: Engine,
-    listener: UnixListener,
+    listener: socket::Listener,
     socket: PathBuf,
 }
 
@@ -77,8 +75,8 @@ impl Daemon {
         &self.socket
     }
 
-    /// Serves until `shutdown` completes, then disconnects cleanly and
-    /// removes the socket.
+    /// Serves until `shutdown` completes, then disconnects cleanly; the
+    /// socket is removed as soon as it stops accepting.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), DaemonError> {
         let stopping = tokio_util::sync::CancellationToken::new();
         let shutdown = {
@@ -93,11 +91,11 @@ impl Daemon {
             .max_encoding_message_size(64 << 20);
         let result = tonic::transport::Server::builder()
             .add_service(service)
-            .serve_with_incoming_shutdown(UnixListenerStream::new(self.listener), shutdown)
+            .serve_with_incoming_shutdown(self.listener.incoming(), shutdown)
             .await;
         self.engine.disconnect().await;
         self.engine.stop_audio();
-        let _ = std::fs::remove_file(&self.socket);
+        // The socket file went with the listener when tonic dropped it.
         tracing::info!("voiced stopped");
         Ok(result?)
     }

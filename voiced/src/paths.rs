@@ -55,9 +55,10 @@ impl Paths {
         self.data_dir.join("known_servers")
     }
 
-    /// The control socket.
+    /// The control socket: `voiced.sock` in the runtime directory (on
+    /// Windows the user's named pipe).
     pub fn socket(&self) -> PathBuf {
-        self.runtime_dir.join(SOCKET_NAME)
+        voiced_client::socket_in(&self.runtime_dir)
     }
 }
 
@@ -78,6 +79,7 @@ mod tests {
         };
         assert_eq!(p.identity_file(), Path::new("/c/identity.key"));
         assert_eq!(p.known_servers_file(), Path::new("/d/known_servers"));
+        #[cfg(not(windows))]
         assert_eq!(p.socket(), Path::new("/r/voiced.sock"));
     }
 }

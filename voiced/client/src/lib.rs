@@ -3,18 +3,22 @@
 //! and `voice-gui`, and kept cheap (tonic and tokio only) so no front end
 //! re-implements it. For the interactive front ends also: [`link`] (a link
 //! that follows voiced through restarts), [`mirror`] (the state mirror's
-//! limits and the room tree's rows), [`chat`] (the chat log) and [`trust`]
+//! limits and the room tree's rows), [`status`] (reading a status reply),
+//! [`chat`] (the chat log) and [`trust`]
 //! (a trust prompt from a refusal's words).
 //!
 //! The socket is `$VOICED_SOCKET` when set; else `voiced.sock` in
 //! `$XDG_RUNTIME_DIR/voice`, or in `/tmp/voice-$UID` when the runtime
-//! directory is not set.
+//! directory is not set. On Windows it is the named pipe
+//! `\\.\pipe\voiced-USERNAME` (see [`local`]).
 
 use std::path::{Path, PathBuf};
 
 pub mod chat;
 pub mod link;
+pub mod local;
 pub mod mirror;
+pub mod status;
 pub mod trust;
 
 use tonic::transport::{Channel, Endpoint};
@@ -45,7 +49,39 @@ pub fn socket_path_from(
     if let Some(path) = explicit.filter(|p| !p.as_os_str().is_empty()) {
         return path;
     }
-    runtime_dir_from(runtime_dir, uid).join(SOCKET_NAME)
+    socket_in(&runtime_dir_from(runtime_dir, uid))
+}
+
+/// The default socket of a daemon whose runtime directory is `runtime_dir`:
+/// `voiced.sock` in it.
+#[cfg(not(windows))]
+pub fn socket_in(runtime_dir: &Path) -> PathBuf {
+    runtime_dir.join(SOCKET_NAME)
+}
+
+/// The default socket of a daemon whose runtime directory is `runtime_dir`:
+/// on Windows the named pipe `\\.\pipe\voiced-USERNAME` (pipes live in
+/// their own namespace, not in a directory).
+#[cfg(windows)]
+pub fn socket_in(_runtime_dir: &Path) -> PathBuf {
+    PathBuf::from(pipe_path(&std::env::var("USERNAME").unwrap_or_default()))
+}
+
+/// The named pipe path for the Windows user `user`: `\\.\pipe\voiced-USER`,
+/// with anything but ASCII letters, digits, `.`, `_` and `-` replaced by `_`.
+pub fn pipe_path(user: &str) -> String {
+    let user: String = user
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let user = if user.is_empty() { "user" } else { &user };
+    format!(r"\\.\pipe\voiced-{user}")
 }
 
 /// voiced's runtime directory: `$XDG_RUNTIME_DIR/voice`, or `/tmp/voice-$UID`
@@ -77,7 +113,11 @@ fn current_uid() -> u32 {
 }
 
 /// How to start the daemon, for "not running" messages.
+#[cfg(not(windows))]
 pub const HOW_TO_START: &str = "start it with `voiced &` or `systemctl --user start voiced`";
+/// How to start the daemon, for "not running" messages.
+#[cfg(windows)]
+pub const HOW_TO_START: &str = "start it with `start /b voiced` (or from the Startup folder)";
 
 /// The daemon could not be reached.
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +138,7 @@ pub async fn connect(path: &Path) -> Result<VoicedClient<Channel>, NotRunning> {
         .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
             let path = owned.clone();
             async move {
-                let stream = tokio::net::UnixStream::connect(path).await?;
+                let stream = local::connect(&path).await?;
                 Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
             }
         }))
@@ -115,6 +155,18 @@ pub async fn connect(path: &Path) -> Result<VoicedClient<Channel>, NotRunning> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn pipe_names_carry_a_safe_user_name() {
+        assert_eq!(pipe_path("ada"), r"\\.\pipe\voiced-ada");
+        assert_eq!(
+            pipe_path("Ada Lovelace\\x"),
+            r"\\.\pipe\voiced-Ada_Lovelace_x"
+        );
+        assert_eq!(pipe_path(""), r"\\.\pipe\voiced-user");
+        assert_eq!(pipe_path("é"), r"\\.\pipe\voiced-_");
+    }
+
+    #[cfg(not(windows))]
     #[test]
     fn explicit_then_runtime_dir_then_tmp_with_the_uid() {
         assert_eq!(

@@ -1,7 +1,7 @@
 //! The gRPC control API (`control.proto`) on a local socket.
 //!
-//! Unix sockets through tokio's `UnixListener` (cfg(unix)); the Windows
-//! named pipe through `interprocess` named in the design is not done yet.
+//! A Unix domain socket, or a named pipe on Windows, both through
+//! `interprocess` (see [`socket`]).
 
 mod service;
 pub mod socket;
