@@ -128,18 +128,12 @@ impl App {
 
     /// The connection state to the server.
     pub fn connection(&self) -> ConnectionState {
-        match ConnectionState::try_from(self.status.state) {
-            Ok(ConnectionState::Unspecified) | Err(_) => ConnectionState::Disconnected,
-            Ok(state) => state,
-        }
+        voiced_client::status::connection_state(&self.status)
     }
 
     /// The voice mode voiced reported.
     pub fn voice_mode(&self) -> VoiceMode {
-        match VoiceMode::try_from(self.status.voice_mode) {
-            Ok(VoiceMode::Unspecified) | Err(_) => VoiceMode::VoiceActivity,
-            Ok(mode) => mode,
-        }
+        voiced_client::status::voice_mode(&self.status)
     }
 
     /// This client's session id on the server (0 when not connected).
