@@ -227,13 +227,12 @@ async fn clean_call_sounds_good() {
     assert!(r.limit > 0.0);
 }
 
-// Out of CI for now: on 2026-11-28 this machine scored 2.90-3.27 here (floor
-// 3.1) in nine runs, at this commit and at the commit that added the test,
-// where the day before it scored 3.65; the cause is not found (the loss
-// reports arrive and turn FEC on within the first second; a deeper jitter
-// floor or averaged reports did not help). Issue 5 stays open for it. Run it
-// with `cargo nextest run -p voiced --test audio --run-ignored all`.
-#[ignore = "scores below its floor on this machine since 2026-11-28, cause not found (issue 5)"]
+// The proxy drops UDP packets, not voice frames, so which frames a call loses
+// moves with the timing of the other QUIC packets, and PESQ moves with it:
+// ten runs on 2026-11-29 scored 3.01-3.48 (docs/perf.md). The codec limit
+// printed beside it uses the seed's pattern over voice frames; one run's own
+// packets decoded offline with that run's own losses scored 3.35 against
+// 3.24 heard. The CI profile gives this test two retries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_percent_loss_is_protected() {
     let r = call("5 % loss", Some(Impairment::random_loss(5, 0.05)), 5.0).await;

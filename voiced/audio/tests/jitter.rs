@@ -184,3 +184,73 @@ fn a_queue_grown_past_the_target_catches_up_on_quiet_packets() {
     );
     assert!(played.windows(2).all(|w| w[1] > w[0] || w[0] > 250));
 }
+
+/// Packets arrive every 20 ms exactly, except `lost`; a playout clock pops a
+/// frame every 20 ms once playing (trying every 5 ms while idle), as the
+/// mixer does. Returns every playout and the target after each.
+fn play_calm_link(frames: u32, lost: &[u32]) -> (Vec<Playout>, Vec<Duration>) {
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    let (mut out, mut targets) = (Vec::new(), Vec::new());
+    let mut next_pop = ms(0);
+    for t in 0..u64::from(frames) * 20 {
+        let now = ms(t);
+        if t % 20 == 0 && t / 20 < u64::from(frames) && !lost.contains(&((t / 20) as u32)) {
+            let seq = (t / 20) as u32;
+            jb.insert(seq, false, &[seq as u8], t0 + now);
+        }
+        if now >= next_pop {
+            let p = jb.pop(t0 + now);
+            next_pop = now + if p == Playout::Idle { ms(5) } else { F };
+            if p != Playout::Idle {
+                out.push(p);
+                targets.push(jb.target());
+            }
+        }
+    }
+    (out, targets)
+}
+
+#[test]
+fn a_lossy_calm_link_gets_room_for_fec_then_gives_it_back() {
+    let min = JitterSettings::default().min_delay;
+    // Losses at 1, 2 and 3 s, then 12 s of a clean link.
+    let (out, targets) = play_calm_link(800, &[50, 100, 150]);
+    let conceals = out.iter().filter(|p| **p == Playout::Conceal).count();
+    let recovers = out
+        .iter()
+        .filter(|p| matches!(p, Playout::Recover { .. }))
+        .count();
+    // The first loss comes before the buffer keeps a frame in hand: it may
+    // be concealed before its successor arrives. The later ones are all
+    // recovered from the next packet's FEC.
+    let kinds: Vec<_> = out
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !matches!(p, Playout::Packet { .. }))
+        .map(|(i, p)| (i, format!("{p:?}")))
+        .collect();
+    assert!(conceals <= 1, "{conceals} concealed: {kinds:?}");
+    assert_eq!(recovers, 3, "every loss recovered from its successor");
+    assert!(
+        targets[120] >= min + F,
+        "target {:?} leaves no room for FEC",
+        targets[120]
+    );
+    assert_eq!(
+        *targets.last().expect("played"),
+        min,
+        "room kept after the link calmed"
+    );
+}
+
+#[test]
+fn a_clean_calm_link_keeps_the_minimum_delay() {
+    let (out, targets) = play_calm_link(300, &[]);
+    assert!(out.iter().all(|p| matches!(p, Playout::Packet { .. })));
+    assert!(
+        targets
+            .iter()
+            .all(|t| *t == JitterSettings::default().min_delay)
+    );
+}

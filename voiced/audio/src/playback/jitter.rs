@@ -4,6 +4,14 @@
 //! at once when a packet arrives later than the target allows, and shrinks
 //! slowly while the link is calm; it is bounded. A new burst starts a new
 //! playout (the learned target is kept).
+//!
+//! On a link that loses packets the target is at least one frame above the
+//! minimum for a while after each loss: a lost packet is then recovered
+//! from its successor's in-band FEC, which must have arrived by the lost
+//! packet's playout time (NetEQ keeps the same margin when FEC is in use).
+//! Without it, each loss on a calm link would be concealed first and shift
+//! the playout by a frame, and the catch-up would shift it back: two time
+//! warps a loss, which cost more than the frame of delay.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -80,7 +88,12 @@ pub struct JitterBuffer {
     late: u64,
     since_skip: u32,
     skipped: u64,
+    /// Frames left during which the target keeps room for FEC recovery.
+    loss_hold: u32,
 }
+
+/// How long after a loss the target keeps room for FEC recovery.
+const LOSS_HOLD: Duration = Duration::from_secs(10);
 
 /// An Opus packet this small carries near silence (VBR at voice rates
 /// spends several times more on speech).
@@ -107,6 +120,7 @@ impl JitterBuffer {
             late: 0,
             since_skip: 0,
             skipped: 0,
+            loss_hold: 0,
         }
     }
 
@@ -120,9 +134,21 @@ impl JitterBuffer {
         self.frame = frame;
     }
 
-    /// The current target delay.
+    /// The current target delay: the measured spread, at least the
+    /// minimum, and one frame more while packets are being lost.
     pub fn target(&self) -> Duration {
-        self.target
+        let floor = if self.loss_hold > 0 {
+            self.settings.min_delay + self.frame
+        } else {
+            self.settings.min_delay
+        };
+        self.target.max(floor).min(self.settings.max_delay)
+    }
+
+    /// A packet was lost: keep room for FEC recovery for a while.
+    fn lost(&mut self) {
+        let frame = self.frame.as_micros().max(1);
+        self.loss_hold = (LOSS_HOLD.as_micros() / frame) as u32;
     }
 
     /// Whether a burst is being played out.
@@ -170,8 +196,8 @@ impl JitterBuffer {
             arrival: now,
         });
         // Bounded: skip ahead when far more than the target is queued.
-        if self.playing && self.span_from(self.next) > self.settings.max_delay + self.target {
-            let keep = (self.target.as_micros() / self.frame.as_micros().max(1)) as u32 + 1;
+        if self.playing && self.span_from(self.next) > self.settings.max_delay + self.target() {
+            let keep = (self.target().as_micros() / self.frame.as_micros().max(1)) as u32 + 1;
             let newest = self.newest().unwrap_or(seq);
             self.next = newest.wrapping_sub(keep);
             let next = self.next;
@@ -256,7 +282,8 @@ impl JitterBuffer {
             // Start once the target has passed since the first packet, or
             // once more than the target is queued beyond the first packet.
             let beyond = self.span_from(first).saturating_sub(self.frame);
-            if waited < self.target && beyond < self.target {
+            let target = self.target();
+            if waited < target && beyond < target {
                 return Playout::Idle;
             }
             self.playing = true;
@@ -265,6 +292,7 @@ impl JitterBuffer {
             self.ended_at = None;
         }
         self.catch_up();
+        self.loss_hold = self.loss_hold.saturating_sub(1);
         let seq = self.next;
         if let Some(entry) = self.packets.remove(&seq) {
             self.next = seq.wrapping_add(1);
@@ -289,6 +317,9 @@ impl JitterBuffer {
             }
             return Playout::Conceal;
         }
+        // Later packets are here but this one is not: lost (or reordered
+        // beyond the target).
+        self.lost();
         self.next = seq.wrapping_add(1);
         self.missing_run = 0;
         match self.packets.get(&self.next) {
@@ -308,7 +339,7 @@ impl JitterBuffer {
             return;
         }
         let beyond = self.span_from(self.next).saturating_sub(self.frame);
-        let excess = beyond.saturating_sub(self.target);
+        let excess = beyond.saturating_sub(self.target());
         let Some(entry) = self.packets.get(&self.next) else {
             return;
         };
