@@ -299,3 +299,123 @@ fn a_missing_device_falls_back_to_the_default_and_says_so() {
     }
     engine.stop();
 }
+
+/// Runs `pactl ARGS` and returns its standard output.
+fn pactl(args: &[&str]) -> String {
+    let out = Command::new("pactl")
+        .args(args)
+        .output()
+        .expect("pactl (pulseaudio-utils)");
+    assert!(
+        out.status.success(),
+        "pactl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Waits for an event `want` accepts; panics after `within`.
+fn wait_for(
+    events: &mpsc::Receiver<AudioEvent>,
+    within: Duration,
+    what: &str,
+    mut want: impl FnMut(&AudioEvent) -> bool,
+) -> AudioEvent {
+    let deadline = Instant::now() + within;
+    loop {
+        match events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(e) if want(&e) => return e,
+            Ok(_) => {}
+            Err(_) => panic!("{what}: nothing within {within:?}"),
+        }
+    }
+}
+
+/// A microphone of its own for one test (a null sink's monitor behind a
+/// remap source), made PulseAudio's default source; removed on drop.
+struct OwnMicrophone {
+    source: String,
+    modules: Vec<String>,
+    previous_default: String,
+}
+
+impl OwnMicrophone {
+    fn new() -> Self {
+        let id = std::process::id();
+        let (sink, source) = (format!("gone{id}"), format!("gonesrc{id}"));
+        let sink_module = pactl(&[
+            "load-module",
+            "module-null-sink",
+            &format!("sink_name={sink}"),
+        ]);
+        let source_module = pactl(&[
+            "load-module",
+            "module-remap-source",
+            &format!("source_name={source}"),
+            &format!("master={sink}.monitor"),
+        ]);
+        let previous_default = pactl(&["get-default-source"]);
+        pactl(&["set-default-source", &source]);
+        Self {
+            source,
+            modules: vec![source_module, sink_module],
+            previous_default,
+        }
+    }
+}
+
+impl Drop for OwnMicrophone {
+    fn drop(&mut self) {
+        for m in &self.modules {
+            let _ = Command::new("pactl").args(["unload-module", m]).status();
+        }
+        if self.previous_default != self.source {
+            let _ = Command::new("pactl")
+                .args(["set-default-source", &self.previous_default])
+                .status();
+        }
+    }
+}
+
+#[test]
+fn capture_goes_on_when_the_microphone_is_unplugged() {
+    pulse("micsrc2", "spk");
+    // The engine's default input must be PulseAudio's default source.
+    #[allow(unsafe_code)]
+    // SAFETY: nextest runs each test in its own process; no thread runs yet.
+    unsafe {
+        std::env::remove_var("PULSE_SOURCE");
+    }
+    let mic = OwnMicrophone::new();
+    let (etx, erx) = mpsc::channel();
+    let engine = AudioEngine::start(
+        engine_config(),
+        |_| {},
+        move |e| {
+            let _ = etx.send(e);
+        },
+    )
+    .expect("engine");
+    wait_for_devices(&erx);
+    let flowing = |e: &AudioEvent| matches!(e, AudioEvent::InputLevel { .. });
+    let secs = Duration::from_secs;
+    wait_for(&erx, secs(10), "capture at the start", flowing);
+
+    // Unplugged: the source leaves PulseAudio, which moves the stream to
+    // its new default source; the engine keeps capturing from it without
+    // reopening anything, and reports no error.
+    drop(mic);
+    std::thread::sleep(secs(1));
+    let mut after = Vec::new();
+    while let Ok(e) = erx.try_recv() {
+        after.push(e);
+    }
+    assert!(
+        !after
+            .iter()
+            .any(|e| matches!(e, AudioEvent::DeviceLost { .. })),
+        "{after:?}"
+    );
+    wait_for(&erx, secs(10), "capture after the unplug", flowing);
+    engine.stop();
+}
