@@ -253,6 +253,7 @@ struct Worker {
 
 impl Worker {
     fn run(mut self, commands: mpsc::Receiver<Command>) {
+        crate::priority::raise_current_thread("audio-worker");
         let mut deadline = Instant::now() + TICK;
         let mut ticks = 0u32;
         loop {

@@ -13,6 +13,7 @@ mod engine;
 mod error;
 mod events;
 pub mod playback;
+mod priority;
 
 pub use engine::{AudioEngine, EngineConfig};
 pub use error::AudioError;

@@ -91,6 +91,7 @@ pub(crate) fn start(
     let thread = std::thread::Builder::new()
         .name("audio-file".into())
         .spawn(move || {
+            crate::priority::raise_current_thread("audio-file");
             let mut writer = writer;
             let mut mic = mic;
             let start = Instant::now();
