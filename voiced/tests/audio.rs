@@ -233,7 +233,7 @@ async fn clean_call_sounds_good() {
 
 // The proxy drops UDP packets, not voice frames, so which frames a call loses
 // moves with the timing of the other QUIC packets, and PESQ moves with it:
-// ten runs on 2026-11-29 scored 3.01-3.48 (docs/perf.md). The codec limit
+// 3.19-3.31 in four runs on 2026-11-29 (docs/perf.md). The codec limit
 // printed beside it uses the seed's pattern over voice frames; one run's own
 // packets decoded offline with that run's own losses scored 3.35 against
 // 3.24 heard. The CI profile gives this test two retries.
