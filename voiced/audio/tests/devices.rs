@@ -74,6 +74,21 @@ fn engine_config() -> EngineConfig {
     }
 }
 
+/// An engine on the default devices that sends nothing anywhere, and its
+/// events.
+fn start_engine() -> (AudioEngine, mpsc::Receiver<AudioEvent>) {
+    let (etx, erx) = mpsc::channel();
+    let engine = AudioEngine::start(
+        engine_config(),
+        |_| {},
+        move |e| {
+            let _ = etx.send(e);
+        },
+    )
+    .expect("engine");
+    (engine, erx)
+}
+
 #[test]
 fn devices_are_listed() {
     pulse("micsrc2", "spk");
@@ -166,15 +181,7 @@ fn plays_received_speech_into_the_speaker() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let (etx, erx) = mpsc::channel();
-    let engine = AudioEngine::start(
-        engine_config(),
-        |_| {},
-        move |e| {
-            let _ = etx.send(e);
-        },
-    )
-    .expect("engine");
+    let (engine, erx) = start_engine();
     let mut events = wait_for_devices(&erx);
     // A starting output may take a moment to pull steadily (ALSA's pulse
     // plugin): audio sent before would be skipped as too late.
@@ -244,15 +251,7 @@ fn plays_received_speech_into_the_speaker() {
 #[test]
 fn a_missing_device_falls_back_to_the_default_and_says_so() {
     pulse("micsrc2", "spk");
-    let (etx, erx) = mpsc::channel();
-    let engine = AudioEngine::start(
-        engine_config(),
-        |_| {},
-        move |e| {
-            let _ = etx.send(e);
-        },
-    )
-    .expect("engine");
+    let (engine, erx) = start_engine();
     wait_for_devices(&erx);
     engine
         .select_input(Some("no-such-microphone".into()))
@@ -387,15 +386,7 @@ fn capture_goes_on_when_the_microphone_is_unplugged() {
         std::env::remove_var("PULSE_SOURCE");
     }
     let mic = OwnMicrophone::new();
-    let (etx, erx) = mpsc::channel();
-    let engine = AudioEngine::start(
-        engine_config(),
-        |_| {},
-        move |e| {
-            let _ = etx.send(e);
-        },
-    )
-    .expect("engine");
+    let (engine, erx) = start_engine();
     wait_for_devices(&erx);
     let flowing = |e: &AudioEvent| matches!(e, AudioEvent::InputLevel { .. });
     let secs = Duration::from_secs;
