@@ -7,7 +7,7 @@ use std::time::Instant;
 use voice_proto::pb::control::{self as c, ConnectionState};
 
 mod support;
-use support::{PASSWORD, TestDaemon, TestServer, connect, wait_chat, wait_state};
+use support::{PASSWORD, TestDaemon, TestServer, connect, connect_as_admin, wait_chat, wait_state};
 
 fn room_id(state: &c::StateReply, name: &str) -> Option<u32> {
     state
@@ -128,18 +128,7 @@ async fn two_daemons_share_rooms_chat_and_flags() {
     let (da, db) = (TestDaemon::start().await, TestDaemon::start().await);
     let (mut a, mut b) = (da.client().await, db.client().await);
     // Ada presents the admin token: she may edit rooms and move people.
-    let sa = a
-        .connect(c::ConnectRequest {
-            server: server.server(),
-            password: PASSWORD.into(),
-            display_name: "Ada".into(),
-            admin_token: server.admin_token.clone().unwrap(),
-            accept_new: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let sa = connect_as_admin(&mut a, &server, "Ada").await;
     let sb = connect(&mut b, &server, "Bob").await;
     assert_eq!(sa.state, ConnectionState::Connected as i32);
     assert_eq!(sb.display_name, "Bob");
@@ -484,16 +473,7 @@ async fn server_mute_and_kick_need_the_permission_and_take_effect() {
     let server = TestServer::start().await;
     let (da, db) = (TestDaemon::start().await, TestDaemon::start().await);
     let (mut a, mut b) = (da.client().await, db.client().await);
-    a.connect(c::ConnectRequest {
-        server: server.server(),
-        password: PASSWORD.into(),
-        display_name: "Ada".into(),
-        admin_token: server.admin_token.clone().unwrap(),
-        accept_new: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    connect_as_admin(&mut a, &server, "Ada").await;
     let sb = connect(&mut b, &server, "Bob").await;
     wait_state(&mut b, |_, st| {
         st.is_some_and(|st| st.state.as_ref().is_some_and(|s| s.sessions.len() == 2))

@@ -198,6 +198,29 @@ pub async fn connect(client: &mut Client, server: &TestServer, name: &str) -> c:
         .into_inner()
 }
 
+/// Connects as `name`, presenting the server's one-time admin token.
+pub async fn connect_as_admin(
+    client: &mut Client,
+    server: &TestServer,
+    name: &str,
+) -> c::StatusReply {
+    client
+        .connect(c::ConnectRequest {
+            server: server.server(),
+            password: PASSWORD.into(),
+            display_name: name.into(),
+            admin_token: server
+                .admin_token
+                .clone()
+                .expect("the server has an admin token"),
+            accept_new: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 /// Watches events until `pred` holds for the daemon's state (checked on
 /// every event, and at once).
 pub async fn wait_state(
