@@ -53,7 +53,6 @@ fn file_audio(
         },
         mode: CaptureMode::Continuous,
         noise_suppression: false,
-        playback_queue: Duration::from_millis(10),
         opus: OpusSettings {
             frame_ms,
             ..OpusSettings::default()

@@ -75,21 +75,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// leaves the daemon running without audio, saying why.
 fn audio_engine(args: &Args) -> Arc<dyn AudioEngine> {
     let name = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
-    let mut config = EngineConfig::default();
-    config.backend = match args.audio_backend {
+    let backend = match args.audio_backend {
         AudioBackend::Null => return Arc::new(NullAudio::off()),
         AudioBackend::Cpal => BackendConfig::Cpal {
             input: name(&args.audio_in),
             output: name(&args.audio_out),
         },
-        AudioBackend::File => {
-            // Paced every 5 ms by the backend itself: a short queue is enough.
-            config.playback_queue = std::time::Duration::from_millis(10);
-            BackendConfig::File {
-                input: args.audio_in.clone(),
-                output: args.audio_out.clone(),
-            }
-        }
+        AudioBackend::File => BackendConfig::File {
+            input: args.audio_in.clone(),
+            output: args.audio_out.clone(),
+        },
+    };
+    let config = EngineConfig {
+        backend,
+        ..EngineConfig::default()
     };
     match DeviceAudio::start(config) {
         Ok(a) => {

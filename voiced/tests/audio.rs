@@ -41,6 +41,11 @@ async fn file_daemon(input: Option<&Path>, output: Option<&Path>) -> TestDaemon 
             input: input.map(Path::to_owned),
             output: output.map(Path::to_owned),
         },
+        // This test scores quality, not delay: a wide output margin, as
+        // this shared 2-core machine stalls a thread for 10-30 ms a few
+        // times a minute and each stall the default 5 ms margin has not
+        // grown to cover yet plays a gap.
+        playback_queue: std::time::Duration::from_millis(20),
         ..EngineConfig::default()
     })
     .expect("file audio starts");

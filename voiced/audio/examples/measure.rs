@@ -114,8 +114,6 @@ fn latency(dir: &std::path::Path, speech: &[f32], frame_ms: u32) -> anyhow::Resu
         },
         mode: CaptureMode::Continuous,
         noise_suppression: false,
-        // The file device pulls every 5 ms, so 10 ms ahead is enough.
-        playback_queue: Duration::from_millis(10),
         opus: OpusSettings {
             frame_ms,
             ..OpusSettings::default()

@@ -1,22 +1,28 @@
 //! The engine: a worker thread that runs the capture and playback chains
-//! on 10 ms ticks between the backend's rings and the caller.
+//! between the backend's rings and the caller. The devices wake it when
+//! they moved samples, commands wake it when they arrive, and a short
+//! timer keeps it going when neither happens.
 
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::thread::JoinHandle;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Sender, TryRecvError};
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use voice_proto::voice::ServerVoice;
 
-use crate::backend::{Backend, BackendConfig, DeviceCommand, DeviceIo, StreamResampler};
+use crate::backend::{
+    Backend, BackendConfig, DeviceCommand, DeviceIo, OutputMeter, StreamResampler,
+};
 use crate::capture::{CaptureChain, CaptureMode, GateSettings};
 use crate::codec::OpusSettings;
-use crate::playback::{JitterSettings, Mixer};
+use crate::playback::{JitterSettings, Mixer, OutputQueue};
+use crate::wake::Wake;
 use crate::{AudioError, AudioEvent, FRAME_10MS, OutgoingPacket, SAMPLE_RATE};
 
-/// The worker's period.
-const TICK: Duration = Duration::from_millis(5);
+/// The longest the worker sleeps when nothing wakes it.
+const TICK: Duration = Duration::from_millis(2);
 /// A loss figure is reported this often.
-const LOSS_EVERY: u32 = 200;
+const LOSS_EVERY: Duration = Duration::from_secs(1);
 
 /// Everything the engine is started with.
 #[derive(Debug, Clone)]
@@ -33,9 +39,10 @@ pub struct EngineConfig {
     pub mode: CaptureMode,
     /// Noise suppression on the microphone.
     pub noise_suppression: bool,
-    /// Audio kept queued towards the output device: at least one device
-    /// period (cpal asks for 20 ms) and the worker's 5 ms tick; the file
-    /// backend, paced every 5 ms, works with 10 ms.
+    /// Audio kept queued towards the output device beyond what the device
+    /// has played since its last pull: the margin for the worker's wake-up
+    /// delay. It grows after repeated underruns and comes back to this
+    /// value while the output runs clean ([`OutputQueue`]).
     pub playback_queue: Duration,
 }
 
@@ -48,7 +55,7 @@ impl Default for EngineConfig {
             jitter: JitterSettings::default(),
             mode: CaptureMode::default(),
             noise_suppression: true,
-            playback_queue: Duration::from_millis(20),
+            playback_queue: Duration::from_millis(5),
         }
     }
 }
@@ -79,6 +86,7 @@ enum Command {
 pub struct AudioEngine {
     commands: Sender<Command>,
     worker: Option<JoinHandle<()>>,
+    thread: Thread,
 }
 
 impl std::fmt::Debug for AudioEngine {
@@ -99,7 +107,8 @@ impl AudioEngine {
         let mut chain = CaptureChain::new(config.opus, config.gate)?;
         chain.set_mode(config.mode);
         chain.set_noise_suppression(config.noise_suppression);
-        let backend = Backend::start(&config.backend)?;
+        let wake = Wake::default();
+        let backend = Backend::start(&config.backend, wake.clone())?;
         let (tx, rx) = mpsc::channel();
         let worker = Worker {
             chain,
@@ -108,9 +117,7 @@ impl AudioEngine {
             on_packet: Box::new(on_packet),
             on_event: Box::new(on_event),
             capture: None,
-            playback: None,
-            consumed: None,
-            last_queued: 0,
+            output: None,
             queue: config.playback_queue,
             mic: Vec::new(),
             spk: Vec::new(),
@@ -121,14 +128,19 @@ impl AudioEngine {
             .name("audio-worker".into())
             .spawn(move || worker.run(rx))
             .map_err(|e| AudioError::Device(format!("cannot start the audio worker: {e}")))?;
+        let thread = worker.thread().clone();
+        wake.set(thread.clone());
         Ok(Self {
             commands: tx,
             worker: Some(worker),
+            thread,
         })
     }
 
     fn send(&self, c: Command) -> Result<(), AudioError> {
-        self.commands.send(c).map_err(|_| AudioError::Stopped)
+        self.commands.send(c).map_err(|_| AudioError::Stopped)?;
+        self.thread.unpark();
+        Ok(())
     }
 
     /// Hands over a voice datagram from the server (copied; timestamped now).
@@ -218,6 +230,7 @@ impl AudioEngine {
         // Closing the channel ends the worker's loop.
         let (dead, _) = mpsc::channel();
         self.commands = dead;
+        self.thread.unpark();
         if let Some(w) = self.worker.take() {
             let _ = w.join();
         }
@@ -240,10 +253,8 @@ struct Worker {
     on_packet: PacketSink,
     on_event: EventSink,
     capture: Option<(rtrb::Consumer<f32>, StreamResampler)>,
-    playback: Option<(rtrb::Producer<f32>, StreamResampler, u32)>,
-    /// Samples the output consumed since it opened, until it counts as running.
-    consumed: Option<(Option<Instant>, usize)>,
-    last_queued: usize,
+    output: Option<Output>,
+    /// The configured output margin (`EngineConfig::playback_queue`).
     queue: Duration,
     mic: Vec<f32>,
     spk: Vec<f32>,
@@ -251,35 +262,47 @@ struct Worker {
     events: Vec<AudioEvent>,
 }
 
+/// The output device as the worker sees it.
+struct Output {
+    ring: rtrb::Producer<f32>,
+    resampler: StreamResampler,
+    rate: u32,
+    meter: Arc<OutputMeter>,
+    queue: OutputQueue,
+    /// Samples the device consumed since it opened, until it counts as running.
+    consumed: Option<(Option<Instant>, usize)>,
+    /// Samples in the ring after the last top-up.
+    last_queued: usize,
+    /// When the worker last saw the device pull.
+    last_pull: Option<Instant>,
+}
+
 impl Worker {
     fn run(mut self, commands: mpsc::Receiver<Command>) {
         crate::priority::raise_current_thread("audio-worker");
-        let mut deadline = Instant::now() + TICK;
-        let mut ticks = 0u32;
+        let mut next_loss = Instant::now() + LOSS_EVERY;
         loop {
-            match commands.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(c) => {
-                    self.command(c);
-                    if Instant::now() < deadline {
-                        continue;
+            loop {
+                match commands.try_recv() {
+                    Ok(c) => self.command(c),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        self.backend.stop();
+                        return;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
             }
             let now = Instant::now();
-            deadline += TICK;
-            if deadline < now {
-                deadline = now + TICK;
-            }
             self.tick(now);
-            ticks += 1;
-            if ticks.is_multiple_of(LOSS_EVERY) {
+            if now >= next_loss {
+                next_loss = now + LOSS_EVERY;
                 let (percent, speakers) = self.mixer.take_loss();
                 (self.on_event)(AudioEvent::ReceiveLoss { percent, speakers });
             }
+            // Woken early by a device or a command (a wake that came while
+            // working makes this return at once, so none is missed).
+            std::thread::park_timeout(TICK);
         }
-        self.backend.stop();
     }
 
     fn command(&mut self, c: Command) {
@@ -357,12 +380,24 @@ impl Worker {
             }
             self.mic.clear();
         }
-        if let Some((p, rate)) = io.playback {
+        if let Some((ring, rate, meter)) = io.playback {
             match StreamResampler::new(SAMPLE_RATE, rate) {
-                Ok(r) => {
-                    self.playback = Some((p, r, rate));
-                    self.consumed = Some((None, 0));
-                    self.last_queued = 0;
+                Ok(resampler) => {
+                    // What the device pulled before the worker knew it is
+                    // not an underrun.
+                    meter.take();
+                    self.spk.clear();
+                    self.output = Some(Output {
+                        ring,
+                        resampler,
+                        rate,
+                        meter,
+                        queue: OutputQueue::new(rate, self.queue, Instant::now()),
+                        consumed: Some((None, 0)),
+                        last_queued: 0,
+                        // A device plays from when it opens.
+                        last_pull: Some(Instant::now()),
+                    });
                 }
                 Err(e) => tracing::warn!(error = %e, "output device unusable"),
             }
@@ -400,20 +435,36 @@ impl Worker {
         }
         self.mic.drain(..used);
         // Playback: keep the device's queue topped up to the target.
-        if let Some((ring, resampler, rate)) = self.playback.as_mut() {
-            let want = (self.queue.as_secs_f64() * f64::from(*rate)) as usize;
+        if let Some(out) = self.output.as_mut() {
+            let (largest_pull, short) = out.meter.take();
+            out.queue.observe(now, largest_pull, short);
+            if largest_pull > 0 {
+                out.last_pull = Some(now);
+            }
+            let want = out.queue.want();
+            let rate = out.rate;
+            let ring = &mut out.ring;
             let capacity = ring.buffer().capacity();
-            let mut queued = capacity - ring.slots();
+            let level = capacity - ring.slots();
+            // Between its pulls the device goes on playing what it took: count
+            // that as consumed, so the queue stays `want` ahead of what is
+            // heard and a pull that comes late still finds its samples.
+            let since_pull = out
+                .last_pull
+                .map(|t| (now.duration_since(t).as_secs_f64() * f64::from(rate)) as usize)
+                .unwrap_or(0)
+                .min(out.queue.stall_bound());
+            let mut queued = level.saturating_sub(since_pull);
             // Running: a full second in which the device pulled at least
             // 80 % of real time (a starting device may pull once and stall).
-            if let Some((since, consumed)) = self.consumed.as_mut() {
-                let pulled = self.last_queued.saturating_sub(queued);
+            if let Some((since, consumed)) = out.consumed.as_mut() {
+                let pulled = out.last_queued.saturating_sub(level);
                 match since {
                     None if pulled > 0 => *since = Some(now),
                     Some(t) if now.duration_since(*t) >= Duration::from_secs(1) => {
                         let secs = now.duration_since(*t).as_secs_f64();
-                        if *consumed as f64 >= 0.8 * secs * f64::from(*rate) {
-                            self.consumed = None;
+                        if *consumed as f64 >= 0.8 * secs * f64::from(rate) {
+                            out.consumed = None;
                             self.events.push(AudioEvent::OutputRunning);
                         } else {
                             *since = Some(now);
@@ -422,24 +473,31 @@ impl Worker {
                     }
                     _ => {}
                 }
-                if let Some((Some(_), consumed)) = self.consumed.as_mut() {
+                if let Some((Some(_), consumed)) = out.consumed.as_mut() {
                     *consumed += pulled;
                 }
             }
+            // Exactly up to the target: what is rendered beyond it waits in
+            // `spk` (a whole frame queued would add up to 10 ms of delay).
             // Bounded: a resampler may need a few frames before it yields.
             for _ in 0..64 {
                 if queued >= want {
                     break;
                 }
-                self.mixer.render(&mut frame, now, &mut self.events);
-                self.spk.clear();
-                resampler.process(&frame, &mut self.spk);
-                let n = self.spk.len().min(ring.slots());
+                if self.spk.is_empty() {
+                    self.mixer.render(&mut frame, now, &mut self.events);
+                    out.resampler.process(&frame, &mut self.spk);
+                    continue;
+                }
+                let n = self.spk.len().min(want - queued).min(ring.slots());
+                if n == 0 {
+                    break;
+                }
                 if let Ok(chunk) = ring.write_chunk_uninit(n) {
-                    queued += chunk.fill_from_iter(self.spk.iter().copied());
+                    queued += chunk.fill_from_iter(self.spk.drain(..n));
                 }
             }
-            self.last_queued = queued;
+            out.last_queued = capacity - ring.slots();
         }
         self.flush();
     }

@@ -14,6 +14,7 @@ mod error;
 mod events;
 pub mod playback;
 mod priority;
+mod wake;
 
 pub use engine::{AudioEngine, EngineConfig};
 pub use error::AudioError;

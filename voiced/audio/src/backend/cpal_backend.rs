@@ -10,7 +10,8 @@ use std::time::Duration;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, Sample, SampleFormat, SizedSample, StreamConfig};
 
-use super::{Backend, DeviceCommand, DeviceIo};
+use super::{Backend, DeviceCommand, DeviceIo, OutputMeter};
+use crate::wake::Wake;
 use crate::{AudioError, AudioEvent, Direction, SAMPLE_RATE};
 
 /// Devices the sound system offers.
@@ -137,6 +138,7 @@ fn build_input<T>(
     config: StreamConfig,
     mut ring: rtrb::Producer<f32>,
     lost: Arc<AtomicBool>,
+    wake: Wake,
 ) -> Result<cpal::Stream, cpal::Error>
 where
     T: SizedSample,
@@ -151,6 +153,7 @@ where
                 // A full ring means the worker stalled: drop, never block.
                 let _ = ring.push(sum / channels as f32);
             }
+            wake.wake();
         },
         move |e| {
             if is_loss(&e) {
@@ -166,6 +169,8 @@ fn build_output<T>(
     config: StreamConfig,
     mut ring: rtrb::Consumer<f32>,
     lost: Arc<AtomicBool>,
+    meter: Arc<OutputMeter>,
+    wake: Wake,
 ) -> Result<cpal::Stream, cpal::Error>
 where
     T: SizedSample + FromSample<f32>,
@@ -174,10 +179,12 @@ where
     device.build_output_stream::<T, _, _>(
         config,
         move |data: &mut [T], _| {
+            meter.pulled(data.len() / channels, ring.slots());
             for frame in data.chunks_mut(channels) {
                 let s = T::from_sample(ring.pop().unwrap_or(0.0));
                 frame.fill(s);
             }
+            wake.wake();
         },
         move |e| {
             if is_loss(&e) {
@@ -208,6 +215,7 @@ fn open(
     direction: Direction,
     name: Option<&str>,
     io: &Sender<DeviceIo>,
+    wake: &Wake,
 ) -> Result<Open, AudioError> {
     let device = find_device(host, direction, name)?;
     let (config, format) = pick_config(&device, direction)?;
@@ -219,9 +227,9 @@ fn open(
     let (stream, devio) = match direction {
         Direction::Input => {
             let stream = if format == SampleFormat::I16 {
-                build_input::<i16>(&device, config, p, lost.clone())
+                build_input::<i16>(&device, config, p, lost.clone(), wake.clone())
             } else {
-                build_input::<f32>(&device, config, p, lost.clone())
+                build_input::<f32>(&device, config, p, lost.clone(), wake.clone())
             };
             let devio = DeviceIo {
                 capture: Some((c, rate)),
@@ -230,14 +238,16 @@ fn open(
             (stream, devio)
         }
         Direction::Output => {
+            let meter = Arc::new(OutputMeter::default());
+            let (m, w) = (meter.clone(), wake.clone());
             let stream = if format == SampleFormat::I16 {
-                build_output::<i16>(&device, config, c, lost.clone())
+                build_output::<i16>(&device, config, c, lost.clone(), m, w)
             } else {
-                build_output::<f32>(&device, config, c, lost.clone())
+                build_output::<f32>(&device, config, c, lost.clone(), m, w)
             };
             let devio = DeviceIo {
                 capture: None,
-                playback: Some((p, rate)),
+                playback: Some((p, rate, meter)),
             };
             (stream, devio)
         }
@@ -258,6 +268,7 @@ struct Side {
     direction: Direction,
     wanted: Option<String>,
     open: Option<Open>,
+    wake: Wake,
 }
 
 impl Side {
@@ -270,7 +281,7 @@ impl Side {
         fallback: bool,
     ) {
         self.open = None;
-        let first = open(host, self.direction, self.wanted.as_deref(), io);
+        let first = open(host, self.direction, self.wanted.as_deref(), io, &self.wake);
         let (result, fell_back) = match first {
             Err(e) if self.wanted.is_some() => {
                 let _ = events.send(AudioEvent::DeviceLost {
@@ -278,7 +289,7 @@ impl Side {
                     name: self.wanted.clone().unwrap_or_default(),
                     reason: e.to_string(),
                 });
-                (open(host, self.direction, None, io), true)
+                (open(host, self.direction, None, io, &self.wake), true)
             }
             other => (other, fallback),
         };
@@ -323,7 +334,11 @@ const POLL: Duration = Duration::from_millis(100);
 /// How often the device thread retries when no device could be opened.
 const RETRY_EVERY: u32 = 20;
 
-pub(crate) fn start(input: Option<String>, output: Option<String>) -> Result<Backend, AudioError> {
+pub(crate) fn start(
+    input: Option<String>,
+    output: Option<String>,
+    wake: Wake,
+) -> Result<Backend, AudioError> {
     let (io_tx, io_rx) = mpsc::channel();
     let (ev_tx, ev_rx) = mpsc::channel();
     let (cmd_tx, cmd_rx) = mpsc::channel::<DeviceCommand>();
@@ -339,11 +354,13 @@ pub(crate) fn start(input: Option<String>, output: Option<String>) -> Result<Bac
                     direction: Direction::Input,
                     wanted: input,
                     open: None,
+                    wake: wake.clone(),
                 },
                 Side {
                     direction: Direction::Output,
                     wanted: output,
                     open: None,
+                    wake,
                 },
             ];
             for side in &mut sides {

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{Backend, DeviceIo};
+use super::{Backend, DeviceIo, OutputMeter};
+use crate::wake::Wake;
 use crate::{AudioError, AudioEvent, SAMPLE_RATE};
 
 /// The device thread's period.
@@ -46,6 +47,7 @@ pub(crate) fn read_wav(path: &Path) -> Result<(Vec<f32>, u32), AudioError> {
 pub(crate) fn start(
     input: Option<PathBuf>,
     output: Option<PathBuf>,
+    wake: Wake,
 ) -> Result<Backend, AudioError> {
     let source = match &input {
         Some(p) => Some(read_wav(p)?),
@@ -82,9 +84,10 @@ pub(crate) fn start(
         mic = Some((samples, rate, p));
     }
     let (out_p, mut out_c) = rtrb::RingBuffer::new(SAMPLE_RATE as usize);
+    let meter = Arc::new(OutputMeter::default());
     let _ = io_tx.send(DeviceIo {
         capture,
-        playback: Some((out_p, SAMPLE_RATE)),
+        playback: Some((out_p, SAMPLE_RATE, meter.clone())),
     });
 
     let stop2 = stop.clone();
@@ -116,6 +119,8 @@ pub(crate) fn start(
                     }
                 }
                 let due = (elapsed.as_secs_f64() * f64::from(SAMPLE_RATE)) as u64;
+                let wanted = due.saturating_sub(written) as usize;
+                meter.pulled(wanted, out_c.slots());
                 while written < due {
                     let s = out_c.pop().unwrap_or(0.0);
                     if let Some(w) = writer.as_mut() {
@@ -127,6 +132,7 @@ pub(crate) fn start(
                     }
                     written += 1;
                 }
+                wake.wake();
                 std::thread::sleep(TICK);
             }
             if let Some(w) = writer

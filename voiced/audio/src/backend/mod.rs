@@ -7,11 +7,13 @@ mod file;
 mod resample;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 
 pub use cpal_backend::{DeviceList, list_devices};
 pub use resample::StreamResampler;
 
+use crate::wake::Wake;
 use crate::{AudioError, AudioEvent};
 
 /// Which sound system the engine uses.
@@ -51,8 +53,35 @@ impl Default for BackendConfig {
 pub struct DeviceIo {
     /// Microphone samples and their rate.
     pub capture: Option<(rtrb::Consumer<f32>, u32)>,
-    /// Speaker samples and their rate.
-    pub playback: Option<(rtrb::Producer<f32>, u32)>,
+    /// Speaker samples, their rate, and what the device reports of its pulls.
+    pub playback: Option<(rtrb::Producer<f32>, u32, std::sync::Arc<OutputMeter>)>,
+}
+
+/// What an output device reports to the worker about its pulls, written
+/// from the device's callback (atomics only).
+#[derive(Debug, Default)]
+pub struct OutputMeter {
+    largest_pull: AtomicUsize,
+    short: AtomicU64,
+}
+
+impl OutputMeter {
+    /// The device wanted `wanted` samples and found `got` queued.
+    pub fn pulled(&self, wanted: usize, got: usize) {
+        self.largest_pull.fetch_max(wanted, Ordering::Relaxed);
+        if got < wanted {
+            self.short
+                .fetch_add((wanted - got) as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// The largest pull and the samples found missing since the last call.
+    pub fn take(&self) -> (usize, u64) {
+        (
+            self.largest_pull.swap(0, Ordering::Relaxed),
+            self.short.swap(0, Ordering::Relaxed),
+        )
+    }
 }
 
 impl std::fmt::Debug for DeviceIo {
@@ -83,13 +112,16 @@ pub(crate) struct Backend {
 }
 
 impl Backend {
-    pub(crate) fn start(config: &BackendConfig) -> Result<Self, AudioError> {
+    /// Starts the devices; they call `wake` whenever they moved samples.
+    pub(crate) fn start(config: &BackendConfig, wake: Wake) -> Result<Self, AudioError> {
         match config {
             BackendConfig::Cpal { input, output } => {
-                cpal_backend::start(input.clone(), output.clone())
+                cpal_backend::start(input.clone(), output.clone(), wake)
             }
-            BackendConfig::File { input, output } => file::start(input.clone(), output.clone()),
-            BackendConfig::Null => file::start(None, None),
+            BackendConfig::File { input, output } => {
+                file::start(input.clone(), output.clone(), wake)
+            }
+            BackendConfig::Null => file::start(None, None, wake),
         }
     }
 

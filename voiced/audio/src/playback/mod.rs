@@ -4,9 +4,11 @@
 mod jitter;
 mod limiter;
 mod mixer;
+mod output_queue;
 mod speaker;
 
 pub use jitter::{JitterBuffer, JitterSettings, Playout};
 pub use limiter::Limiter;
 pub use mixer::Mixer;
+pub use output_queue::OutputQueue;
 pub use speaker::SpeakerStream;
