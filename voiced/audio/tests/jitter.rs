@@ -254,3 +254,45 @@ fn a_clean_calm_link_keeps_the_minimum_delay() {
             .all(|t| *t == JitterSettings::default().min_delay)
     );
 }
+
+#[test]
+fn a_stall_on_a_calm_link_is_won_back_on_a_quiet_packet() {
+    // Packets every 20 ms; packets 100 and 101 come 30 ms late (the
+    // sender's machine stalled). The playout conceals once and falls a
+    // frame behind; some seconds later it drops a quiet packet to come back.
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    let mut next_pop = ms(0);
+    let (mut conceals, mut held_after) = (0, Vec::new());
+    let mut arrivals: Vec<(u64, u32)> = (0..600u32)
+        .map(|s| {
+            let late = if (100..102).contains(&s) { 30 } else { 0 };
+            (u64::from(s) * 20 + late, s)
+        })
+        .collect();
+    arrivals.sort();
+    let mut a = 0;
+    for t in 0..600 * 20u64 {
+        while a < arrivals.len() && arrivals[a].0 <= t {
+            let s = arrivals[a].1;
+            jb.insert(s, false, &[s as u8], t0 + ms(t));
+            a += 1;
+        }
+        if ms(t) >= next_pop {
+            let p = jb.pop(t0 + ms(t));
+            next_pop = ms(t) + if p == Playout::Idle { ms(5) } else { F };
+            if p == Playout::Conceal {
+                conceals += 1;
+            }
+            if p != Playout::Idle {
+                held_after.push(jb.len());
+            }
+        }
+    }
+    assert_eq!(conceals, 1, "the stall is concealed once");
+    assert_eq!(jb.skipped_packets(), 1, "one quiet packet dropped");
+    // Before the stall and at the end the next packet has not arrived when
+    // one plays: the delay is back to where it was.
+    assert_eq!(held_after[90], 0);
+    assert_eq!(*held_after.last().expect("played"), 0);
+}

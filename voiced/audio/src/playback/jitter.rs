@@ -90,7 +90,23 @@ pub struct JitterBuffer {
     skipped: u64,
     /// Frames left during which the target keeps room for FEC recovery.
     loss_hold: u32,
+    /// The shortest time a packet waited here before it played, in the
+    /// current window, and the window's length so far (frames).
+    min_wait: Duration,
+    window: u32,
+    /// Nothing was lost, concealed or late in the current window.
+    calm: bool,
+    /// In a whole calm window every packet waited a frame more than the
+    /// minimum delay: drop the next quiet packet.
+    behind: bool,
 }
+
+/// Excess delay that lasts this long on a calm link is removed. On a lossy
+/// or jittery link the excess is room the link needs: a first version that
+/// acted on any link (1 s window, 5 ms minimum delay) scored PESQ 2.54
+/// instead of 3.40 at 10 % loss + 40 ms jitter
+/// (`cargo nextest run -p voice-audio --test loss_loop`).
+const CATCH_UP_WINDOW: Duration = Duration::from_secs(3);
 
 /// How long after a loss the target keeps room for FEC recovery.
 const LOSS_HOLD: Duration = Duration::from_secs(10);
@@ -121,6 +137,10 @@ impl JitterBuffer {
             since_skip: 0,
             skipped: 0,
             loss_hold: 0,
+            min_wait: Duration::MAX,
+            window: 0,
+            calm: true,
+            behind: false,
         }
     }
 
@@ -175,6 +195,7 @@ impl JitterBuffer {
     pub fn insert(&mut self, seq: u32, end_of_burst: bool, opus: &[u8], now: Instant) {
         if self.playing && seq_diff(seq, self.next) < 0 {
             self.late += 1;
+            self.calm = false;
             self.measure(seq, now);
             return;
         }
@@ -295,6 +316,8 @@ impl JitterBuffer {
         self.loss_hold = self.loss_hold.saturating_sub(1);
         let seq = self.next;
         if let Some(entry) = self.packets.remove(&seq) {
+            let waited = now.saturating_duration_since(entry.arrival);
+            self.min_wait = self.min_wait.min(waited);
             self.next = seq.wrapping_add(1);
             self.missing_run = 0;
             if entry.end_of_burst {
@@ -315,6 +338,7 @@ impl JitterBuffer {
                 self.end(seq);
                 return Playout::TimedOut;
             }
+            self.calm = false;
             return Playout::Conceal;
         }
         // Later packets are here but this one is not: lost (or reordered
@@ -330,11 +354,28 @@ impl JitterBuffer {
         }
     }
 
-    /// Shrinks a queue that grew past the target (after underruns or a
-    /// calmer link): drops one quiet packet (a small Opus packet is near
-    /// silence), or any packet when far behind; at most one per 10 frames.
+    /// Shrinks a queue that grew past the target (after an underrun or on a
+    /// calmer link) by dropping one packet: a quiet one (a small Opus packet
+    /// is near silence) when, on a calm link, every packet of a whole window
+    /// waited a frame more than the minimum delay (one stall of the machine
+    /// would otherwise keep the playout a frame behind for the rest of the
+    /// burst) or when two frames more than the target are queued; any
+    /// packet when five frames more are queued. At most one per 10 frames.
     fn catch_up(&mut self) {
         self.since_skip = self.since_skip.saturating_add(1);
+        self.window += 1;
+        if self.frame * self.window >= CATCH_UP_WINDOW {
+            // One frame less would still have played every packet of the
+            // window after the minimum delay. The target is not the measure
+            // here: the stall that put the playout behind also raised it.
+            self.behind = self.calm
+                && self.loss_hold == 0
+                && self.min_wait != Duration::MAX
+                && self.min_wait >= self.settings.min_delay + self.frame;
+            self.min_wait = Duration::MAX;
+            self.window = 0;
+            self.calm = true;
+        }
         if self.since_skip < 10 {
             return;
         }
@@ -344,9 +385,18 @@ impl JitterBuffer {
             return;
         };
         let quiet = entry.opus.len() <= QUIET_PACKET_BYTES;
-        if entry.end_of_burst || excess < self.frame * 2 || (!quiet && excess < self.frame * 5) {
+        let drop = if quiet {
+            // `behind` needs the successor here, so the drop leaves no hole.
+            excess >= self.frame * 2 || (self.behind && beyond >= self.frame)
+        } else {
+            excess >= self.frame * 5
+        };
+        if entry.end_of_burst || !drop {
             return;
         }
+        self.behind = false;
+        self.min_wait = Duration::MAX;
+        self.window = 0;
         self.packets.remove(&self.next);
         self.next = self.next.wrapping_add(1);
         self.since_skip = 0;
@@ -364,5 +414,8 @@ impl JitterBuffer {
         self.missing_run = 0;
         self.packets.retain(|&s, _| seq_diff(s, seq) > 0);
         self.reference = None;
+        self.behind = false;
+        self.min_wait = Duration::MAX;
+        self.window = 0;
     }
 }
