@@ -10,8 +10,8 @@
 //! within 10 s (a pull that found too little queued, i.e. a gap in the
 //! sound; a lone stall of the machine does not make every later word
 //! wait) and returns slowly towards the configured value while the output
-//! runs clean. A
-//! device's period is unknown until it pulls; its first pull sets it.
+//! runs clean. A device's period is unknown until it pulls; its first
+//! pulls set it until the first window ends.
 
 use std::time::{Duration, Instant};
 
@@ -49,7 +49,8 @@ pub struct OutputQueue {
 }
 
 impl OutputQueue {
-    /// A queue for a device at `rate` Hz with `margin` kept beyond one period.
+    /// A queue for a device at `rate` Hz that keeps `margin` beyond what the
+    /// device has played since its last pull.
     pub fn new(rate: u32, margin: Duration, now: Instant) -> Self {
         Self {
             rate,
