@@ -273,8 +273,9 @@ struct Output {
     consumed: Option<(Option<Instant>, usize)>,
     /// Samples in the ring after the last top-up.
     last_queued: usize,
-    /// When the worker last saw the device pull.
-    last_pull: Option<Instant>,
+    /// When the worker last saw the device pull (at first: when it opened,
+    /// as a device plays from then).
+    last_pull: Instant,
 }
 
 impl Worker {
@@ -387,16 +388,16 @@ impl Worker {
                     // not an underrun.
                     meter.take();
                     self.spk.clear();
+                    let now = Instant::now();
                     self.output = Some(Output {
                         ring,
                         resampler,
                         rate,
                         meter,
-                        queue: OutputQueue::new(rate, self.queue, Instant::now()),
+                        queue: OutputQueue::new(rate, self.queue, now),
                         consumed: Some((None, 0)),
                         last_queued: 0,
-                        // A device plays from when it opens.
-                        last_pull: Some(Instant::now()),
+                        last_pull: now,
                     });
                 }
                 Err(e) => tracing::warn!(error = %e, "output device unusable"),
@@ -439,7 +440,7 @@ impl Worker {
             let (largest_pull, short) = out.meter.take();
             out.queue.observe(now, largest_pull, short);
             if largest_pull > 0 {
-                out.last_pull = Some(now);
+                out.last_pull = now;
             }
             let want = out.queue.want();
             let rate = out.rate;
@@ -449,10 +450,8 @@ impl Worker {
             // Between its pulls the device goes on playing what it took: count
             // that as consumed, so the queue stays `want` ahead of what is
             // heard and a pull that comes late still finds its samples.
-            let since_pull = out
-                .last_pull
-                .map(|t| (now.duration_since(t).as_secs_f64() * f64::from(rate)) as usize)
-                .unwrap_or(0)
+            let since_pull = ((now.duration_since(out.last_pull).as_secs_f64() * f64::from(rate))
+                as usize)
                 .min(out.queue.stall_bound());
             let mut queued = level.saturating_sub(since_pull);
             // Running: a full second in which the device pulled at least

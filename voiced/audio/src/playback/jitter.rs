@@ -368,13 +368,13 @@ impl JitterBuffer {
             // One frame less would still have played every packet of the
             // window after the minimum delay. The target is not the measure
             // here: the stall that put the playout behind also raised it.
-            self.behind = self.calm
+            let behind = self.calm
                 && self.loss_hold == 0
                 && self.min_wait != Duration::MAX
                 && self.min_wait >= self.settings.min_delay + self.frame;
-            self.min_wait = Duration::MAX;
-            self.window = 0;
+            self.new_catch_up_window();
             self.calm = true;
+            self.behind = behind;
         }
         if self.since_skip < 10 {
             return;
@@ -394,9 +394,7 @@ impl JitterBuffer {
         if entry.end_of_burst || !drop {
             return;
         }
-        self.behind = false;
-        self.min_wait = Duration::MAX;
-        self.window = 0;
+        self.new_catch_up_window();
         self.packets.remove(&self.next);
         self.next = self.next.wrapping_add(1);
         self.since_skip = 0;
@@ -414,8 +412,13 @@ impl JitterBuffer {
         self.missing_run = 0;
         self.packets.retain(|&s, _| seq_diff(s, seq) > 0);
         self.reference = None;
-        self.behind = false;
+        self.new_catch_up_window();
+    }
+
+    /// Starts a fresh catch-up window with no drop pending.
+    fn new_catch_up_window(&mut self) {
         self.min_wait = Duration::MAX;
         self.window = 0;
+        self.behind = false;
     }
 }
