@@ -8,6 +8,8 @@
 use bytes::{Buf, Bytes, BytesMut};
 use prost::Message;
 
+use crate::pb::wire::{ClientMsg, ServerMsg};
+
 /// Bytes of the length prefix.
 pub const PREFIX_LEN: usize = 4;
 /// Frame limit before authentication (a `ClientMsg::Authenticate` fits easily).
@@ -136,4 +138,48 @@ pub fn decode_envelope<M: Message + Default>(
         return Err(FrameError::Unknown);
     }
     Ok(msg)
+}
+
+/// A protobuf envelope of the wire protocol: one `oneof` that must be set.
+pub trait Envelope: Message + Default {
+    /// Whether the envelope carries no known message (missing or unknown
+    /// variant), which a reader refuses.
+    fn is_empty(&self) -> bool;
+}
+
+impl Envelope for ClientMsg {
+    fn is_empty(&self) -> bool {
+        self.msg.is_none()
+    }
+}
+
+impl Envelope for ServerMsg {
+    fn is_empty(&self) -> bool {
+        self.msg.is_none()
+    }
+}
+
+/// Decodes one [`Envelope`], refusing an empty one ([`FrameError::Unknown`]).
+pub fn decode<M: Envelope>(frame: &[u8]) -> Result<M, FrameError> {
+    decode_envelope(frame, M::is_empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pb::wire::{Ping, client_msg};
+
+    #[test]
+    fn envelopes_decode_and_empty_ones_are_refused() {
+        let msg = ClientMsg {
+            msg: Some(client_msg::Msg::Ping(Ping { timestamp_us: 7 })),
+        };
+        let bytes = msg.encode_to_vec();
+        assert_eq!(decode::<ClientMsg>(&bytes), Ok(msg));
+        assert_eq!(decode::<ServerMsg>(&[]), Err(FrameError::Unknown));
+        assert!(matches!(
+            decode::<ClientMsg>(b"\xff\xff"),
+            Err(FrameError::Malformed(_))
+        ));
+    }
 }

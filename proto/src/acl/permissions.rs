@@ -60,15 +60,40 @@ impl Permissions {
         Self::EVERY.into_iter().filter(move |p| self.contains(*p))
     }
 
-    /// The lower-case name used in the CLI (`traverse`, `text_message`, …).
-    pub fn name(p: Permission) -> String {
-        p.as_str_name().to_ascii_lowercase()
+    /// The one name a permission is shown as everywhere (server refusals,
+    /// the admin CLI, `voicectl explain`, the daemon's messages): lower case,
+    /// `_` between words (`traverse`, `text_message`, `move_users`).
+    pub const fn name(p: Permission) -> &'static str {
+        match p {
+            Permission::Unspecified => "unspecified",
+            Permission::Traverse => "traverse",
+            Permission::Enter => "enter",
+            Permission::Speak => "speak",
+            Permission::Whisper => "whisper",
+            Permission::TextMessage => "text_message",
+            Permission::ShareFiles => "share_files",
+            Permission::MakeRoom => "make_room",
+            Permission::EditRoom => "edit_room",
+            Permission::MuteDeafen => "mute_deafen",
+            Permission::MoveUsers => "move_users",
+            Permission::Kick => "kick",
+            Permission::Ban => "ban",
+            Permission::Register => "register",
+            Permission::ManageRoles => "manage_roles",
+        }
     }
 
-    /// Parses a permission name, case-insensitive, `-` or `_` between words.
+    /// The name of a permission as it travels on the wire (an `i32`);
+    /// `None` for a value this build does not know.
+    pub fn name_of(value: i32) -> Option<&'static str> {
+        Permission::try_from(value).ok().map(Self::name)
+    }
+
+    /// Parses a permission name as typed by a user: case-insensitive, and
+    /// `-` is accepted for `_` (`move-users` is `move_users`).
     pub fn parse_one(name: &str) -> Option<Permission> {
-        let wanted = name.trim().to_ascii_uppercase().replace('-', "_");
-        Self::EVERY.into_iter().find(|p| p.as_str_name() == wanted)
+        let wanted = name.trim().to_ascii_lowercase().replace('-', "_");
+        Self::EVERY.into_iter().find(|p| Self::name(*p) == wanted)
     }
 }
 
@@ -113,11 +138,44 @@ impl fmt::Debug for Permissions {
 
 impl fmt::Display for Permissions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<String> = self.iter().map(Self::name).collect();
+        let names: Vec<&str> = self.iter().map(Self::name).collect();
         if names.is_empty() {
             f.write_str("none")
         } else {
             f.write_str(&names.join(","))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_permission_has_one_name_that_parses_back() {
+        for p in Permissions::EVERY {
+            let name = Permissions::name(p);
+            assert_eq!(name, p.as_str_name().to_ascii_lowercase(), "{p:?}");
+            assert_eq!(Permissions::parse_one(name), Some(p));
+            assert_eq!(Permissions::parse_one(&name.replace('_', "-")), Some(p));
+            assert_eq!(Permissions::parse_one(&name.to_ascii_uppercase()), Some(p));
+            assert_eq!(Permissions::name_of(p as i32), Some(name));
+        }
+    }
+
+    #[test]
+    fn names_are_spelled_with_underscores() {
+        assert_eq!(Permissions::name(Permission::MoveUsers), "move_users");
+        assert_eq!(
+            Permissions::parse_one(" Move-Users "),
+            Some(Permission::MoveUsers)
+        );
+        assert_eq!(Permissions::parse_one("unspecified"), None);
+        assert_eq!(Permissions::parse_one("fly"), None);
+        assert_eq!(Permissions::name_of(999), None);
+        let set: Permissions = [Permission::Enter, Permission::TextMessage]
+            .into_iter()
+            .collect();
+        assert_eq!(set.to_string(), "enter,text_message");
     }
 }
