@@ -7,18 +7,15 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use prost::Message;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::ServerCertVerified;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use sha2::{Digest, Sha256};
-use voice_proto::frame::{self, FrameDecoder, FrameError};
-use voice_proto::pb::wire::{
-    Authenticate, ClientMsg, Hello, ServerMsg, StreamKind, Welcome, client_msg, server_msg::Msg,
-};
-use voice_proto::{PROTOCOL_VERSION, auth};
+use voice_net::login::LoginError;
+use voice_net::tls::CertPolicy;
+use voice_net::{FrameReader, ReadError};
+use voice_proto::frame::{self, FrameError};
+use voice_proto::pb::wire::{ServerMsg, Welcome, client_msg, server_msg::Msg};
 
 /// Which server certificate a client accepts.
 #[derive(Debug, Clone)]
@@ -59,15 +56,24 @@ pub enum ClientError {
     Unexpected(String),
 }
 
-/// Accepts exactly one certificate, or any (see [`ServerCert`]); handshake
-/// signatures are always verified.
-#[derive(Debug)]
-struct Verifier {
-    cert: ServerCert,
-    provider: Arc<rustls::crypto::CryptoProvider>,
+impl From<LoginError> for ClientError {
+    fn from(e: LoginError) -> Self {
+        if let Some(f) = e.frame_error() {
+            return Self::Frame(f.clone());
+        }
+        match e {
+            LoginError::Closed(reason) => Self::Closed(reason),
+            LoginError::Open(_) | LoginError::Write(_) | LoginError::Read(_) => {
+                Self::Stream(e.to_string())
+            }
+            other => Self::Unexpected(other.to_string()),
+        }
+    }
 }
 
-impl ServerCertVerifier for Verifier {
+/// The certificate check of [`ServerCert`] (the handshake signatures are
+/// always verified by voice-net).
+impl CertPolicy for ServerCert {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -76,10 +82,10 @@ impl ServerCertVerifier for Verifier {
         _: &[u8],
         _: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match &self.cert {
-            ServerCert::Any => Ok(ServerCertVerified::assertion()),
-            ServerCert::Pinned(expected) => {
-                let fp = voice_proto::hash::hex(&Sha256::digest(end_entity.as_ref()));
+        match self {
+            Self::Any => Ok(ServerCertVerified::assertion()),
+            Self::Pinned(expected) => {
+                let fp = voice_net::fingerprint(end_entity);
                 if fp.eq_ignore_ascii_case(expected) {
                     Ok(ServerCertVerified::assertion())
                 } else {
@@ -90,50 +96,15 @@ impl ServerCertVerifier for Verifier {
             }
         }
     }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
-/// The client transport settings of docs/protocol.md: keep-alive every 5 s,
-/// 30 s idle timeout, small datagram buffers (stale voice is dropped).
+/// The client transport settings of docs/protocol.md (keep-alive every 5 s,
+/// 30 s idle timeout, small datagram buffers: stale voice is dropped). The
+/// receive buffer is kept small too, as thousands of simulated clients share
+/// one process.
 pub fn transport() -> quinn::TransportConfig {
-    let mut t = quinn::TransportConfig::default();
-    t.keep_alive_interval(Some(Duration::from_secs(5)));
-    t.max_idle_timeout(quinn::IdleTimeout::try_from(Duration::from_secs(30)).ok());
-    t.datagram_send_buffer_size(64 * 1024);
-    t.datagram_receive_buffer_size(Some(64 * 1024));
+    let mut t = voice_net::transport::client();
+    t.datagram_receive_buffer_size(Some(voice_net::transport::DATAGRAM_BUFFER));
     t
 }
 
@@ -142,19 +113,8 @@ pub fn client_config(
     cert: ServerCert,
     transport: quinn::TransportConfig,
 ) -> Result<quinn::ClientConfig, ClientError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| ClientError::Config(e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Verifier { cert, provider }))
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![voice_proto::ALPN.to_vec()];
-    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
-        .map_err(|e| ClientError::Config(e.to_string()))?;
-    let mut config = quinn::ClientConfig::new(Arc::new(quic));
-    config.transport_config(Arc::new(transport));
-    Ok(config)
+    voice_net::client_config(Arc::new(cert), transport)
+        .map_err(|e| ClientError::Config(e.to_string()))
 }
 
 /// A client endpoint on an ephemeral port: on loopback for a server on
@@ -202,9 +162,7 @@ pub async fn connect(
 pub struct Framed {
     /// The send half.
     pub send: quinn::SendStream,
-    /// The receive half.
-    pub recv: quinn::RecvStream,
-    decoder: FrameDecoder,
+    reader: FrameReader<ServerMsg>,
 }
 
 impl Framed {
@@ -212,47 +170,37 @@ impl Framed {
     pub fn new(send: quinn::SendStream, recv: quinn::RecvStream) -> Self {
         Self {
             send,
-            recv,
-            decoder: FrameDecoder::new(frame::SERVER_MAX_FRAME),
+            reader: FrameReader::new(recv, frame::SERVER_MAX_FRAME),
         }
     }
 
     /// Writes one client message.
     pub async fn send(&mut self, msg: client_msg::Msg) -> Result<(), ClientError> {
-        let bytes = frame::encode_to_bytes(&ClientMsg { msg: Some(msg) }, frame::CLIENT_MAX_FRAME)?;
-        self.send
-            .write_all(&bytes)
+        voice_net::frames::write(&mut self.send, msg)
             .await
-            .map_err(|e| ClientError::Stream(e.to_string()))
+            .map_err(|e| match e {
+                voice_net::WriteError::Frame(f) => ClientError::Frame(f),
+                voice_net::WriteError::Stream(e) => ClientError::Stream(e.to_string()),
+            })
     }
 
     /// The next frame's bytes; `None` when the stream or connection ends.
     pub async fn next_frame(&mut self) -> Result<Option<bytes::Bytes>, ClientError> {
-        loop {
-            if let Some(f) = self.decoder.next_frame()? {
-                return Ok(Some(f));
-            }
-            match self
-                .recv
-                .read_chunk(self.decoder.wanted().max(1), true)
-                .await
-            {
-                Ok(Some(c)) => self.decoder.push(&c.bytes),
-                Ok(None) | Err(_) => return Ok(None),
-            }
-        }
+        ended_is_none(self.reader.next_frame().await)
     }
 
     /// The next server message; `None` when the stream or connection ends.
     pub async fn next(&mut self) -> Result<Option<Msg>, ClientError> {
-        match self.next_frame().await? {
-            Some(f) => {
-                let envelope =
-                    ServerMsg::decode(f).map_err(|e| FrameError::Malformed(e.to_string()))?;
-                Ok(envelope.msg)
-            }
-            None => Ok(None),
-        }
+        Ok(ended_is_none(self.reader.next().await)?.and_then(|m| m.msg))
+    }
+}
+
+/// A read's outcome with the end of the stream or connection as `None`.
+fn ended_is_none<T>(read: Result<Option<T>, ReadError>) -> Result<Option<T>, ClientError> {
+    match read {
+        Ok(item) => Ok(item),
+        Err(ReadError::Frame(f)) => Err(f.into()),
+        Err(ReadError::Truncated | ReadError::Stream(_)) => Ok(None),
     }
 }
 
@@ -280,57 +228,26 @@ pub struct LoggedIn {
     pub welcome: Welcome,
 }
 
-/// Runs the voice/1 login on an open connection. When the server refuses,
-/// the error carries its close code and reason.
+/// Runs the voice/1 login on an open connection ([`voice_net::login()`]).
+/// When the server refuses, the error carries its close code and reason.
 pub async fn login(conn: &quinn::Connection, creds: Credentials) -> Result<LoggedIn, ClientError> {
-    let closed = |conn: &quinn::Connection, what: &str| match conn.close_reason() {
-        Some(reason) => ClientError::Closed(reason),
-        None => ClientError::Unexpected(what.to_owned()),
-    };
-    let (send, recv) = conn
-        .open_bi()
-        .await
-        .map_err(|e| ClientError::Stream(e.to_string()))?;
-    let mut control = Framed::new(send, recv);
-    control
-        .send(client_msg::Msg::Hello(Hello {
-            protocol_version: PROTOCOL_VERSION,
-            kind: StreamKind::Control as i32,
-            client: "voice-bench".into(),
-        }))
-        .await?;
-    let challenge = match control.next().await? {
-        Some(Msg::Challenge(c)) => c,
-        Some(other) => return Err(ClientError::Unexpected(format!("{other:?}"))),
-        None => return Err(wait_closed(conn, "no Challenge").await),
-    };
-    let mut exporter = [0u8; auth::EXPORTER_LEN];
-    conn.export_keying_material(&mut exporter, auth::EXPORTER_LABEL, b"")
-        .map_err(|_| closed(conn, "TLS exporter unavailable"))?;
-    let signature = auth::sign(&creds.key, &challenge.nonce, &exporter);
-    control
-        .send(client_msg::Msg::Authenticate(Authenticate {
-            protocol_version: PROTOCOL_VERSION,
-            public_key: creds.key.verifying_key().to_bytes().to_vec(),
-            signature: signature.to_bytes().to_vec(),
-            password: creds.password,
-            display_name: creds.name,
-            admin_token: creds.admin_token,
+    let logged = voice_net::login(
+        conn,
+        &voice_net::Login {
+            key: &creds.key,
+            password: &creds.password,
+            display_name: &creds.name,
+            admin_token: &creds.admin_token,
             room: creds.room,
-        }))
-        .await?;
-    match control.next().await? {
-        Some(Msg::Welcome(welcome)) => Ok(LoggedIn { control, welcome }),
-        Some(other) => Err(ClientError::Unexpected(format!("{other:?}"))),
-        None => Err(wait_closed(conn, "no Welcome").await),
-    }
-}
-
-/// The server's close reason once it arrives (a refusal closes the
-/// connection right after the stream ends).
-async fn wait_closed(conn: &quinn::Connection, what: &str) -> ClientError {
-    match tokio::time::timeout(Duration::from_secs(5), conn.closed()).await {
-        Ok(reason) => ClientError::Closed(reason),
-        Err(_) => ClientError::Unexpected(what.to_owned()),
-    }
+            client: "voice-bench",
+        },
+    )
+    .await?;
+    Ok(LoggedIn {
+        control: Framed {
+            send: logged.send,
+            reader: logged.reader,
+        },
+        welcome: logged.welcome,
+    })
 }

@@ -48,7 +48,7 @@ impl FileCert {
         current
             .cert
             .first()
-            .map(tls::fingerprint)
+            .map(|cert| tls::fingerprint(cert))
             .unwrap_or_default()
     }
 

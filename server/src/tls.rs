@@ -6,15 +6,17 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls::server::ResolvesServerCert;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use sha2::{Digest, Sha256};
 
 use crate::config::{Config, TlsMode};
+
+pub use voice_net::tls::{fingerprint, provider};
+/// The transport settings tuned for voice (docs/protocol.md).
+pub use voice_net::transport::server as transport;
 
 /// A certificate chain with its key.
 #[derive(Debug)]
@@ -69,11 +71,6 @@ pub enum TlsError {
     Acme(String),
 }
 
-/// Hex SHA-256 of a certificate (what clients pin).
-pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
-    voice_proto::hash::hex(&Sha256::digest(cert.as_ref()))
-}
-
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
     move |source| TlsError::Io {
         path: path.display().to_string(),
@@ -101,11 +98,6 @@ pub fn cert_files(
         }
         TlsMode::Acme => Ok(None),
     }
-}
-
-/// The crypto provider of the whole server (ring).
-pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// Reads a chain and key into the form rustls serves, checking that the key
@@ -171,38 +163,6 @@ fn write_private(path: &Path, data: &[u8]) -> Result<(), TlsError> {
     }
     let mut file = options.open(path).map_err(io_err(path))?;
     file.write_all(data).map_err(io_err(path))
-}
-
-/// The transport settings tuned for voice (docs/protocol.md).
-pub fn transport() -> quinn::TransportConfig {
-    let mut t = quinn::TransportConfig::default();
-    t.keep_alive_interval(Some(Duration::from_secs(5)));
-    t.max_idle_timeout(quinn::IdleTimeout::try_from(Duration::from_secs(30)).ok());
-    // Stale voice must be dropped, not queued for seconds.
-    t.datagram_send_buffer_size(64 * 1024);
-    t.datagram_receive_buffer_size(Some(64 * 1024));
-    t.stream_receive_window(quinn::VarInt::from_u32(256 * 1024));
-    t.receive_window(quinn::VarInt::from_u32(1024 * 1024));
-    t.send_window(8 * 1024 * 1024);
-    // Listeners acknowledge every 2nd voice datagram by default: at 50
-    // packets/s per speaker that is one ACK packet the server must receive,
-    // decrypt and process per two forwarded datagrams. Ask peers that support
-    // the ACK frequency extension (quinn does) to acknowledge every 10th
-    // packet or after 25 ms instead; voice is never retransmitted, and 25 ms
-    // is the standard delay, so loss detection barely changes.
-    let mut ack = quinn::AckFrequencyConfig::default();
-    ack.ack_eliciting_threshold(quinn::VarInt::from_u32(9))
-        .max_ack_delay(Some(Duration::from_millis(25)));
-    t.ack_frequency_config(Some(ack));
-    // Without GSO each connection's transmit buffer stays one packet
-    // (~1.5 KB) instead of growing to several (about 14 KB per session
-    // measured with massif); voice never fills more than a packet at a time,
-    // only the Welcome snapshot would benefit.
-    t.enable_segmentation_offload(false);
-    // Control and chat, plus a little slack.
-    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(4));
-    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(0));
-    t
 }
 
 /// The quinn server configuration taking its certificate from `resolver`.

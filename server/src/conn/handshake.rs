@@ -7,7 +7,7 @@ use voice_proto::pb::wire::{Challenge, StreamKind, client_msg, server_msg::Msg};
 use voice_proto::state::SessionId;
 use voice_proto::{PROTOCOL_VERSION, auth, close, frame};
 
-use super::frames::{FrameReader, ReadError};
+use super::{FrameReader, ReadError};
 use crate::hub::{Hub, JoinError, Login, encode};
 
 /// A login that failed: the close code and the reason for the user.

@@ -2,7 +2,6 @@
 //! the chat stream and the voice datagrams, each in its own task.
 
 mod chat;
-mod frames;
 mod handshake;
 mod voice;
 
@@ -12,10 +11,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use voice_proto::close;
-use voice_proto::pb::wire::{Pong, client_msg::Msg as In, server_msg::Msg as Out};
+use voice_proto::pb::wire::{ClientMsg, Pong, client_msg::Msg as In, server_msg::Msg as Out};
 use voice_proto::state::SessionId;
 
-pub use frames::{FrameReader, ReadError};
+pub use voice_net::ReadError;
+
+/// A client's envelopes on one stream, never buffering more than the
+/// current frame limit.
+pub type FrameReader = voice_net::FrameReader<ClientMsg>;
 
 use crate::hub::{Hub, encode};
 use crate::throttle::TokenBucket;

@@ -15,6 +15,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use tokio::sync::{Mutex, mpsc};
 use voice_proto::acl::{Subject, evaluate};
+use voice_proto::limits::MessageLimits;
 use voice_proto::pb::wire::{
     Change, ServerLimits, ServerMsg, Session, SessionRemove, StateUpdate, Welcome, change::Kind,
     server_msg::Msg,
@@ -160,14 +161,11 @@ impl Hub {
 
     /// The server limits announced in `Welcome`.
     pub fn server_limits(&self, limits: &Limits) -> ServerLimits {
-        ServerLimits {
-            max_name_len: limits.max_name_len as u32,
-            max_description_len: limits.max_description_len as u32,
-            max_message_len: self.config.max_message_len as u32,
-            max_depth: limits.max_depth as u32,
-            max_voice_payload: self.config.max_voice_payload as u32,
-            max_frame_len: frame::CLIENT_MAX_FRAME as u32,
-        }
+        limits.to_server_limits(MessageLimits {
+            max_message_len: self.config.max_message_len,
+            max_voice_payload: self.config.max_voice_payload,
+            max_frame_len: frame::CLIENT_MAX_FRAME,
+        })
     }
 
     /// Adds an authenticated session; its queue starts with `Welcome`.
