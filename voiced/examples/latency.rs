@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::TestDaemon;
+use support::{Audio, TestDaemon};
 use voice_audio::backend::BackendConfig;
 use voice_audio::capture::CaptureMode;
 use voice_audio::codec::OpusSettings;
@@ -72,11 +72,11 @@ async fn run(dir: &Path, speech: &[f32], frame_ms: u32) -> anyhow::Result<()> {
 
     let server = support::TestServer::start().await;
     let (b_audio, b_start) = file_audio(None, Some(&output), frame_ms)?;
-    let b = TestDaemon::start_with_audio(Arc::new(b_audio)).await;
+    let b = TestDaemon::start_with_audio(Audio::Engine(Arc::new(b_audio))).await;
     let mut bc = b.client().await;
     support::connect(&mut bc, &server, "listener").await;
     let (a_audio, a_start) = file_audio(Some(&input), None, frame_ms)?;
-    let a = TestDaemon::start_with_audio(Arc::new(a_audio)).await;
+    let a = TestDaemon::start_with_audio(Audio::Engine(Arc::new(a_audio))).await;
     let mut ac = a.client().await;
     let mut events = ac
         .watch(c::WatchRequest { levels: false })

@@ -10,16 +10,13 @@ mod audio_common;
 mod support;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use support::{PASSWORD, TestDaemon, TestServer, WAIT};
-use voice_audio::backend::BackendConfig;
+use support::{Audio, TestDaemon, TestServer, WAIT};
+use voice_audio::SAMPLE_RATE;
 use voice_audio::codec::OpusSettings;
-use voice_audio::{EngineConfig, SAMPLE_RATE};
 use voice_netsim::{Impairment, UdpProxy};
 use voice_proto::pb::control::{self as c, event};
-use voiced::audio::DeviceAudio;
 
 /// About nine seconds of speech.
 const TEXT: &str = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background. \
@@ -29,37 +26,31 @@ It is easy to tell the depth of a well. These days a chicken leg is a rare dish.
 /// the call must be up before the first word.
 const LEAD: Duration = Duration::from_millis(2500);
 
-/// A daemon on the file backend, with the engine's default playback queue
-/// (20 ms, one device period). With 10 ms queued (what `voiced
-/// --audio-backend file` uses, for latency figures), a stall of the busy
-/// test machine longer than two 5 ms ticks plays a few milliseconds of
-/// silence mid-speech: on 2026-11-29 one 3.6 ms gap took a clean call from
-/// 3.93 to 3.78. The latency example measures the 10 ms queue.
+/// A daemon on the file backend (the kit's: the engine's default 20 ms
+/// playback queue; with 10 ms, what `voiced --audio-backend file` uses for
+/// latency figures, a stall of the busy test machine longer than two 5 ms
+/// ticks plays a few milliseconds of silence mid-speech: on 2026-11-29 one
+/// 3.6 ms gap took a clean call from 3.93 to 3.78. The latency example
+/// measures the 10 ms queue).
 async fn file_daemon(input: Option<&Path>, output: Option<&Path>) -> TestDaemon {
-    let audio = DeviceAudio::start(EngineConfig {
-        backend: BackendConfig::File {
-            input: input.map(Path::to_owned),
-            output: output.map(Path::to_owned),
-        },
-        // This test scores quality, not delay: a wide output margin, as
-        // this shared 2-core machine stalls a thread for 10-30 ms a few
-        // times a minute and each stall the default 5 ms margin has not
-        // grown to cover yet plays a gap.
-        playback_queue: std::time::Duration::from_millis(20),
-        ..EngineConfig::default()
+    TestDaemon::start_with_audio(Audio::Files {
+        input: input.map(Path::to_owned),
+        output: output.map(Path::to_owned),
     })
-    .expect("file audio starts");
-    TestDaemon::start_with_audio(Arc::new(audio)).await
+    .await
 }
 
-async fn connect_to(client: &mut support::Client, server: &str, name: &str) -> u32 {
+/// Connects to `server` through `via` (its address, or a proxy's).
+async fn connect_to(
+    client: &mut support::Client,
+    server: &TestServer,
+    via: &str,
+    name: &str,
+) -> u32 {
     let s = client
         .connect(c::ConnectRequest {
-            server: server.into(),
-            password: PASSWORD.into(),
-            display_name: name.into(),
-            accept_new: true,
-            ..Default::default()
+            server: via.into(),
+            ..server.connect_request(name)
         })
         .await
         .expect("connects")
@@ -133,7 +124,7 @@ async fn call(name: &str, uplink: Option<Impairment>, reported_loss: f32) -> Cal
 
     let b = file_daemon(None, Some(&output)).await;
     let mut bc = b.client().await;
-    connect_to(&mut bc, &server.server(), "listener").await;
+    connect_to(&mut bc, &server, &server.server(), "listener").await;
     let mut b_events = bc
         .watch(c::WatchRequest { levels: false })
         .await
@@ -161,7 +152,7 @@ async fn call(name: &str, uplink: Option<Impairment>, reported_loss: f32) -> Cal
     })
     .await
     .expect("continuous");
-    let a_id = connect_to(&mut ac, &a_server, "speaker").await;
+    let a_id = connect_to(&mut ac, &server, &a_server, "speaker").await;
 
     // A's file plays to its end; meanwhile A reports its own talking and
     // levels.

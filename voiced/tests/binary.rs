@@ -7,13 +7,9 @@ use std::process::{Command, Stdio};
 
 fn voiced(dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_voiced"));
-    c.env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("XDG_CACHE_HOME", dir.join("cache"))
-        .env("XDG_RUNTIME_DIR", dir.join("run"))
+    voice_testkit::xdg_env(&mut c, dir)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
-        .env_remove("VOICED_SOCKET")
         .arg("--foreground")
         // Sound devices are tested in `devices.rs`, one test at a time.
         .args(["--audio-backend", "null"]);

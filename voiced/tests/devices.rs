@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{PASSWORD, TestServer, WAIT};
+use support::{TestServer, WAIT, connect};
 use voice_audio::SAMPLE_RATE;
 use voice_proto::pb::control::{self as c, event};
 
@@ -51,11 +51,7 @@ impl Voiced {
     fn start(dir: &Path, source: &str, sink: &str) -> Self {
         std::fs::create_dir_all(dir.join("run")).expect("run dir");
         let socket = dir.join("run/voiced.sock");
-        let child = Command::new(env!("CARGO_BIN_EXE_voiced"))
-            .env("XDG_CONFIG_HOME", dir.join("config"))
-            .env("XDG_DATA_HOME", dir.join("data"))
-            .env("XDG_CACHE_HOME", dir.join("cache"))
-            .env("XDG_RUNTIME_DIR", dir.join("run"))
+        let child = support::xdg_env(&mut Command::new(env!("CARGO_BIN_EXE_voiced")), dir)
             // Its own XDG_RUNTIME_DIR hides PulseAudio's socket: name it.
             .env("PULSE_SERVER", pulse_server())
             .env("PULSE_SOURCE", source)
@@ -92,21 +88,6 @@ impl Drop for Voiced {
     }
 }
 
-async fn connect(client: &mut support::Client, server: &TestServer, name: &str) -> u32 {
-    let s = client
-        .connect(c::ConnectRequest {
-            server: server.server(),
-            password: PASSWORD.into(),
-            display_name: name.into(),
-            accept_new: true,
-            ..Default::default()
-        })
-        .await
-        .expect("connects")
-        .into_inner();
-    s.session_id
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_daemons_hear_each_other_on_real_devices() {
     let up = Command::new(repo_root().join("scripts/pulse-up")).status();
@@ -138,7 +119,7 @@ async fn two_daemons_hear_each_other_on_real_devices() {
     );
     assert!(devices.inputs.iter().any(|d| d.selected), "{devices:?}");
 
-    let a_id = connect(&mut ac, &server, "alice").await;
+    let a_id = connect(&mut ac, &server, "alice").await.session_id;
     connect(&mut bc, &server, "bob").await;
     let b_watch = tokio::spawn(async move {
         let mut talking = Vec::new();
