@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use serde_json::Value;
-use tokio::sync::oneshot;
+use voice_testkit::voice_server::config::TlsMode;
+use voice_testkit::{TestDaemon, TestServer, paths_in};
 
 /// A test CA and a "localhost" certificate it issued, written to `dir`;
 /// returns the CA file.
@@ -31,12 +32,15 @@ fn issue(dir: &Path) -> PathBuf {
     dir.join("ca.pem")
 }
 
+/// A server with a CA-issued certificate and a voiced, on their own runtime;
+/// the CA's files in `dir`.
 struct World {
-    dir: tempfile::TempDir,
     socket: PathBuf,
     port: u16,
-    stops: Vec<oneshot::Sender<()>>,
+    _daemon: TestDaemon,
+    _server: TestServer,
     _rt: tokio::runtime::Runtime,
+    dir: tempfile::TempDir,
 }
 
 impl World {
@@ -45,51 +49,24 @@ impl World {
     fn start(voiced_config: impl FnOnce(&Path) -> String) -> Self {
         let dir = tempfile::tempdir().unwrap();
         issue(dir.path());
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let config = voice_server::Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: Some(dir.path().join("server")),
-            password: Some(String::new()),
-            tls_mode: voice_server::config::TlsMode::Files,
-            tls_cert: Some(dir.path().join("chain.pem")),
-            tls_key: Some(dir.path().join("key.pem")),
-            ..voice_server::Config::default()
-        };
-        let server = rt.block_on(voice_server::Server::bind(config)).unwrap();
-        let port = server.banner().listening.port();
-        let (server_stop, server_stopped) = oneshot::channel::<()>();
-        rt.spawn(server.run(async move {
-            let _ = server_stopped.await;
+        let rt = voice_testkit::runtime();
+        let server = rt.block_on(TestServer::start_with(|config| {
+            config.password = Some(String::new());
+            config.tls_mode = TlsMode::Files;
+            config.tls_cert = Some(dir.path().join("chain.pem"));
+            config.tls_key = Some(dir.path().join("key.pem"));
         }));
-        let paths = voiced::Paths {
-            config_dir: dir.path().join("config/voice"),
-            data_dir: dir.path().join("data/voice"),
-            cache_dir: dir.path().join("cache/voice"),
-            runtime_dir: dir.path().join("run/voice"),
-        };
+        let paths = paths_in(dir.path());
         std::fs::create_dir_all(&paths.config_dir).unwrap();
         std::fs::write(paths.config_file(), voiced_config(dir.path())).unwrap();
-        let daemon = rt.block_on(voiced::Daemon::bind(paths, None)).unwrap();
-        let socket = daemon.socket().to_path_buf();
-        let (daemon_stop, daemon_stopped) = oneshot::channel::<()>();
-        rt.spawn(async move {
-            daemon
-                .serve(async {
-                    let _ = daemon_stopped.await;
-                })
-                .await
-                .unwrap();
-        });
+        let daemon = rt.block_on(TestDaemon::start_at(paths));
         Self {
-            dir,
-            socket,
-            port,
-            stops: vec![daemon_stop, server_stop],
+            socket: daemon.socket.clone(),
+            port: server.addr.port(),
+            _daemon: daemon,
+            _server: server,
             _rt: rt,
+            dir,
         }
     }
 
@@ -106,14 +83,6 @@ impl World {
     fn json(&self, args: &[&str]) -> Value {
         let out = self.cmd().arg("--json").args(args).assert().success();
         serde_json::from_slice(&out.get_output().stdout).unwrap()
-    }
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        for s in self.stops.drain(..) {
-            let _ = s.send(());
-        }
     }
 }
 

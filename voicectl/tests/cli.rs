@@ -3,45 +3,26 @@
 
 use assert_cmd::Command;
 use serde_json::Value;
-use tokio::sync::oneshot;
+use voice_testkit::{TestDaemon, paths_in};
 
+/// A voiced on its own runtime, its paths under `dir`.
 struct Fixture {
-    dir: tempfile::TempDir,
     socket: std::path::PathBuf,
-    stop: Option<oneshot::Sender<()>>,
+    _daemon: TestDaemon,
     _rt: tokio::runtime::Runtime,
+    dir: tempfile::TempDir,
 }
 
 impl Fixture {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let paths = voiced::Paths {
-            config_dir: dir.path().join("config/voice"),
-            data_dir: dir.path().join("data/voice"),
-            cache_dir: dir.path().join("cache/voice"),
-            runtime_dir: dir.path().join("run/voice"),
-        };
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let daemon = rt.block_on(voiced::Daemon::bind(paths, None)).unwrap();
-        let socket = daemon.socket().to_path_buf();
-        let (tx, rx) = oneshot::channel::<()>();
-        rt.spawn(async move {
-            daemon
-                .serve(async {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap();
-        });
+        let rt = voice_testkit::runtime();
+        let daemon = rt.block_on(TestDaemon::start_at(paths_in(dir.path())));
         Self {
-            dir,
-            socket,
-            stop: Some(tx),
+            socket: daemon.socket.clone(),
+            _daemon: daemon,
             _rt: rt,
+            dir,
         }
     }
 
@@ -55,14 +36,6 @@ impl Fixture {
     fn json(&self, args: &[&str]) -> Value {
         let out = self.cmd().arg("--json").args(args).assert().success();
         serde_json::from_slice(&out.get_output().stdout).unwrap()
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
     }
 }
 

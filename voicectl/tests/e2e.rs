@@ -3,64 +3,35 @@
 
 use assert_cmd::Command;
 use serde_json::Value;
-use tokio::sync::oneshot;
+use voice_testkit::{TestDaemon, TestServer};
 
+/// A voice-server without a password and a voiced, on their own runtime.
 struct World {
-    _dir: tempfile::TempDir,
     socket: std::path::PathBuf,
     server: String,
     fingerprint: String,
     admin_token: String,
-    stops: Vec<oneshot::Sender<()>>,
-    rt: tokio::runtime::Runtime,
+    _daemon: TestDaemon,
+    _server: TestServer,
+    _rt: tokio::runtime::Runtime,
 }
 
 impl World {
     fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (server_stop, server_stopped) = oneshot::channel::<()>();
-        let config = voice_server::Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: Some(dir.path().join("server")),
-            password: Some(String::new()),
-            server_name: "Test".into(),
-            ..voice_server::Config::default()
-        };
-        let server = rt.block_on(voice_server::Server::bind(config)).unwrap();
-        let banner = server.banner().clone();
-        rt.spawn(server.run(async move {
-            let _ = server_stopped.await;
+        let rt = voice_testkit::runtime();
+        let server = rt.block_on(TestServer::start_with(|config| {
+            config.password = Some(String::new());
+            config.server_name = "Test".into();
         }));
-        let paths = voiced::Paths {
-            config_dir: dir.path().join("config/voice"),
-            data_dir: dir.path().join("data/voice"),
-            cache_dir: dir.path().join("cache/voice"),
-            runtime_dir: dir.path().join("run/voice"),
-        };
-        let daemon = rt.block_on(voiced::Daemon::bind(paths, None)).unwrap();
-        let socket = daemon.socket().to_path_buf();
-        let (daemon_stop, daemon_stopped) = oneshot::channel::<()>();
-        rt.spawn(async move {
-            daemon
-                .serve(async {
-                    let _ = daemon_stopped.await;
-                })
-                .await
-                .unwrap();
-        });
+        let daemon = rt.block_on(TestDaemon::start());
         Self {
-            _dir: dir,
-            socket,
-            server: banner.listening.to_string(),
-            fingerprint: banner.fingerprint,
-            admin_token: banner.admin_token.unwrap(),
-            stops: vec![daemon_stop, server_stop],
-            rt,
+            socket: daemon.socket.clone(),
+            server: server.server(),
+            fingerprint: server.fingerprint.clone(),
+            admin_token: server.admin_token.clone().unwrap(),
+            _daemon: daemon,
+            _server: server,
+            _rt: rt,
         }
     }
 
@@ -78,15 +49,6 @@ impl World {
     fn json(&self, args: &[&str]) -> Value {
         let out = self.cmd().arg("--json").args(args).assert().success();
         serde_json::from_slice(&out.get_output().stdout).unwrap()
-    }
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        for s in self.stops.drain(..) {
-            let _ = s.send(());
-        }
-        let _ = &self.rt;
     }
 }
 
