@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::net::UnixListener;
 use tokio::sync::mpsc;
+use voice_testkit::{DaemonProcess, paths_in};
 use voice_tui::client::run_link;
 use voice_tui::{Action, Command};
 
@@ -82,66 +83,12 @@ async fn a_socket_that_is_not_voiced_counts_as_down() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-fn paths_in(dir: &std::path::Path) -> voiced::Paths {
-    voiced::Paths {
-        config_dir: dir.join("config/voice"),
-        data_dir: dir.join("data/voice"),
-        cache_dir: dir.join("cache/voice"),
-        runtime_dir: dir.join("run/voice"),
-    }
-}
-
-/// voiced on a runtime of its own, so it can die like a process: shutting
-/// the runtime down drops every task and closes every socket at once.
-/// (A graceful stop would wait for our open `Watch` stream.)
-struct Voiced {
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl Voiced {
-    fn start(paths: voiced::Paths) -> Self {
-        let runtime = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            let daemon = runtime
-                .block_on(voiced::Daemon::bind(paths, None))
-                .expect("voiced binds");
-            runtime.spawn(daemon.serve(std::future::pending()));
-            runtime
-        })
-        .join()
-        .expect("voiced starts");
-        Self {
-            runtime: Some(runtime),
-        }
-    }
-
-    fn kill(mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            std::thread::spawn(move || runtime.shutdown_timeout(Duration::from_secs(5)))
-                .join()
-                .expect("voiced stops");
-        }
-    }
-}
-
-impl Drop for Voiced {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
 #[tokio::test]
 async fn the_link_comes_back_after_voiced_restarts() {
     let dir = tempfile::tempdir().expect("temp dir");
     let paths = paths_in(dir.path());
     let socket = paths.socket();
-    let daemon = Voiced::start(paths.clone());
+    let daemon = DaemonProcess::start(paths.clone());
 
     let (actions, mut inbox) = mpsc::unbounded_channel();
     let (commands, outbox) = mpsc::unbounded_channel();
@@ -163,7 +110,7 @@ async fn the_link_comes_back_after_voiced_restarts() {
     }
 
     // A new daemon replaces the stale socket; the link finds it by itself.
-    let daemon = Voiced::start(paths);
+    let daemon = DaemonProcess::start(paths);
     loop {
         if let Action::DaemonUp = next(&mut inbox).await {
             break;

@@ -4,14 +4,11 @@
 //! joins a room and sends a chat line; `capture-pane` shows both.
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
-use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use tokio::sync::oneshot;
 use voice_proto::pb::control::{ChatHistoryRequest, ConnectionState, Empty};
-use voice_server::{Config, Server};
-use voiced::{Daemon, Paths};
+use voice_testkit::{TestDaemon, TestServer};
 
 /// Generous bound for anything to show on screen on a loaded machine.
 const WAIT: Duration = Duration::from_secs(90);
@@ -101,38 +98,11 @@ impl Drop for Tmux {
     }
 }
 
-fn paths_in(dir: &Path) -> Paths {
-    Paths {
-        config_dir: dir.join("config/voice"),
-        data_dir: dir.join("data/voice"),
-        cache_dir: dir.join("cache/voice"),
-        runtime_dir: dir.join("run/voice"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tmux_joins_a_room_and_chats_through_voiced() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::bind(Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: Some(dir.path().join("server")),
-        password: Some("secret".to_owned()),
-        ..Config::default()
-    })
-    .await
-    .unwrap();
-    let banner = server.banner().clone();
-    let (stop_server, server_stopped) = oneshot::channel::<()>();
-    let server_task = tokio::spawn(server.run(async move {
-        let _ = server_stopped.await;
-    }));
-
-    let daemon = Daemon::bind(paths_in(dir.path()), None).await.unwrap();
-    let socket = daemon.socket().to_path_buf();
-    let (stop_daemon, daemon_stopped) = oneshot::channel::<()>();
-    let daemon_task = tokio::spawn(daemon.serve(async move {
-        let _ = daemon_stopped.await;
-    }));
+    let server = TestServer::start().await;
+    let daemon = TestDaemon::start().await;
+    let socket = daemon.socket.clone();
 
     let tui = Tmux::start(
         &format!(
@@ -148,13 +118,13 @@ async fn tmux_joins_a_room_and_chats_through_voiced() {
     // Connect through the dialog; the self-signed certificate is unknown.
     tui.keys(&["c"]);
     tui.wait_text("Connect").await;
-    tui.text(&banner.listening.to_string());
+    tui.text(&server.server());
     tui.keys(&["Tab"]);
     tui.text("secret");
     tui.keys(&["Enter"]);
     let screen = tui.wait_text("Unknown server certificate").await;
     assert!(
-        screen.contains(&banner.fingerprint[..4]),
+        screen.contains(&server.fingerprint[..4]),
         "the prompt shows the fingerprint:\n{screen}"
     );
     tui.keys(&["a"]);
@@ -194,7 +164,7 @@ async fn tmux_joins_a_room_and_chats_through_voiced() {
     );
 
     // voiced agrees: we are in the Den and the message went out.
-    let mut client = voiced::client::connect(&socket).await.unwrap();
+    let mut client = daemon.client().await;
     let history = client
         .chat_history(ChatHistoryRequest {
             room: "/Den".to_owned(),
@@ -221,8 +191,6 @@ async fn tmux_joins_a_room_and_chats_through_voiced() {
     let status = client.status(Empty {}).await.unwrap().into_inner();
     assert_eq!(status.state, ConnectionState::Connected as i32);
 
-    let _ = stop_daemon.send(());
-    daemon_task.await.unwrap().unwrap();
-    let _ = stop_server.send(());
-    server_task.await.unwrap().unwrap();
+    daemon.stop().await;
+    server.stop().await;
 }
