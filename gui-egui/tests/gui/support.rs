@@ -1,151 +1,82 @@
-//! Real parts for the window to drive: a voice-server on 127.0.0.1 (QUIC)
-//! and a voiced on a Unix socket in a temp dir, both on a runtime of their
-//! own while the test thread runs the window's frames through kittest.
+//! Real parts for the window to drive (voice-testkit's): a voice-server on
+//! 127.0.0.1 (QUIC) and a voiced on a Unix socket in a temp dir, both on a
+//! runtime of their own while the test thread runs the window's frames
+//! through kittest.
 #![allow(clippy::unwrap_used, dead_code)] // test helpers: a failure is a test failure
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use eframe::egui;
 use egui_kittest::Harness;
-use tokio::sync::oneshot;
 use voice_gui::App;
-use voice_proto::pb::control::voiced_client::VoicedClient;
-use voice_server::{Config, Server};
-use voiced::{Daemon, Paths};
+pub use voice_testkit::{Client, PASSWORD};
+use voice_testkit::{TestDaemon, TestServer, connect, paths_in};
 
 /// Generous bound for anything to happen on a loaded machine; it bounds a
 /// hang and times nothing.
 pub const WAIT: Duration = Duration::from_secs(90);
 
-/// The server's password.
-pub const PASSWORD: &str = "secret";
-
-/// A client of voiced for the test's own questions.
-pub type Client = VoicedClient<tonic::transport::Channel>;
-
-/// The parts a test runs against.
+/// The parts a test runs against. Dropped in field order: the daemons and
+/// the server are told to stop, then their runtime ends, then the dir goes.
 pub struct World {
+    daemon: Option<TestDaemon>,
+    others: Vec<TestDaemon>,
+    server: Option<TestServer>,
     pub runtime: tokio::runtime::Runtime,
     pub dir: tempfile::TempDir,
     pub server_addr: String,
     pub fingerprint: String,
     pub socket: PathBuf,
-    daemon: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
-    others: Vec<oneshot::Sender<()>>,
-    server: Option<oneshot::Sender<()>>,
-}
-
-pub fn paths_in(dir: &Path) -> Paths {
-    Paths {
-        config_dir: dir.join("config/voice"),
-        data_dir: dir.join("data/voice"),
-        cache_dir: dir.join("cache/voice"),
-        runtime_dir: dir.join("run/voice"),
-    }
 }
 
 impl World {
     /// A server (when `with_server`) and no daemon yet.
     pub fn new(with_server: bool) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = voice_testkit::runtime();
         let dir = tempfile::tempdir().unwrap();
-        let mut world = Self {
-            runtime,
+        let server = with_server.then(|| runtime.block_on(TestServer::start()));
+        Self {
             socket: paths_in(dir.path()).socket(),
+            server_addr: server.as_ref().map(TestServer::server).unwrap_or_default(),
+            fingerprint: server
+                .as_ref()
+                .map(|s| s.fingerprint.clone())
+                .unwrap_or_default(),
+            runtime,
             dir,
-            server_addr: String::new(),
-            fingerprint: String::new(),
             daemon: None,
             others: Vec::new(),
-            server: None,
-        };
-        if with_server {
-            let data = world.dir.path().join("server");
-            let (addr, fingerprint, stop) = world.runtime.block_on(async move {
-                let server = Server::bind(Config {
-                    listen: "127.0.0.1:0".parse().unwrap(),
-                    data_dir: Some(data),
-                    password: Some(PASSWORD.to_owned()),
-                    ..Config::default()
-                })
-                .await
-                .unwrap();
-                let banner = server.banner().clone();
-                let (stop, stopped) = oneshot::channel::<()>();
-                tokio::spawn(server.run(async move {
-                    let _ = stopped.await;
-                }));
-                (banner.listening.to_string(), banner.fingerprint, stop)
-            });
-            world.server_addr = addr;
-            world.fingerprint = fingerprint;
-            world.server = Some(stop);
+            server,
         }
-        world
     }
 
     /// Starts voiced on the world's socket.
     pub fn start_daemon(&mut self) {
         let paths = paths_in(self.dir.path());
-        let (stop, task) = self.runtime.block_on(async move {
-            let daemon = Daemon::bind(paths, None).await.unwrap();
-            let (stop, stopped) = oneshot::channel::<()>();
-            let task = tokio::spawn(async move {
-                daemon
-                    .serve(async move {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-            (stop, task)
-        });
-        self.daemon = Some((stop, task));
+        self.daemon = Some(self.runtime.block_on(TestDaemon::start_at(paths)));
     }
 
     /// Another user's voiced (in a directory of its own), connected to the
     /// server as `name`; returns a client of it.
     pub fn other_user(&mut self, name: &str) -> Client {
-        let paths = paths_in(&self.dir.path().join(name));
-        let server = self.server_addr.clone();
-        let name = name.to_owned();
-        let (stop, client) = self.runtime.block_on(async move {
-            let daemon = Daemon::bind(paths, None).await.unwrap();
-            let socket = daemon.socket().to_path_buf();
-            let (stop, stopped) = oneshot::channel::<()>();
-            tokio::spawn(daemon.serve(async move {
-                let _ = stopped.await;
-            }));
-            let mut client = voiced_client::connect(&socket).await.unwrap();
-            client
-                .connect(voice_proto::pb::control::ConnectRequest {
-                    server,
-                    password: PASSWORD.to_owned(),
-                    display_name: name,
-                    accept_new: true,
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
-            (stop, client)
+        let server = self.server.as_ref().expect("a world with a server");
+        let (daemon, client) = self.runtime.block_on(async {
+            let daemon = TestDaemon::start().await;
+            let mut client = daemon.client().await;
+            connect(&mut client, server, name).await;
+            (daemon, client)
         });
-        self.others.push(stop);
+        self.others.push(daemon);
         client
     }
 
     /// Stops voiced the way SIGTERM does (it ends open `Watch` streams).
     pub fn stop_daemon(&mut self) {
-        if let Some((stop, task)) = self.daemon.take() {
-            let _ = stop.send(());
+        if let Some(daemon) = self.daemon.take() {
             self.runtime
-                .block_on(async { tokio::time::timeout(WAIT, task).await })
-                .expect("voiced stops in time")
-                .unwrap();
+                .block_on(async { tokio::time::timeout(WAIT, daemon.stop()).await })
+                .expect("voiced stops in time");
         }
     }
 
@@ -173,20 +104,6 @@ impl World {
             // double-click.
             .with_step_dt(1.0 / 60.0)
             .build_state(|ctx, app: &mut App| app.ui(ctx), app)
-    }
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        if let Some((stop, _)) = self.daemon.take() {
-            let _ = stop.send(());
-        }
-        for stop in self.others.drain(..) {
-            let _ = stop.send(());
-        }
-        if let Some(stop) = self.server.take() {
-            let _ = stop.send(());
-        }
     }
 }
 
