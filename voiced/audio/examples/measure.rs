@@ -15,9 +15,8 @@ use voice_audio::backend::BackendConfig;
 use voice_audio::capture::{CaptureChain, CaptureMode, GateSettings};
 use voice_audio::codec::{OpusSettings, VoiceEncoder, libopus_version};
 use voice_audio::playback::{JitterSettings, Mixer};
-use voice_audio::{AudioEngine, AudioEvent, EngineConfig, FRAME_10MS, SAMPLE_RATE};
+use voice_audio::{AudioEvent, Engine, EngineConfig, FRAME_10MS, IncomingPacket, SAMPLE_RATE};
 use voice_netsim::Impairment;
-use voice_proto::voice::ServerVoice;
 
 fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -120,7 +119,7 @@ fn latency(dir: &std::path::Path, speech: &[f32], frame_ms: u32) -> anyhow::Resu
         },
         ..EngineConfig::default()
     };
-    let engine = AudioEngine::start(
+    let engine = Engine::start(
         config,
         move |p| {
             let _ = ptx.send(p);
@@ -132,10 +131,10 @@ fn latency(dir: &std::path::Path, speech: &[f32], frame_ms: u32) -> anyhow::Resu
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         while let Ok(p) = prx.try_recv() {
-            engine.receive(&ServerVoice {
-                flags: p.flags(),
+            engine.receive(IncomingPacket {
                 speaker: 1,
                 seq: p.seq,
+                end_of_burst: p.end_of_burst,
                 opus: &p.opus,
             })?;
         }
@@ -211,10 +210,10 @@ fn cpu(speech: &[f32]) -> anyhow::Result<()> {
             let at = t0 + Duration::from_millis(20 * i as u64);
             for s in 0..speakers {
                 mixer.receive(
-                    &ServerVoice {
-                        flags: 0,
+                    IncomingPacket {
                         speaker: s,
                         seq: i as u32,
+                        end_of_burst: false,
                         opus: p,
                     },
                     at,

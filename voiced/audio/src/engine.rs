@@ -1,14 +1,14 @@
 //! The engine: a worker thread that runs the capture and playback chains
 //! between the backend's rings and the caller. The devices wake it when
 //! they moved samples, commands wake it when they arrive, and a short
-//! timer keeps it going when neither happens.
+//! timer keeps it going when neither happens. Voice reaches it through a
+//! bounded queue ([`VoiceQueue`]), settings through a channel.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Sender, TryRecvError};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
-
-use voice_proto::voice::ServerVoice;
 
 use crate::backend::{
     Backend, BackendConfig, DeviceCommand, DeviceIo, OutputMeter, StreamResampler,
@@ -16,8 +16,9 @@ use crate::backend::{
 use crate::capture::{CaptureChain, CaptureMode, GateSettings};
 use crate::codec::OpusSettings;
 use crate::playback::{JitterSettings, Mixer, OutputQueue};
+use crate::voice_queue::{QueuedVoice, VoiceQueue, VoiceQueueStats};
 use crate::wake::Wake;
-use crate::{AudioError, AudioEvent, FRAME_10MS, OutgoingPacket, SAMPLE_RATE};
+use crate::{AudioError, AudioEvent, FRAME_10MS, IncomingPacket, OutgoingPacket, SAMPLE_RATE};
 
 /// The longest the worker sleeps when nothing wakes it.
 const TICK: Duration = Duration::from_millis(2);
@@ -60,14 +61,9 @@ impl Default for EngineConfig {
     }
 }
 
+/// Settings and device changes: few, and never dropped (voice goes
+/// through the bounded [`VoiceQueue`] instead).
 enum Command {
-    Voice {
-        speaker: u32,
-        flags: u8,
-        seq: u32,
-        opus: Vec<u8>,
-        at: Instant,
-    },
     Mode(CaptureMode),
     PushToTalk(bool),
     Mute(bool),
@@ -80,22 +76,29 @@ enum Command {
     Gate(GateSettings),
     NoiseSuppression(bool),
     Device(DeviceCommand),
+    /// Holds the worker until `release` is signalled or dropped (tests).
+    #[cfg(test)]
+    Stall {
+        stalled: Sender<()>,
+        release: mpsc::Receiver<()>,
+    },
 }
 
 /// A running audio engine. Dropping it stops the worker and the devices.
-pub struct AudioEngine {
+pub struct Engine {
     commands: Sender<Command>,
+    voice: Arc<VoiceQueue>,
     worker: Option<JoinHandle<()>>,
     thread: Thread,
 }
 
-impl std::fmt::Debug for AudioEngine {
+impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AudioEngine").finish_non_exhaustive()
+        f.debug_struct("Engine").finish_non_exhaustive()
     }
 }
 
-impl AudioEngine {
+impl Engine {
     /// Starts the backend and the worker. `on_packet` receives every packet
     /// to send, `on_event` every event; both run on the worker thread and
     /// must not block (hand over through a channel).
@@ -110,7 +113,10 @@ impl AudioEngine {
         let wake = Wake::default();
         let backend = Backend::start(&config.backend, wake.clone())?;
         let (tx, rx) = mpsc::channel();
+        let voice = Arc::new(VoiceQueue::default());
         let worker = Worker {
+            voice: voice.clone(),
+            voice_batch: VecDeque::new(),
             chain,
             mixer: Mixer::new(config.jitter),
             backend,
@@ -132,6 +138,7 @@ impl AudioEngine {
         wake.set(thread.clone());
         Ok(Self {
             commands: tx,
+            voice,
             worker: Some(worker),
             thread,
         })
@@ -143,15 +150,29 @@ impl AudioEngine {
         Ok(())
     }
 
-    /// Hands over a voice datagram from the server (copied; timestamped now).
-    pub fn receive(&self, voice: &ServerVoice<'_>) -> Result<(), AudioError> {
-        self.send(Command::Voice {
-            speaker: voice.speaker,
-            flags: voice.flags,
-            seq: voice.seq,
-            opus: voice.opus.to_vec(),
+    /// Hands over a packet from a remote speaker (copied; timestamped now).
+    /// It waits for the worker in a bounded queue: when the worker falls
+    /// behind by [`VOICE_QUEUE`](crate::VOICE_QUEUE) packets, the oldest
+    /// are dropped and counted ([`Engine::voice_queue`]).
+    pub fn receive(&self, packet: IncomingPacket<'_>) -> Result<(), AudioError> {
+        if self.worker.as_ref().is_none_or(JoinHandle::is_finished) {
+            return Err(AudioError::Stopped);
+        }
+        self.voice.push(QueuedVoice {
+            speaker: packet.speaker,
+            seq: packet.seq,
+            end_of_burst: packet.end_of_burst,
+            opus: packet.opus.to_vec(),
             at: Instant::now(),
-        })
+        });
+        self.thread.unpark();
+        Ok(())
+    }
+
+    /// Packets waiting for the worker, and how many were dropped so far
+    /// because it fell behind.
+    pub fn voice_queue(&self) -> VoiceQueueStats {
+        self.voice.stats()
     }
 
     /// Sets the capture mode.
@@ -237,7 +258,7 @@ impl AudioEngine {
     }
 }
 
-impl Drop for AudioEngine {
+impl Drop for Engine {
     fn drop(&mut self) {
         self.shutdown();
     }
@@ -247,6 +268,9 @@ type PacketSink = Box<dyn FnMut(OutgoingPacket) + Send>;
 type EventSink = Box<dyn FnMut(AudioEvent) + Send>;
 
 struct Worker {
+    voice: Arc<VoiceQueue>,
+    /// The packets taken from `voice`, kept to reuse the allocation.
+    voice_batch: VecDeque<QueuedVoice>,
     chain: CaptureChain,
     mixer: Mixer,
     backend: Backend,
@@ -283,6 +307,7 @@ impl Worker {
         crate::priority::raise_current_thread("audio-worker");
         let mut next_loss = Instant::now() + LOSS_EVERY;
         loop {
+            self.take_voice();
             loop {
                 match commands.try_recv() {
                     Ok(c) => self.command(c),
@@ -306,24 +331,23 @@ impl Worker {
         }
     }
 
+    /// Hands the waiting voice to the mixer (before the commands that came
+    /// with it: a packet is never held back behind a setting).
+    fn take_voice(&mut self) {
+        let dropped = self.voice.take(&mut self.voice_batch);
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "the audio worker fell behind; the oldest voice packets were dropped"
+            );
+        }
+        for v in self.voice_batch.drain(..) {
+            self.mixer.receive(v.packet(), v.at);
+        }
+    }
+
     fn command(&mut self, c: Command) {
         let result = match c {
-            Command::Voice {
-                speaker,
-                flags,
-                seq,
-                opus,
-                at,
-            } => {
-                let v = ServerVoice {
-                    flags,
-                    speaker,
-                    seq,
-                    opus: &opus,
-                };
-                self.mixer.receive(&v, at);
-                Ok(())
-            }
             Command::Mode(m) => {
                 self.chain.set_mode(m);
                 Ok(())
@@ -364,6 +388,12 @@ impl Worker {
             }
             Command::Device(d) => {
                 let _ = self.backend.commands.send(d);
+                Ok(())
+            }
+            #[cfg(test)]
+            Command::Stall { stalled, release } => {
+                let _ = stalled.send(());
+                let _ = release.recv();
                 Ok(())
             }
         };
@@ -508,5 +538,91 @@ impl Worker {
         for e in self.events.drain(..) {
             (self.on_event)(e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::VOICE_QUEUE;
+
+    fn null_engine() -> Engine {
+        let config = EngineConfig {
+            backend: BackendConfig::Null,
+            ..EngineConfig::default()
+        };
+        Engine::start(config, |_| {}, |_| {}).expect("engine")
+    }
+
+    /// Holds the worker until the returned sender is dropped.
+    fn stall(engine: &Engine) -> Sender<()> {
+        let (stalled_tx, stalled) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel();
+        engine
+            .send(Command::Stall {
+                stalled: stalled_tx,
+                release: release_rx,
+            })
+            .expect("stall");
+        stalled
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the worker stalls");
+        release
+    }
+
+    #[test]
+    fn voice_for_a_stalled_worker_stays_bounded_and_drops_the_oldest() {
+        let engine = null_engine();
+        let release = stall(&engine);
+        let opus = [0u8; 100];
+        let sent = VOICE_QUEUE + 1000;
+        for seq in 0..sent {
+            engine
+                .receive(IncomingPacket {
+                    speaker: 1 + (seq % 4) as u32,
+                    seq: seq as u32,
+                    end_of_burst: false,
+                    opus: &opus,
+                })
+                .expect("receive");
+        }
+        assert_eq!(
+            engine.voice_queue(),
+            VoiceQueueStats {
+                queued: VOICE_QUEUE,
+                dropped: 1000,
+            }
+        );
+
+        // Released, the worker takes what is left and the count stays.
+        drop(release);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while engine.voice_queue().queued > 0 {
+            assert!(Instant::now() < deadline, "the worker never drained");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(engine.voice_queue().dropped, 1000);
+        engine.stop();
+    }
+
+    #[test]
+    fn a_running_worker_drops_nothing() {
+        let engine = null_engine();
+        let opus = [0u8; 100];
+        for seq in 0..(2 * VOICE_QUEUE) as u32 {
+            engine
+                .receive(IncomingPacket {
+                    speaker: 1,
+                    seq,
+                    end_of_burst: false,
+                    opus: &opus,
+                })
+                .expect("receive");
+            // Ten times the real rate of five speakers: the worker keeps up.
+            if seq % 64 == 0 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        assert_eq!(engine.voice_queue().dropped, 0);
     }
 }

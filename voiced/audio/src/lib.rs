@@ -3,8 +3,10 @@
 //!
 //! It knows nothing of the network or the daemon. Its two interfaces are
 //! "PCM from a device in, Opus packets with `(seq, end_of_burst)` out" and
-//! "Opus packets per speaker in, mixed PCM to a device out", plus
-//! [`AudioEvent`]s for meters and device changes (DESIGN §8).
+//! "Opus packets per speaker in ([`IncomingPacket`]), mixed PCM to a device
+//! out", plus [`AudioEvent`]s for meters and device changes (DESIGN §8). It
+//! takes no wire types, so it can be embedded in any client; the caller
+//! translates its datagrams.
 
 pub mod backend;
 pub mod capture;
@@ -14,11 +16,13 @@ mod error;
 mod events;
 pub mod playback;
 mod priority;
+mod voice_queue;
 mod wake;
 
-pub use engine::{AudioEngine, EngineConfig};
+pub use engine::{Engine, EngineConfig};
 pub use error::AudioError;
 pub use events::{AudioEvent, Direction, Speaker};
+pub use voice_queue::{VOICE_QUEUE, VoiceQueueStats};
 
 /// The engine's sample rate: everything inside runs at 48 kHz mono.
 pub const SAMPLE_RATE: u32 = 48_000;
@@ -36,13 +40,17 @@ pub struct OutgoingPacket {
     pub opus: Vec<u8>,
 }
 
-impl OutgoingPacket {
-    /// The datagram flags for `voice_proto::voice::encode_client`.
-    pub fn flags(&self) -> u8 {
-        if self.end_of_burst {
-            voice_proto::voice::FLAG_END_OF_BURST
-        } else {
-            0
-        }
-    }
+/// One Opus packet from a remote speaker, as the caller received it (the
+/// caller's transport decides how it travels; the engine only needs these
+/// four fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncomingPacket<'a> {
+    /// Who sent it (a session id or any other stable number per speaker).
+    pub speaker: u32,
+    /// The sender's sequence number, one per packet, wrapping.
+    pub seq: u32,
+    /// The packet ends the speaker's talk burst.
+    pub end_of_burst: bool,
+    /// The Opus packet; may be empty on an end-of-burst marker.
+    pub opus: &'a [u8],
 }

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 use voice_audio::backend::{BackendConfig, list_devices};
 use voice_audio::capture::CaptureMode;
 use voice_audio::codec::{OpusSettings, VoiceDecoder, VoiceEncoder};
-use voice_audio::{AudioEngine, AudioEvent, Direction, EngineConfig, SAMPLE_RATE};
-use voice_proto::voice::{FLAG_END_OF_BURST, ServerVoice};
+use voice_audio::{AudioEvent, Direction, Engine, EngineConfig, IncomingPacket, SAMPLE_RATE};
 
 /// About 6 s of speech: short, so a stall of the loaded machine is unlikely
 /// to fall inside it.
@@ -76,9 +75,9 @@ fn engine_config() -> EngineConfig {
 
 /// An engine on the default devices that sends nothing anywhere, and its
 /// events.
-fn start_engine() -> (AudioEngine, mpsc::Receiver<AudioEvent>) {
+fn start_engine() -> (Engine, mpsc::Receiver<AudioEvent>) {
     let (etx, erx) = mpsc::channel();
-    let engine = AudioEngine::start(
+    let engine = Engine::start(
         engine_config(),
         |_| {},
         move |e| {
@@ -108,7 +107,7 @@ fn captures_speech_played_into_the_microphone() {
 
     let (ptx, prx) = mpsc::channel();
     let (etx, erx) = mpsc::channel();
-    let engine = AudioEngine::start(
+    let engine = Engine::start(
         engine_config(),
         move |p| {
             let _ = ptx.send(p);
@@ -201,19 +200,14 @@ fn plays_received_speech_into_the_speaker() {
         let mut pcm = c.to_vec();
         pcm.resize(n, 0.0);
         let opus = enc.encode(&pcm).expect("encode").to_vec();
-        let flags = if i + 1 == chunks.len() {
-            FLAG_END_OF_BURST
-        } else {
-            0
-        };
         // Real-time pacing, as from the network.
         let due = start + Duration::from_millis(20) * i as u32;
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
         engine
-            .receive(&ServerVoice {
-                flags,
+            .receive(IncomingPacket {
                 speaker: 7,
                 seq: i as u32,
+                end_of_burst: i + 1 == chunks.len(),
                 opus: &opus,
             })
             .expect("receive");

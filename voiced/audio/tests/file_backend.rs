@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use voice_audio::backend::BackendConfig;
 use voice_audio::capture::CaptureMode;
-use voice_audio::{AudioEngine, AudioEvent, EngineConfig, SAMPLE_RATE, Speaker};
-use voice_proto::voice::ServerVoice;
+use voice_audio::{AudioEvent, Engine, EngineConfig, IncomingPacket, SAMPLE_RATE, Speaker};
 
 #[test]
 fn speech_goes_round_the_engine_in_real_time() {
@@ -28,7 +27,7 @@ fn speech_goes_round_the_engine_in_real_time() {
 
     let (ptx, prx) = mpsc::channel();
     let (etx, erx) = mpsc::channel();
-    let engine = AudioEngine::start(
+    let engine = Engine::start(
         EngineConfig {
             backend: BackendConfig::File {
                 input: Some(input),
@@ -53,10 +52,10 @@ fn speech_goes_round_the_engine_in_real_time() {
         while let Ok(p) = prx.try_recv() {
             packets += 1;
             engine
-                .receive(&ServerVoice {
-                    flags: p.flags(),
+                .receive(IncomingPacket {
                     speaker: 1,
                     seq: p.seq,
+                    end_of_burst: p.end_of_burst,
                     opus: &p.opus,
                 })
                 .expect("receive");
@@ -78,10 +77,10 @@ fn speech_goes_round_the_engine_in_real_time() {
     std::thread::sleep(Duration::from_millis(800));
     while let Ok(p) = prx.try_recv() {
         packets += 1;
-        let _ = engine.receive(&ServerVoice {
-            flags: p.flags(),
+        let _ = engine.receive(IncomingPacket {
             speaker: 1,
             seq: p.seq,
+            end_of_burst: p.end_of_burst,
             opus: &p.opus,
         });
     }

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use voice_audio::backend::BackendConfig;
 use voice_audio::capture::{CaptureMode, GateSettings};
 use voice_audio::codec::OpusSettings;
-use voice_audio::{AudioError, EngineConfig};
+use voice_audio::{AudioError, EngineConfig, IncomingPacket};
 use voice_proto::pb::control::{AudioConfig, Device, DevicesReply, VoiceMode};
 use voice_proto::voice::ServerVoice;
 
@@ -24,7 +24,7 @@ pub struct DeviceAudio {
     backend: &'static str,
     /// The file backend's files (its only "devices").
     files: (Option<PathBuf>, Option<PathBuf>),
-    engine: Mutex<Option<voice_audio::AudioEngine>>,
+    engine: Mutex<Option<voice_audio::Engine>>,
     output: Mutex<Option<mpsc::Receiver<AudioOutput>>>,
     /// Chosen input and output device names (`None`: the default).
     chosen: Mutex<(Option<String>, Option<String>)>,
@@ -65,7 +65,7 @@ impl DeviceAudio {
         };
         let (tx, rx) = mpsc::channel(OUTPUT_QUEUE);
         let events = tx.clone();
-        let engine = voice_audio::AudioEngine::start(
+        let engine = voice_audio::Engine::start(
             config,
             move |p| {
                 let _ = tx.try_send(AudioOutput::Packet(p));
@@ -86,11 +86,7 @@ impl DeviceAudio {
     /// Runs `f` on the engine unless it stopped; a refusal is logged (the
     /// engine only refuses when it has stopped or a setting is out of range,
     /// which the caller checked).
-    fn with(
-        &self,
-        what: &str,
-        f: impl FnOnce(&voice_audio::AudioEngine) -> Result<(), AudioError>,
-    ) {
+    fn with(&self, what: &str, f: impl FnOnce(&voice_audio::Engine) -> Result<(), AudioError>) {
         if let Some(e) = lock(&self.engine).as_ref()
             && let Err(err) = f(e)
         {
@@ -239,7 +235,14 @@ impl AudioEngine for DeviceAudio {
     }
 
     fn play(&self, voice: &ServerVoice<'_>) {
-        self.with("voice packet", |e| e.receive(voice));
+        // The engine takes no wire types: the datagram's fields, translated.
+        let packet = IncomingPacket {
+            speaker: voice.speaker,
+            seq: voice.seq,
+            end_of_burst: voice.end_of_burst(),
+            opus: voice.opus,
+        };
+        self.with("voice packet", |e| e.receive(packet));
     }
 
     fn take_output(&self) -> Option<mpsc::Receiver<AudioOutput>> {

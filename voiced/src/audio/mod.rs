@@ -1,8 +1,9 @@
 //! The seam to the audio engine (DESIGN §8). voiced keeps the voice
 //! settings and applies what the protocol needs (self-mute/deaf flags in
-//! the shared state); the engine behind [`AudioEngine`] captures, encodes,
-//! plays and lists devices. [`DeviceAudio`] runs the real engine
-//! (`voice-audio`, on cpal, file or null backends); [`NullAudio`] carries
+//! the shared state); the engine behind the [`AudioEngine`] trait captures,
+//! encodes, plays and lists devices. [`DeviceAudio`] runs the real engine
+//! (`voice_audio::Engine`, on cpal, file or null backends) and translates
+//! voice datagrams into its protocol-free packets; [`NullAudio`] carries
 //! nothing, for a daemon started without audio.
 
 mod device;

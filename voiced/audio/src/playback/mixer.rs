@@ -3,10 +3,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use voice_proto::voice::ServerVoice;
-
 use super::{JitterSettings, Limiter, SpeakerStream};
-use crate::{AudioEvent, FRAME_10MS, Speaker};
+use crate::{AudioEvent, FRAME_10MS, IncomingPacket, Speaker};
 
 /// A speaker silent this long is forgotten.
 const IDLE_FORGET: Duration = Duration::from_secs(30);
@@ -31,9 +29,8 @@ impl Mixer {
         }
     }
 
-    /// Takes a datagram from the server that arrived at `now`. Dropped
-    /// while deafened.
-    pub fn receive(&mut self, voice: &ServerVoice<'_>, now: Instant) {
+    /// Takes a packet that arrived at `now`. Dropped while deafened.
+    pub fn receive(&mut self, voice: IncomingPacket<'_>, now: Instant) {
         if self.deafened {
             return;
         }
@@ -49,7 +46,7 @@ impl Mixer {
                 }
             }
         };
-        stream.receive(voice.seq, voice.end_of_burst(), voice.opus, now);
+        stream.receive(voice.seq, voice.end_of_burst, voice.opus, now);
     }
 
     /// Per-user volume (linear gain, 0–4; 1 is unchanged).
