@@ -65,6 +65,24 @@ impl Engine {
         self.inner.audio.stop();
     }
 
+    /// Sends one voice packet (for the audio engine). Dropped silently when
+    /// not connected: stale voice is never queued.
+    pub fn send_voice(&self, seq: u32, opus: &[u8], end_of_burst: bool) {
+        let Some(link) = self.lock().link.clone() else {
+            return;
+        };
+        let mut buf = Vec::with_capacity(opus.len() + 6);
+        let flags = if end_of_burst {
+            voice_proto::voice::FLAG_END_OF_BURST
+        } else {
+            0
+        };
+        voice_proto::voice::encode_client(&mut buf, flags, seq, opus);
+        if let Err(e) = link.conn.send_datagram(buf.into()) {
+            tracing::trace!(error = %e, "voice packet not sent");
+        }
+    }
+
     /// A listener's loss report arrived from the server.
     pub(crate) fn listener_loss(&self, permille: u32) {
         let now = Instant::now();
