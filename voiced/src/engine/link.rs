@@ -65,8 +65,9 @@ impl Link {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Registers a request and returns where its reply will arrive.
-    pub fn expect(&self, id: u64) -> oneshot::Receiver<Reply> {
+    /// Registers a request as pending and returns where its reply will
+    /// arrive (through [`Link::resolve`]).
+    pub fn register_request(&self, id: u64) -> oneshot::Receiver<Reply> {
         let (tx, rx) = oneshot::channel();
         if let Ok(mut p) = self.pending.lock() {
             p.insert(id, tx);

@@ -54,8 +54,9 @@ pub(crate) struct Target {
     cancel: CancellationToken,
 }
 
-/// Mutable engine state (behind one lock, never held across an await).
-pub(crate) struct St {
+/// The engine's mutable state: connection, mirror, chat, settings (behind
+/// one lock, never held across an await).
+pub(crate) struct EngineState {
     pub(crate) config: Config,
     pub(crate) conn: ConnState,
     pub(crate) server: String,
@@ -91,7 +92,7 @@ pub(crate) struct Inner {
     /// One proposal at a time, so this client's own proposals never make
     /// each other stale.
     pub(crate) proposing: tokio::sync::Mutex<()>,
-    pub(crate) st: Mutex<St>,
+    pub(crate) state: Mutex<EngineState>,
 }
 
 /// The client engine. Cheap to clone (shared inside).
@@ -128,7 +129,7 @@ impl Engine {
                 recent: Mutex::new(VecDeque::new()),
                 backoff: Backoff::default(),
                 proposing: tokio::sync::Mutex::new(()),
-                st: Mutex::new(St {
+                state: Mutex::new(EngineState {
                     config,
                     conn: ConnState::Disconnected,
                     server: String::new(),
@@ -160,9 +161,9 @@ impl Engine {
         &self.inner.paths
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, St> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, EngineState> {
         // A panic while holding the lock leaves plain data; keep going.
-        self.inner.st.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Records the mirror's new hash (None: no mirror).
@@ -235,7 +236,7 @@ impl Engine {
     }
 }
 
-pub(crate) fn status_of(st: &St, identity: &Identity) -> StatusReply {
+pub(crate) fn status_of(st: &EngineState, identity: &Identity) -> StatusReply {
     let (state, next_attempt_ms) = match st.conn {
         ConnState::Disconnected => (ConnectionState::Disconnected, 0),
         ConnState::Connecting => (ConnectionState::Connecting, 0),

@@ -48,7 +48,7 @@ impl Engine {
         id: u64,
         msg: client_msg::Msg,
     ) -> Result<Reply, Error> {
-        let rx = link.expect(id);
+        let rx = link.register_request(id);
         if let Err(e) = link.send_control(msg).await {
             link.forget(id);
             return Err(Error::Failed(format!("connection lost: {e}")));
