@@ -301,10 +301,11 @@ pub fn event_json(e: &c::Event) -> Value {
     }
 }
 
+/// A permission's one name (`voice_proto::acl::Permissions::name`).
 fn permission_name(p: i32) -> String {
-    w::Permission::try_from(p)
-        .map(|p| p.as_str_name().to_ascii_lowercase().replace('_', "-"))
-        .unwrap_or_else(|_| p.to_string())
+    voice_proto::acl::Permissions::name_of(p)
+        .map(str::to_owned)
+        .unwrap_or_else(|| p.to_string())
 }
 
 /// An explanation as JSON.

@@ -4,9 +4,9 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use voice_proto::pb::wire::{self, Welcome, client_msg, server_msg};
+use voice_net::login::{LoginError, hello};
+use voice_proto::pb::wire::{StreamKind, Welcome};
 
 use super::frames::{self, FrameReader, StreamError};
 use crate::identity::Identity;
@@ -105,6 +105,20 @@ impl From<quinn::ConnectionError> for DialError {
     }
 }
 
+impl From<LoginError> for DialError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Open(c) | LoginError::Closed(c) => c.into(),
+            LoginError::Read(r) => StreamError::from(r).into(),
+            LoginError::Write(w) => StreamError::from(w).into(),
+            LoginError::Ended(_) => StreamError::Finished.into(),
+            other @ (LoginError::Unexpected { .. }
+            | LoginError::Version { .. }
+            | LoginError::Exporter) => Self::Protocol(other.to_string()),
+        }
+    }
+}
+
 impl From<StreamError> for DialError {
     fn from(e: StreamError) -> Self {
         match e {
@@ -175,35 +189,9 @@ pub fn normalize_server(server: &str) -> Result<String, String> {
     })
 }
 
-fn client_config(verifier: Arc<TrustVerifier>) -> Result<quinn::ClientConfig, DialError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| DialError::Network(format!("TLS setup: {e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![voice_proto::ALPN.to_vec()];
-    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
-        .map_err(|e| DialError::Network(format!("QUIC TLS setup: {e}")))?;
-    let mut config = quinn::ClientConfig::new(Arc::new(quic));
-    let mut transport = quinn::TransportConfig::default();
-    transport.keep_alive_interval(Some(Duration::from_secs(5)));
-    if let Ok(idle) = quinn::IdleTimeout::try_from(Duration::from_secs(30)) {
-        transport.max_idle_timeout(Some(idle));
-    }
-    // Stale voice is dropped, never queued for seconds.
-    transport.datagram_send_buffer_size(64 * 1024);
-    config.transport_config(Arc::new(transport));
-    Ok(config)
-}
-
-fn hello(kind: wire::StreamKind) -> client_msg::Msg {
-    client_msg::Msg::Hello(wire::Hello {
-        protocol_version: voice_proto::PROTOCOL_VERSION,
-        kind: kind as i32,
-        client: format!("voiced {}", env!("CARGO_PKG_VERSION")),
-    })
+/// The `Hello` client string: this daemon and its version.
+fn client_name() -> String {
+    format!("voiced {}", env!("CARGO_PKG_VERSION"))
 }
 
 /// Connects, checks the certificate and logs in.
@@ -222,12 +210,13 @@ pub async fn dial(params: &DialParams, identity: &Identity) -> Result<Dialed, Di
     let endpoint = quinn::Endpoint::client(bind)
         .map_err(|e| DialError::Network(format!("cannot open a UDP socket: {e}")))?;
     let verifier = Arc::new(TrustVerifier::new(
-        Arc::new(rustls::crypto::ring::default_provider()),
+        voice_net::tls::provider(),
         params.roots.clone(),
         params.pinned.clone(),
         params.accept.clone(),
     ));
-    let config = client_config(verifier.clone())?;
+    let config = voice_net::client_config(verifier.clone(), voice_net::transport::client())
+        .map_err(|e| DialError::Network(e.to_string()))?;
     let connecting = endpoint
         .connect_with(config, addr, &host)
         .map_err(|e| DialError::Network(format!("cannot connect to {}: {e}", params.server)))?;
@@ -263,69 +252,30 @@ pub async fn dial(params: &DialParams, identity: &Identity) -> Result<Dialed, Di
         .decision()
         .ok_or_else(|| DialError::Protocol("the certificate was never checked".into()))?;
 
-    let (mut control_tx, control_rx) = conn.open_bi().await?;
-    let mut control_rx = FrameReader::new(control_rx);
-    frames::write(&mut control_tx, hello(wire::StreamKind::Control)).await?;
-    let challenge = match control_rx.next().await?.msg {
-        Some(server_msg::Msg::Challenge(c)) => c,
-        other => {
-            return Err(DialError::Protocol(format!(
-                "expected Challenge, got {other:?}"
-            )));
-        }
-    };
-    if challenge.protocol_version != voice_proto::PROTOCOL_VERSION {
-        return Err(DialError::Protocol(format!(
-            "the server speaks protocol version {}, this client {}",
-            challenge.protocol_version,
-            voice_proto::PROTOCOL_VERSION
-        )));
-    }
-    let mut exporter = [0u8; voice_proto::auth::EXPORTER_LEN];
-    conn.export_keying_material(&mut exporter, voice_proto::auth::EXPORTER_LABEL, b"")
-        .map_err(|_| DialError::Protocol("TLS exporter unavailable".into()))?;
-    let signature = voice_proto::auth::sign(identity.signing_key(), &challenge.nonce, &exporter);
-    frames::write(
-        &mut control_tx,
-        client_msg::Msg::Authenticate(wire::Authenticate {
-            protocol_version: voice_proto::PROTOCOL_VERSION,
-            public_key: identity.public_key().as_bytes().to_vec(),
-            signature: signature.to_bytes().to_vec(),
-            password: params.password.clone(),
-            display_name: params.display_name.clone(),
-            admin_token: params.admin_token.clone(),
+    let client = client_name();
+    let logged = voice_net::login(
+        &conn,
+        &voice_net::Login {
+            key: identity.signing_key(),
+            password: &params.password,
+            display_name: &params.display_name,
+            admin_token: &params.admin_token,
             room: params.room,
-        }),
+            client: &client,
+        },
     )
     .await?;
-    let welcome = match control_rx.next().await {
-        Ok(m) => match m.msg {
-            Some(server_msg::Msg::Welcome(w)) => w,
-            other => {
-                return Err(DialError::Protocol(format!(
-                    "expected Welcome, got {other:?}"
-                )));
-            }
-        },
-        // A refused login closes the connection: report the server's reason.
-        Err(e) => {
-            return Err(match conn.close_reason() {
-                Some(reason) => reason.into(),
-                None => e.into(),
-            });
-        }
-    };
     let (mut chat_tx, chat_rx) = conn.open_bi().await?;
     // Chat yields to the control stream.
     let _ = chat_tx.set_priority(-1);
-    frames::write(&mut chat_tx, hello(wire::StreamKind::Chat)).await?;
+    frames::write(&mut chat_tx, hello(StreamKind::Chat, &client)).await?;
     Ok(Dialed {
         conn,
-        control_tx,
-        control_rx,
+        control_tx: logged.send,
+        control_rx: logged.reader.into(),
         chat_tx,
         chat_rx: FrameReader::new(chat_rx),
-        welcome,
+        welcome: logged.welcome,
         trust,
         endpoint,
     })

@@ -1,8 +1,8 @@
-//! Frames on QUIC streams: write one envelope, read the next.
+//! Frames on QUIC streams ([`voice_net::frames`]) with the daemon's error:
+//! write one envelope, read the next.
 
-use prost::Message;
-use voice_proto::frame::{self, FrameDecoder};
-use voice_proto::pb::wire::{ClientMsg, ServerMsg, client_msg};
+use voice_proto::frame::{self, FrameError};
+use voice_proto::pb::wire::{ServerMsg, client_msg};
 
 /// A stream failed or carried garbage.
 #[derive(Debug, thiserror::Error)]
@@ -18,49 +18,51 @@ pub enum StreamError {
     Finished,
     /// A frame that does not decode.
     #[error("bad frame from the server: {0}")]
-    Frame(#[from] frame::FrameError),
+    Frame(#[from] FrameError),
+}
+
+impl From<voice_net::ReadError> for StreamError {
+    fn from(e: voice_net::ReadError) -> Self {
+        match e {
+            voice_net::ReadError::Frame(f) => Self::Frame(f),
+            voice_net::ReadError::Truncated => Self::Finished,
+            voice_net::ReadError::Stream(e) => Self::Read(e),
+        }
+    }
+}
+
+impl From<voice_net::WriteError> for StreamError {
+    fn from(e: voice_net::WriteError) -> Self {
+        match e {
+            voice_net::WriteError::Frame(f) => Self::Frame(f),
+            voice_net::WriteError::Stream(e) => Self::Write(e),
+        }
+    }
 }
 
 /// Writes one client envelope.
 pub async fn write(send: &mut quinn::SendStream, msg: client_msg::Msg) -> Result<(), StreamError> {
-    let bytes = frame::encode_to_bytes(&ClientMsg { msg: Some(msg) }, frame::CLIENT_MAX_FRAME)?;
-    send.write_all(&bytes).await?;
-    Ok(())
+    Ok(voice_net::frames::write(send, msg).await?)
 }
 
 /// Reads server envelopes from a stream.
-pub struct FrameReader {
-    recv: quinn::RecvStream,
-    decoder: FrameDecoder,
-    buf: Vec<u8>,
-}
+#[derive(Debug)]
+pub struct FrameReader(voice_net::FrameReader<ServerMsg>);
 
 impl FrameReader {
     /// A reader of `recv` with the server frame limit.
     pub fn new(recv: quinn::RecvStream) -> Self {
-        Self {
-            recv,
-            decoder: FrameDecoder::new(frame::SERVER_MAX_FRAME),
-            buf: vec![0; 64 * 1024],
-        }
+        Self(voice_net::FrameReader::new(recv, frame::SERVER_MAX_FRAME))
     }
 
-    /// The next envelope.
+    /// The next envelope; the end of the stream is [`StreamError::Finished`].
     pub async fn next(&mut self) -> Result<ServerMsg, StreamError> {
-        loop {
-            if let Some(f) = self.decoder.next_frame()? {
-                return Ok(frame::decode_envelope(&f, |m: &ServerMsg| m.msg.is_none())?);
-            }
-            let want = self.decoder.wanted().clamp(1, self.buf.len());
-            match self.recv.read(&mut self.buf[..want]).await? {
-                Some(n) => self.decoder.push(&self.buf[..n]),
-                None => return Err(StreamError::Finished),
-            }
-        }
+        self.0.next().await?.ok_or(StreamError::Finished)
     }
 }
 
-/// Size of an envelope, for logs.
-pub fn encoded_len(msg: &ServerMsg) -> usize {
-    msg.encoded_len()
+impl From<voice_net::FrameReader<ServerMsg>> for FrameReader {
+    fn from(reader: voice_net::FrameReader<ServerMsg>) -> Self {
+        Self(reader)
+    }
 }

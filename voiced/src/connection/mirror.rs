@@ -41,23 +41,10 @@ pub struct Mirror {
     resyncing: bool,
 }
 
-/// The state limits that fit a server's announced limits.
+/// The state limits that fit a server's announced limits
+/// ([`Limits::from_server_limits`]).
 pub fn limits_from(server: Option<&ServerLimits>) -> Limits {
-    let mut limits = Limits::default();
-    if let Some(s) = server {
-        if s.max_name_len > 0 {
-            limits.max_name_len = limits.max_name_len.max(s.max_name_len as usize);
-        }
-        if s.max_description_len > 0 {
-            limits.max_description_len = limits
-                .max_description_len
-                .max(s.max_description_len as usize);
-        }
-        if s.max_depth > 0 {
-            limits.max_depth = limits.max_depth.max(s.max_depth as usize);
-        }
-    }
-    limits
+    Limits::from_server_limits(server)
 }
 
 fn check(snapshot: &StateSnapshot, hash: &[u8], limits: &Limits) -> Result<State, MirrorError> {

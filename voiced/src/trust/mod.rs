@@ -8,12 +8,7 @@ pub mod verifier;
 pub use known_servers::{KnownServer, KnownServers, normalize_fingerprint};
 pub use verifier::{Accept, TrustDecision, TrustVerifier};
 
-use sha2::{Digest, Sha256};
-
-/// SHA-256 of a certificate's DER bytes, lowercase hex.
-pub fn fingerprint(cert_der: &[u8]) -> String {
-    voice_proto::hash::hex(&Sha256::digest(cert_der))
-}
+pub use voice_net::fingerprint;
 
 /// Formats a Unix time in ms as a UTC date and time (`2026-11-20 14:03 UTC`).
 pub fn format_time_ms(ms: u64) -> String {

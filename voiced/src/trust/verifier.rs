@@ -4,12 +4,13 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use rustls::RootCertStore;
 use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use voice_net::tls::CertPolicy;
 
 use super::{KnownServer, fingerprint};
 
@@ -69,10 +70,10 @@ impl TrustDecision {
     }
 }
 
-/// Applies the trust rules to one connection attempt.
+/// Applies the trust rules to one connection attempt (the handshake
+/// signatures are checked by [`voice_net::client_config`]).
 #[derive(Debug)]
 pub struct TrustVerifier {
-    provider: Arc<CryptoProvider>,
     webpki: Option<Arc<WebPkiServerVerifier>>,
     pinned: Option<KnownServer>,
     accept: Accept,
@@ -121,7 +122,6 @@ impl TrustVerifier {
                 .ok()
         };
         Self {
-            provider,
             webpki,
             pinned,
             accept,
@@ -164,7 +164,7 @@ impl TrustVerifier {
     }
 }
 
-impl ServerCertVerifier for TrustVerifier {
+impl CertPolicy for TrustVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -193,40 +193,6 @@ impl ServerCertVerifier for TrustVerifier {
                 rustls::CertificateError::ApplicationVerificationFailure,
             ))
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 
