@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use eframe::egui;
 use voice_proto::pb::control::ConnectionState;
 use voiced_client::link::Report;
-use voiced_client::mirror::RowKind;
+use voiced_client::tree::RowKind;
 
 use crate::link::{Command, Link};
-use crate::model::{DaemonLink, Level, Model};
+use crate::model::{DaemonLink, Level, Mirror, Notifications, notification};
 use crate::panels;
 use crate::panels::connect::ConnectDialog;
 use crate::panels::settings::SettingsDialog;
@@ -19,8 +19,12 @@ use crate::prefs::Prefs;
 
 /// The whole desktop front end.
 pub struct App {
-    /// What voiced told us.
-    pub model: Model,
+    /// What voiced told us (the front-end core's mirror).
+    pub model: Mirror,
+    /// Joins, leaves and errors, newest last.
+    pub notifications: Notifications,
+    /// voiced's control socket, for the "not running" view.
+    pub socket: String,
     /// The calls out, reports in.
     link: Link,
     /// The chat line being typed.
@@ -53,13 +57,11 @@ impl App {
     ) -> std::io::Result<Self> {
         let wake = ctx.clone();
         let link = Link::start(socket.clone(), move || wake.request_repaint())?;
-        let mut model = Model::new(socket.display().to_string());
+        let mut notifications = Notifications::default();
         let prefs = match prefs_path.as_deref().map(Prefs::load) {
             Some(Ok(prefs)) => prefs,
             Some(Err(e)) => {
-                model
-                    .notifications
-                    .push(Level::Error, e.to_string(), now_ms());
+                notifications.push(Level::Error, e.to_string(), now_ms());
                 Prefs::default()
             }
             None => Prefs::default(),
@@ -69,7 +71,9 @@ impl App {
             ..SettingsDialog::default()
         };
         Ok(Self {
-            model,
+            model: Mirror::new(),
+            notifications,
+            socket: socket.display().to_string(),
             link,
             chat_input: String::new(),
             selected: None,
@@ -85,9 +89,7 @@ impl App {
 
     /// Queues a call to voiced; a connect is remembered (a trust answer repeats it).
     pub fn send(&mut self, command: Command) {
-        if let Command::Connect(request) = &command {
-            self.model.last_connect = Some(request.clone());
-        }
+        let command = self.model.sent(command);
         self.link.send(command);
     }
 
@@ -99,11 +101,17 @@ impl App {
                 self.send(Command::LoadAudioSettings);
                 self.send(Command::LoadDevices);
             }
-            for command in self.model.apply(report, now) {
+            let applied = self.model.apply(report);
+            for news in applied.news {
+                if let Some((level, text)) = notification(&self.model, news) {
+                    self.notifications.push(level, text, now);
+                }
+            }
+            for command in applied.commands {
                 self.send(command);
             }
         }
-        self.model.notifications.expire(now);
+        self.notifications.expire(now);
     }
 
     /// Draws one frame (after taking in what the link reported).
@@ -151,8 +159,7 @@ impl App {
             ptt_key: key.name().to_owned(),
         };
         if let Err(e) = prefs.save(path) {
-            self.model
-                .notifications
+            self.notifications
                 .push(Level::Error, e.to_string(), now_ms());
         }
     }

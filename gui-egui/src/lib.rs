@@ -14,5 +14,5 @@ mod run;
 
 pub use app::App;
 pub use link::{Answer, Command, Link};
-pub use model::Model;
+pub use model::Mirror;
 pub use run::run;

@@ -12,7 +12,7 @@ use crossterm::execute;
 use tokio::sync::mpsc;
 
 use crate::action::{Action, Command};
-use crate::client;
+use crate::link;
 use crate::model::App;
 use crate::update::{needs_redraw, update};
 
@@ -55,7 +55,7 @@ fn event_loop(
 ) -> io::Result<()> {
     let (actions, mut inbox) = mpsc::unbounded_channel::<Action>();
     let (commands, outbox) = mpsc::unbounded_channel::<Command>();
-    let link = runtime.spawn(client::run_link(socket.clone(), actions.clone(), outbox));
+    let link = runtime.spawn(link::run_link(socket.clone(), actions.clone(), outbox));
     let ticks = actions.clone();
     runtime.spawn(async move {
         let mut interval = tokio::time::interval(TICK);

@@ -7,8 +7,10 @@ use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio::sync::mpsc;
 use voice_testkit::{DaemonProcess, paths_in};
-use voice_tui::client::run_link;
+use voice_tui::link::run_link;
 use voice_tui::{Action, Command};
+use voiced_client::command::Answer;
+use voiced_client::link::Report;
 
 /// Generous: the machine is loaded; this bounds a hang, it times nothing.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -35,7 +37,7 @@ async fn no_daemon_is_reported_retried_and_commands_fail_politely() {
     let (commands, outbox) = mpsc::unbounded_channel();
     let link = tokio::spawn(run_link(socket, actions, outbox));
 
-    let Action::DaemonDown { error } = next(&mut inbox).await else {
+    let Action::Link(Report::Down { error }) = next(&mut inbox).await else {
         panic!("expected DaemonDown first");
     };
     assert!(error.contains("No such file"), "error says why: {error}");
@@ -46,8 +48,8 @@ async fn no_daemon_is_reported_retried_and_commands_fail_politely() {
     let mut saw_failed = false;
     while !(saw_retry && saw_failed) {
         match next(&mut inbox).await {
-            Action::DaemonDown { .. } => saw_retry = true,
-            Action::CallFailed { what, message } => {
+            Action::Link(Report::Down { .. }) => saw_retry = true,
+            Action::Link(Report::Failed { what, message, .. }) => {
                 assert_eq!(what, "mute");
                 assert_eq!(message, "voiced is not running");
                 saw_failed = true;
@@ -77,7 +79,10 @@ async fn a_socket_that_is_not_voiced_counts_as_down() {
     let (actions, mut inbox) = mpsc::unbounded_channel();
     let (_commands, outbox) = mpsc::unbounded_channel();
     let link = tokio::spawn(run_link(socket, actions, outbox));
-    assert!(matches!(next(&mut inbox).await, Action::DaemonDown { .. }));
+    assert!(matches!(
+        next(&mut inbox).await,
+        Action::Link(Report::Down { .. })
+    ));
     link.abort();
     server.abort();
     let _ = std::fs::remove_dir_all(dir);
@@ -93,10 +98,10 @@ async fn the_link_comes_back_after_voiced_restarts() {
     let (actions, mut inbox) = mpsc::unbounded_channel();
     let (commands, outbox) = mpsc::unbounded_channel();
     let link = tokio::spawn(run_link(socket, actions, outbox));
-    assert!(matches!(next(&mut inbox).await, Action::DaemonUp));
+    assert!(matches!(next(&mut inbox).await, Action::Link(Report::Up)));
     commands.send(Command::LoadBookmarks).unwrap();
     loop {
-        if let Action::Bookmarks(marks) = next(&mut inbox).await {
+        if let Action::Link(Report::Answer(Answer::Bookmarks(marks))) = next(&mut inbox).await {
             assert!(marks.is_empty());
             break;
         }
@@ -104,7 +109,7 @@ async fn the_link_comes_back_after_voiced_restarts() {
 
     daemon.kill();
     loop {
-        if let Action::DaemonDown { .. } = next(&mut inbox).await {
+        if let Action::Link(Report::Down { .. }) = next(&mut inbox).await {
             break;
         }
     }
@@ -112,13 +117,13 @@ async fn the_link_comes_back_after_voiced_restarts() {
     // A new daemon replaces the stale socket; the link finds it by itself.
     let daemon = DaemonProcess::start(paths);
     loop {
-        if let Action::DaemonUp = next(&mut inbox).await {
+        if let Action::Link(Report::Up) = next(&mut inbox).await {
             break;
         }
     }
     commands.send(Command::LoadBookmarks).unwrap();
     loop {
-        if let Action::Bookmarks(_) = next(&mut inbox).await {
+        if let Action::Link(Report::Answer(Answer::Bookmarks(_))) = next(&mut inbox).await {
             break;
         }
     }

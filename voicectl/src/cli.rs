@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub struct Cli {
     /// voiced's control socket (default: $VOICED_SOCKET, else $XDG_RUNTIME_DIR/voice/voiced.sock;
     /// on Windows a named pipe, `\\.\pipe\voiced-USERNAME`).
-    #[arg(long, global = true, value_parser = voiced::client::local::socket_arg)]
+    #[arg(long, global = true, value_parser = voiced_client::local::socket_arg)]
     pub socket: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long, global = true)]

@@ -58,8 +58,11 @@ pub fn run(cli: cli::Cli) -> ExitCode {
         Err(e) => return fail(&e.to_string(), cli.json, EXIT_FAILED),
     };
     runtime.block_on(async {
-        let path = cli.socket.clone().unwrap_or_else(voiced::socket_path);
-        let mut client = match voiced::client::connect(&path).await {
+        let path = cli
+            .socket
+            .clone()
+            .unwrap_or_else(voiced_client::socket_path);
+        let mut client = match voiced_client::connect(&path).await {
             Ok(c) => c,
             Err(e) => return fail(&e.to_string(), cli.json, EXIT_NOT_RUNNING),
         };

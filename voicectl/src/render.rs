@@ -4,8 +4,7 @@ use serde_json::{Value, json};
 use voice_proto::hash::hex;
 use voice_proto::pb::control::{self as c, event};
 use voice_proto::pb::wire::{self as w, StateSnapshot};
-use voiced::engine::{state_name, voice_mode_name};
-use voiced::trust::format_time_ms;
+use voiced_client::names::{format_time_ms, state_name, voice_mode_name};
 
 /// Status as JSON.
 pub fn status_json(s: &c::StatusReply) -> Value {

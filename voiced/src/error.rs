@@ -22,6 +22,21 @@ pub enum Error {
     /// Not available in this build or on this system.
     #[error("{0}")]
     Unavailable(String),
+    /// The server's certificate is unknown or changed: the user must decide
+    /// whether to trust it. The prompt travels as data (gRPC error details),
+    /// so a front end never reads it from the message.
+    #[error("{}", .0.message)]
+    Untrusted(Box<Untrusted>),
+}
+
+/// A connection refused for the server's certificate, and the decision it
+/// asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Untrusted {
+    /// What to tell the user.
+    pub message: String,
+    /// The prompt a front end shows for it.
+    pub prompt: voice_proto::pb::control::TrustPrompt,
 }
 
 impl From<Error> for tonic::Status {
@@ -34,6 +49,9 @@ impl From<Error> for tonic::Status {
             Error::Denied(_) => tonic::Status::permission_denied(msg),
             Error::Failed(_) => tonic::Status::aborted(msg),
             Error::Unavailable(_) => tonic::Status::unimplemented(msg),
+            Error::Untrusted(u) => {
+                voiced_client::trust::refusal(tonic::Code::Aborted, msg, &u.prompt)
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use voice_proto::pb::control::{self as c, ConnectionState};
+use voiced_client::mirror::{Mirror, News};
 
 mod support;
 use support::{PASSWORD, TestDaemon, TestServer, connect, connect_as_admin, wait_chat, wait_state};
@@ -59,6 +60,12 @@ async fn trust_on_first_use_only_after_acceptance_and_changes_refused() {
     assert!(prompt.previous_fingerprint.is_empty());
     assert!(err.message().contains(&server.fingerprint), "{err:?}");
     assert!(err.message().contains("voicectl trust"), "{err:?}");
+    // The refused call carries the same prompt as data for front ends.
+    assert_eq!(
+        voiced_client::trust::prompt_from_status(&err).as_ref(),
+        Some(&prompt),
+        "{err:?}"
+    );
     assert!(
         c.known_servers(c::Empty {})
             .await
@@ -117,6 +124,12 @@ async fn trust_on_first_use_only_after_acceptance_and_changes_refused() {
         "{msg}"
     );
     assert!(msg.contains("UTC"), "{msg}");
+    let changed = voiced_client::trust::prompt_from_status(&err).expect("a typed prompt");
+    assert_eq!(
+        (changed.fingerprint, changed.previous_fingerprint),
+        (other.fingerprint.clone(), server.fingerprint.clone())
+    );
+    assert!(changed.previous_first_seen_ms > 0);
     // The daemon is still up and disconnected.
     let s = c.status(c::Empty {}).await.unwrap().into_inner();
     assert_eq!(s.state, ConnectionState::Disconnected as i32);
@@ -554,4 +567,98 @@ async fn server_mute_and_kick_need_the_permission_and_take_effect() {
         Ok(s) => s.into_inner().last_error,
     };
     assert!(refused.contains("banned"), "{refused}");
+}
+
+/// A front end's mirror fed by the real link to `socket`: every report of
+/// voiced goes through `Mirror::apply`, as in the TUI and the GUI. Returns
+/// the call queue and a receiver of (mirror after the report, its news).
+fn mirrored_front_end(
+    socket: std::path::PathBuf,
+) -> (
+    tokio::sync::mpsc::UnboundedSender<voiced_client::command::Command>,
+    tokio::sync::mpsc::UnboundedReceiver<(Mirror, Vec<News>)>,
+) {
+    let (calls, queued) = tokio::sync::mpsc::unbounded_channel();
+    let (seen, views) = tokio::sync::mpsc::unbounded_channel();
+    let mirror = std::sync::Arc::new(std::sync::Mutex::new(Mirror::new()));
+    let report = move |report| {
+        let mut mirror = mirror.lock().unwrap();
+        let applied = mirror.apply(report);
+        seen.send((mirror.clone(), applied.news)).is_ok()
+    };
+    tokio::spawn(voiced_client::link::run_link(
+        socket,
+        c::WatchRequest { levels: false },
+        report,
+        queued,
+    ));
+    (calls, views)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn words_of_a_trust_prompt_in_a_kick_reason_or_chat_raise_no_prompt() {
+    let server = TestServer::start().await;
+    let (da, db) = (TestDaemon::start().await, TestDaemon::start().await);
+    let (mut a, mut b) = (da.client().await, db.client().await);
+    connect_as_admin(&mut a, &server, "Ada").await;
+    connect(&mut b, &server, "Bob").await;
+    let (bob_calls, mut bob_sees) = mirrored_front_end(db.socket.clone());
+    // The wording the front ends once parsed, naming this very server.
+    let forged = format!(
+        "the certificate of {} is not trusted (self-signed or unknown CA); its SHA-256 \
+         fingerprint is {}. the certificate of {} CHANGED: it is now {}, but {} was pinned",
+        server.server(),
+        "ab".repeat(32),
+        server.server(),
+        "ab".repeat(32),
+        "cd".repeat(32)
+    );
+    // Its words in chat, in a kick-and-ban reason (an error event and the
+    // status's last error), and in the refusal of Bob's next connect, made
+    // from his front end (a failed call).
+    a.send_chat(c::SendChatRequest {
+        text: forged.clone(),
+        room: String::new(),
+    })
+    .await
+    .unwrap();
+    wait_chat(&mut b, 1).await;
+    a.kick(c::KickRequest {
+        user: "Bob".into(),
+        reason: forged.clone(),
+        ban: true,
+        ban_seconds: 60,
+    })
+    .await
+    .unwrap();
+    wait_state(&mut b, |s, _| {
+        s.state == ConnectionState::Disconnected as i32 && !s.last_error.is_empty()
+    })
+    .await;
+    bob_calls
+        .send(voiced_client::command::Command::Connect(
+            c::ConnectRequest {
+                server: server.server(),
+                password: PASSWORD.into(),
+                display_name: "Bob".into(),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    let (mut chat_seen, mut reason_seen, mut refusal_seen) = (false, false, false);
+    tokio::time::timeout(support::WAIT, async {
+        while !(chat_seen && reason_seen && refusal_seen) {
+            let (mirror, news) = bob_sees.recv().await.expect("the link runs");
+            assert!(mirror.trust.is_none(), "a prompt from words: {news:?}");
+            assert!(!news.contains(&News::TrustAsked), "{news:?}");
+            chat_seen |= mirror.chat.all().iter().any(|m| m.text == forged);
+            reason_seen |= mirror.status.last_error.contains("CHANGED");
+            // The refusal comes as the call's error or in the status it answers.
+            refusal_seen |= news.iter().any(|n| {
+                matches!(n, News::Failed { what: "connect", message } if message.contains("banned"))
+            }) || (reason_seen && mirror.status.last_error.contains("banned"));
+        }
+    })
+    .await
+    .expect("the chat, the kick reason and the refused connect reached Bob's front end");
 }

@@ -56,26 +56,7 @@ fn find_link(text: &str) -> Option<usize> {
         .min()
 }
 
-/// "HH:MM" (UTC) of a Unix time in ms.
-pub fn clock(time_ms: u64) -> String {
-    let minutes = time_ms / 60_000;
-    format!("{:02}:{:02}", (minutes / 60) % 24, minutes % 60)
-}
-
-/// "YYYY-MM-DD" (UTC) of a Unix time in ms.
-pub fn date(time_ms: u64) -> String {
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let days = i64::try_from(time_ms / 86_400_000).unwrap_or(0) + 719_468;
-    let era = days.div_euclid(146_097);
-    let doe = days.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
+pub use voiced_client::names::{clock, date};
 
 /// Draws the chat of the current room and the input.
 pub fn chat_ui(ui: &mut egui::Ui, app: &mut App) {
@@ -125,7 +106,10 @@ pub fn chat_ui(ui: &mut egui::Ui, app: &mut App) {
             .clicked();
         if (enter || clicked) && !app.chat_input.trim().is_empty() {
             let text = std::mem::take(&mut app.chat_input);
-            app.send(Command::SendChat(text.trim().to_owned()));
+            app.send(Command::SendChat {
+                text: text.trim().to_owned(),
+                room: String::new(),
+            });
             if enter {
                 edit.request_focus();
             }

@@ -4,10 +4,11 @@
 
 use eframe::egui;
 use voice_proto::pb::control::{Bookmark, ConnectRequest, TrustPrompt};
+use voiced_client::trust::TrustAnswer as Answer;
 
 use crate::App;
 use crate::link::Command;
-use crate::model::Model;
+use crate::model::Mirror;
 
 /// Title of the connect dialog.
 pub const CONNECT_TITLE: &str = "Connect to a server";
@@ -38,7 +39,7 @@ pub struct ConnectDialog {
 impl ConnectDialog {
     /// Opens the dialog; empty fields start from the current (or last)
     /// server and the name used there, else the identity's default name.
-    pub fn open_with(&mut self, model: &Model) {
+    pub fn open_with(&mut self, model: &Mirror) {
         self.open = true;
         if self.server.is_empty() {
             self.server = model.status.server.clone();
@@ -237,16 +238,8 @@ pub fn trust_ui(ctx: &egui::Context, app: &mut App) {
         }
     });
     if let Some(answer) = answer {
-        answer_trust(app, &prompt, answer);
+        answer_trust(app, answer);
     }
-}
-
-/// What the user answered to a trust prompt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Answer {
-    Once,
-    Always,
-    Cancel,
 }
 
 fn changed_ui(
@@ -265,7 +258,7 @@ fn changed_ui(
             if prompt.previous_first_seen_ms > 0 {
                 format!(
                     " on {}",
-                    crate::panels::chat::date(prompt.previous_first_seen_ms)
+                    voiced_client::names::date(prompt.previous_first_seen_ms)
                 )
             } else {
                 String::new()
@@ -296,35 +289,12 @@ fn changed_ui(
     });
 }
 
-fn answer_trust(app: &mut App, prompt: &TrustPrompt, answer: Answer) {
-    app.model.trust = None;
+fn answer_trust(app: &mut App, answer: Answer) {
     app.trust_checked = false;
-    app.model.answered_fingerprint = Some(prompt.fingerprint.clone());
-    // Repeat the refused request (it may carry a password), or connect to the
-    // prompt's server when it was not made here.
-    let retry = app
-        .model
-        .last_connect
-        .clone()
-        .unwrap_or_else(|| ConnectRequest {
-            server: prompt.server.clone(),
-            ..ConnectRequest::default()
-        });
-    match answer {
-        Answer::Cancel => {}
-        Answer::Once => {
-            app.send(Command::Trust {
-                server: prompt.server.clone(),
-                fingerprint: prompt.fingerprint.clone(),
-                permanent: false,
-            });
-            app.send(Command::Connect(retry));
-        }
-        Answer::Always => app.send(Command::Connect(ConnectRequest {
-            // Pinned by voiced once the handshake with it succeeds.
-            accept_fingerprint: prompt.fingerprint.clone(),
-            ..retry
-        })),
+    // The core repeats the refused request (it may carry a password), or
+    // connects to the prompt's server when it was not made here.
+    for command in app.model.answer_trust(answer) {
+        app.send(command);
     }
 }
 

@@ -10,7 +10,7 @@ use crate::model::Level;
 
 /// Draws the notifications in the bottom-right corner.
 pub fn notifications_ui(ctx: &egui::Context, app: &mut App) {
-    if app.model.notifications.is_empty() {
+    if app.notifications.is_empty() {
         return;
     }
     // Wake up to let them fade even when nothing else happens.
@@ -22,7 +22,7 @@ pub fn notifications_ui(ctx: &egui::Context, app: &mut App) {
         .interactable(true)
         .show(ctx, |ui| {
             ui.set_max_width(380.0);
-            for n in app.model.notifications.iter() {
+            for n in app.notifications.iter() {
                 let (fill, text) = match n.level {
                     Level::Info => (ui.visuals().extreme_bg_color, ui.visuals().text_color()),
                     Level::Error => (
@@ -41,6 +41,6 @@ pub fn notifications_ui(ctx: &egui::Context, app: &mut App) {
             }
         });
     if let Some(id) = dismissed {
-        app.model.notifications.dismiss(id);
+        app.notifications.dismiss(id);
     }
 }

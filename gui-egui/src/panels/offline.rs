@@ -26,7 +26,7 @@ pub fn offline_ui(ui: &mut egui::Ui, app: &mut App) {
                     "voice-gui talks to voiced, your voice chat daemon: {HOW_TO_START}."
                 ));
                 ui.add_space(4.0);
-                ui.label(format!("Socket: {}", app.model.socket));
+                ui.label(format!("Socket: {}", app.socket));
                 ui.weak(format!("Last error: {error}"));
                 ui.add_space(8.0);
                 ui.horizontal(|ui| {

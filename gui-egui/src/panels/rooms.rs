@@ -4,7 +4,7 @@
 
 use eframe::egui;
 use voice_proto::pb::wire::{Permission, Session};
-use voiced_client::mirror::{Row, RowKind};
+use voiced_client::tree::{Row, RowKind};
 
 use crate::App;
 use crate::link::Command;
@@ -61,7 +61,7 @@ pub fn rooms_ui(ui: &mut egui::Ui, app: &mut App) {
                 .on_hover_text("Join the selected room (or double-click it)")
                 .clicked()
             {
-                app.send(Command::Join(room));
+                app.send(Command::join(room));
             }
             if ui
                 .button("New room…")
@@ -121,7 +121,7 @@ fn row_ui(ui: &mut egui::Ui, app: &mut App, row: Row) {
                     app.selected = Some(row.kind);
                 }
                 if response.double_clicked() && !here {
-                    app.send(Command::Join(id));
+                    app.send(Command::join(id));
                 }
                 // A user dropped here: move them (the server checks the right).
                 if let Some(hovered) = response.dnd_hover_payload::<DraggedUser>() {
@@ -142,7 +142,7 @@ fn row_ui(ui: &mut egui::Ui, app: &mut App, row: Row) {
                 if let Some(dropped) = response.dnd_release_payload::<DraggedUser>() {
                     let session = dropped.0;
                     if session == app.model.session_id() {
-                        app.send(Command::Join(id));
+                        app.send(Command::join(id));
                     } else {
                         app.send(Command::MoveUser { session, room: id });
                     }
@@ -152,7 +152,7 @@ fn row_ui(ui: &mut egui::Ui, app: &mut App, row: Row) {
                         .add_enabled(!here, egui::Button::new(JOIN_LABEL))
                         .clicked()
                     {
-                        app.send(Command::Join(id));
+                        app.send(Command::join(id));
                         ui.close();
                     }
                     if ui.button("New room inside…").clicked() {

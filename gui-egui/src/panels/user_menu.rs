@@ -3,7 +3,7 @@
 
 use eframe::egui;
 use voice_proto::pb::wire::{Permission, Session};
-use voiced_client::mirror::RowKind;
+use voiced_client::tree::RowKind;
 
 use crate::App;
 use crate::link::Command;
@@ -60,7 +60,7 @@ pub fn user_menu_ui(ui: &mut egui::Ui, app: &mut App, session: &Session) {
             for (room, path) in targets {
                 if ui.button(path).clicked() {
                     app.send(if own {
-                        Command::Join(room)
+                        Command::join(room)
                     } else {
                         Command::MoveUser { session: id, room }
                     });

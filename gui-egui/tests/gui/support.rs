@@ -128,7 +128,6 @@ pub fn until(
         if start.elapsed() > WAIT {
             let app = harness.state();
             let news: Vec<_> = app
-                .model
                 .notifications
                 .iter()
                 .map(|n| n.text.clone())

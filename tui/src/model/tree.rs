@@ -1,3 +1,3 @@
-//! The room tree flattened into rows: the shared `voiced_client::mirror`.
+//! The room tree flattened into rows: the shared `voiced_client::tree`.
 
-pub use voiced_client::mirror::{Row, RowKind, rows};
+pub use voiced_client::tree::{Row, RowKind};

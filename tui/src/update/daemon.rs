@@ -1,94 +1,59 @@
-//! Events from voiced's `Watch` stream.
+//! What the link to voiced reports, folded into the front-end core's mirror;
+//! its news become this screen's notice line, a trust dialog or a scroll.
 
-use voice_proto::State;
-use voice_proto::StateHash;
-use voice_proto::pb::control::event::Kind;
-use voice_proto::pb::control::{ConnectionState, Event};
+use voice_proto::pb::control::ConnectionState;
+use voiced_client::command::Answer;
+use voiced_client::link::Report;
+use voiced_client::mirror::News;
 
 use crate::action::Command;
-use crate::model::{App, RowKind, mirror_limits};
+use crate::model::{App, Modal, RowKind};
 
-pub(super) fn on_event(app: &mut App, event: Event) -> Vec<Command> {
-    let Some(kind) = event.kind else {
-        return Vec::new();
-    };
-    match kind {
-        Kind::Connection(status) => {
-            let was_connected = app.connection() == ConnectionState::Connected;
-            app.status = status;
-            if app.connection() == ConnectionState::Connected {
+pub(super) fn on_report(app: &mut App, report: Report<Answer>) -> Vec<Command> {
+    match &report {
+        Report::Up => app.notice = None,
+        Report::Down { .. } => app.ptt.active = false,
+        _ => {}
+    }
+    let applied = app.mirror.apply(report);
+    for news in applied.news {
+        on_news(app, news);
+    }
+    if app.selected.is_none() && app.mirror.state.is_some() {
+        app.selected = Some(RowKind::Room(app.mirror.current_room()));
+    }
+    applied.commands
+}
+
+fn on_news(app: &mut App, news: News) {
+    match news {
+        News::Status { was } => {
+            let now = app.mirror.connection();
+            if now == ConnectionState::Connected {
                 // Errors of earlier attempts are over.
-                if !was_connected {
+                if was != ConnectionState::Connected {
                     app.notice = None;
                 }
-            } else {
-                app.talking.clear();
-                if was_connected {
-                    app.state = None;
-                }
-            }
-            if !app.status.last_error.is_empty() && app.connection() != ConnectionState::Connected {
-                app.notice = Some(app.status.last_error.clone());
+            } else if !app.mirror.status.last_error.is_empty() {
+                app.notice = Some(app.mirror.status.last_error.clone());
             }
         }
-        Kind::State(reply) => {
-            let snapshot = reply.state.unwrap_or_default();
-            match State::from_snapshot(&snapshot, mirror_limits()) {
-                Ok(state) => {
-                    if reply.session_id != 0 {
-                        app.status.session_id = reply.session_id;
-                    }
-                    app.state = Some(state);
-                    if app.selected.is_none() {
-                        app.selected = Some(RowKind::Room(app.current_room()));
-                    }
-                }
-                Err(e) => app.notice = Some(format!("voiced sent an invalid state: {e}")),
-            }
-        }
-        Kind::Update(update) => {
-            let Some(state) = app.state.as_mut() else {
-                return vec![Command::LoadState];
-            };
-            let Some(change) = update.change else {
-                return Vec::new();
-            };
-            let applied = state.apply(&change).is_ok();
-            let matches =
-                StateHash::from_slice(&update.resulting_hash).is_none_or(|h| h == state.hash());
-            if !applied || !matches {
-                return vec![Command::LoadState];
-            }
-            app.talking.retain(|s| {
-                app.state
-                    .as_ref()
-                    .is_some_and(|st| st.session(*s).is_some())
-            });
-        }
-        Kind::Chat(message) => {
-            let in_view = message.room == app.current_room();
-            app.chat.push(message);
-            if in_view && app.chat_scroll > 0 {
+        News::Chat { room } => {
+            if room == app.mirror.current_room() && app.chat_scroll > 0 {
                 // Keep the lines in view where they are while reading back.
                 app.chat_scroll += 1;
             }
         }
-        Kind::Talking(t) => {
-            if t.talking {
-                app.talking.insert(t.session);
-            } else {
-                app.talking.remove(&t.session);
+        News::Error(message) | News::Device(message) => app.notice = Some(message),
+        News::Failed { what, message } => app.notice = Some(format!("{what} failed: {message}")),
+        News::TrustAsked => {
+            if let Some(prompt) = app.mirror.trust.clone() {
+                app.modal = Some(Modal::Trust(prompt));
             }
         }
-        Kind::Level(level) => app.level = Some(level),
-        Kind::Error(e) => {
-            if let Some(prompt) = super::trust::prompt_from_error(&e.message) {
-                super::trust::ask(app, prompt);
-            }
-            app.notice = Some(e.message);
-        }
-        Kind::Device(d) => app.notice = Some(d.message),
-        Kind::Trust(prompt) => super::trust::ask(app, prompt),
+        News::UserConnected { .. }
+        | News::UserJoinedYou { .. }
+        | News::UserLeftYou { .. }
+        | News::UserDisconnected { .. } => {}
     }
-    Vec::new()
 }

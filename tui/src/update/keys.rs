@@ -22,7 +22,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     if key.code == PTT_KEY
         && app.modal.is_none()
         && app.focus == Focus::Tree
-        && app.daemon == DaemonLink::Up
+        && app.mirror.daemon == DaemonLink::Up
     {
         return push_to_talk(app, key.kind);
     }
@@ -36,7 +36,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     if app.modal.is_some() {
         return super::modal::on_key(app, key);
     }
-    if let DaemonLink::Down { .. } | DaemonLink::Connecting = app.daemon {
+    if let DaemonLink::Down { .. } | DaemonLink::Connecting = app.mirror.daemon {
         if matches!(key.code, KeyCode::Char('q') | KeyCode::Esc) {
             app.quit = true;
         }
@@ -74,26 +74,30 @@ fn tree_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         KeyCode::PageDown => scroll_chat(app, -(CHAT_PAGE as isize)),
         KeyCode::Enter => {
             if let Some(RowKind::Room(id)) = app.selected
-                && app.state.as_ref().is_some_and(|s| s.room(id).is_some())
+                && app
+                    .mirror
+                    .state
+                    .as_ref()
+                    .is_some_and(|s| s.room(id).is_some())
             {
                 return vec![Command::Join(id.to_string())];
             }
         }
         KeyCode::Char('m') => {
-            app.status.self_mute = !app.status.self_mute;
-            return vec![Command::SetMute(app.status.self_mute)];
+            app.mirror.status.self_mute = !app.mirror.status.self_mute;
+            return vec![Command::SetMute(app.mirror.status.self_mute)];
         }
         KeyCode::Char('d') => {
-            app.status.self_deaf = !app.status.self_deaf;
-            return vec![Command::SetDeaf(app.status.self_deaf)];
+            app.mirror.status.self_deaf = !app.mirror.status.self_deaf;
+            return vec![Command::SetDeaf(app.mirror.status.self_deaf)];
         }
         KeyCode::Char('v') => {
-            let next = match app.voice_mode() {
+            let next = match app.mirror.voice_mode() {
                 VoiceMode::VoiceActivity => VoiceMode::PushToTalk,
                 VoiceMode::PushToTalk => VoiceMode::Continuous,
                 _ => VoiceMode::VoiceActivity,
             };
-            app.status.voice_mode = next as i32;
+            app.mirror.status.voice_mode = next as i32;
             return vec![Command::SetVoiceMode(next)];
         }
         KeyCode::Char('+') | KeyCode::Char('=') => return change_volume(app, VOLUME_STEP),
@@ -108,7 +112,7 @@ fn tree_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         }
         KeyCode::Char('r') => {
             if let Some(RowKind::Room(room)) = app.selected
-                && let Some(r) = app.state.as_ref().and_then(|s| s.room(room))
+                && let Some(r) = app.mirror.state.as_ref().and_then(|s| s.room(room))
             {
                 app.modal = Some(Modal::Prompt {
                     kind: PromptKind::Rename { room },
@@ -161,7 +165,7 @@ fn chat_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
 
 /// Moves the selection by `delta` rows, clamped to the tree.
 pub(super) fn move_selection(app: &mut App, delta: isize) {
-    let rows = app.rows();
+    let rows = app.mirror.rows();
     if rows.is_empty() {
         return;
     }
@@ -175,7 +179,7 @@ pub(super) fn move_selection(app: &mut App, delta: isize) {
 /// Scrolls the chat back (`delta` > 0) or forward.
 pub(super) fn scroll_chat(app: &mut App, delta: isize) {
     app.chat_scroll = app.chat_scroll.saturating_add_signed(delta);
-    let max = app.chat.in_room(app.current_room()).count();
+    let max = app.mirror.chat.in_room(app.mirror.current_room()).count();
     app.chat_scroll = app.chat_scroll.min(max.saturating_sub(1));
 }
 
@@ -183,12 +187,12 @@ fn change_volume(app: &mut App, delta: f32) -> Vec<Command> {
     let Some(RowKind::User(session)) = app.selected else {
         return Vec::new();
     };
-    if session == app.session_id() {
+    if session == app.mirror.session_id() {
         return Vec::new();
     }
-    let volume = ((app.volume(session) + delta) * 10.0).round() / 10.0;
+    let volume = ((app.mirror.volume(session) + delta) * 10.0).round() / 10.0;
     let volume = volume.clamp(0.0, VOLUME_MAX);
-    app.volumes.insert(session, volume);
+    app.mirror.volumes.insert(session, volume);
     vec![Command::SetUserVolume { session, volume }]
 }
 
@@ -198,6 +202,6 @@ fn selected_editable_room(app: &App) -> Option<(u32, String)> {
     let RowKind::Room(id) = app.selected? else {
         return None;
     };
-    let room = app.state.as_ref()?.room(id)?;
+    let room = app.mirror.state.as_ref()?.room(id)?;
     (id != ROOT).then(|| (id, room.name.clone()))
 }

@@ -3,6 +3,8 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use voice_proto::pb::control::{Bookmark, ConnectRequest};
 
+use voiced_client::trust::TrustAnswer;
+
 use crate::action::Command;
 use crate::model::{App, ConnectDialog, ConnectEntry, Modal, PromptKind};
 
@@ -20,39 +22,20 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         },
         Modal::Connect(dialog) => connect_key(app, dialog, key),
         Modal::Trust(prompt) => {
-            // Repeat the refused request (it may carry a password), or
-            // connect to the prompt's server when it was not made here.
-            let retry = app.last_connect.clone().unwrap_or_else(|| ConnectRequest {
-                server: prompt.server.clone(),
-                ..ConnectRequest::default()
-            });
-            let trust = |permanent| {
-                vec![
-                    Command::Trust {
-                        server: prompt.server.clone(),
-                        fingerprint: prompt.fingerprint.clone(),
-                        permanent,
-                    },
-                    Command::Connect(retry.clone()),
-                ]
-            };
             let answer = match key.code {
-                KeyCode::Char('a') | KeyCode::Char('y') => trust(true),
-                KeyCode::Char('o') => trust(false),
-                KeyCode::Char('n') | KeyCode::Esc => Vec::new(),
+                KeyCode::Char('a') | KeyCode::Char('y') => TrustAnswer::Always,
+                KeyCode::Char('o') => TrustAnswer::Once,
+                KeyCode::Char('n') | KeyCode::Esc => TrustAnswer::Cancel,
                 _ => return keep_open(app, Modal::Trust(prompt)),
             };
-            app.answered_fingerprint = Some(prompt.fingerprint.clone());
-            (None, answer)
+            // The core repeats the refused request (it may carry a password),
+            // or connects to the prompt's server when it was not made here.
+            app.mirror.trust = Some(prompt);
+            (None, app.mirror.answer_trust(answer))
         }
     };
     app.modal = keep;
-    for command in &commands {
-        if let Command::Connect(request) = command {
-            app.last_connect = Some(request.clone());
-        }
-    }
-    commands
+    commands.into_iter().map(|c| app.mirror.sent(c)).collect()
 }
 
 fn keep_open(app: &mut App, modal: Modal) -> Vec<Command> {
@@ -77,7 +60,7 @@ fn connect_key(
         KeyCode::Enter => match entry {
             Some(ConnectEntry::Disconnect) => return (None, vec![Command::Disconnect]),
             Some(ConnectEntry::Bookmark(i)) => {
-                if let Some(b) = app.bookmarks.get(i) {
+                if let Some(b) = app.mirror.bookmarks.get(i) {
                     let request = ConnectRequest {
                         bookmark: b.name.clone(),
                         ..ConnectRequest::default()
@@ -99,7 +82,7 @@ fn connect_key(
         },
         KeyCode::Delete => {
             if let Some(ConnectEntry::Bookmark(i)) = entry
-                && let Some(b) = app.bookmarks.get(i)
+                && let Some(b) = app.mirror.bookmarks.get(i)
             {
                 commands.push(Command::RemoveBookmark(b.name.clone()));
             }

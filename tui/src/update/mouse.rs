@@ -9,7 +9,7 @@ use crate::model::{App, DaemonLink, Focus, RowKind};
 use crate::view::layout::{areas, inner, tree_offset};
 
 pub(super) fn on_mouse(app: &mut App, mouse: MouseEvent) -> Vec<Command> {
-    if app.modal.is_some() || app.daemon != DaemonLink::Up {
+    if app.modal.is_some() || app.mirror.daemon != DaemonLink::Up {
         return Vec::new();
     }
     let screen = Rect::new(0, 0, app.size.0, app.size.1);
@@ -40,7 +40,7 @@ fn click_tree(app: &mut App, tree: Rect, at: Position) -> Vec<Command> {
     if !body.contains(at) {
         return Vec::new();
     }
-    let rows = app.rows();
+    let rows = app.mirror.rows();
     let offset = tree_offset(app.selected_index(&rows), usize::from(body.height));
     let Some(row) = rows.get(offset + usize::from(at.y - body.y)) else {
         return Vec::new();
@@ -48,7 +48,7 @@ fn click_tree(app: &mut App, tree: Rect, at: Position) -> Vec<Command> {
     let again = app.selected == Some(row.kind);
     app.selected = Some(row.kind);
     match row.kind {
-        RowKind::Room(id) if again && id != app.current_room() => {
+        RowKind::Room(id) if again && id != app.mirror.current_room() => {
             vec![Command::Join(id.to_string())]
         }
         _ => Vec::new(),

@@ -12,8 +12,9 @@ use super::tree::border_style;
 use crate::model::{App, Focus};
 
 pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let room = app.current_room();
+    let room = app.mirror.current_room();
     let path = app
+        .mirror
         .state
         .as_ref()
         .and_then(|s| s.path(room))
@@ -32,7 +33,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     // Build lines from the newest message backwards until the screen (plus the
     // scrollback offset, counted in messages) is full.
     let mut lines: Vec<Line<'_>> = Vec::new();
-    for message in app.chat.in_room(room).rev().skip(app.chat_scroll) {
+    for message in app.mirror.chat.in_room(room).rev().skip(app.chat_scroll) {
         let head = format!("{} {}: ", clock(message.time_ms), message.sender_name);
         let mut wrapped = wrap(&head, &message.text, width);
         let first = wrapped.remove(0);

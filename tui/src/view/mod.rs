@@ -15,7 +15,7 @@ use crate::model::{App, DaemonLink};
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        if self.daemon != DaemonLink::Up {
+        if self.mirror.daemon != DaemonLink::Up {
             offline::render(self, area, buf);
             return;
         }

@@ -13,7 +13,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     let cmd = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
     let dim = Style::new().fg(Color::DarkGray);
-    let lines = match &app.daemon {
+    let lines = match &app.mirror.daemon {
         DaemonLink::Down { attempts, error } => vec![
             Line::styled("voiced is not running", bold.fg(Color::Yellow)),
             Line::raw(""),

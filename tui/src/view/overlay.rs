@@ -104,12 +104,12 @@ fn connect(app: &App, d: &ConnectDialog, area: Rect, buf: &mut Buffer) {
             ConnectEntry::Disconnect => Line::from(vec![
                 Span::raw(marker),
                 Span::styled(
-                    format!("Disconnect from {}", app.status.server),
+                    format!("Disconnect from {}", app.mirror.status.server),
                     Style::new().fg(Color::Red),
                 ),
             ]),
             ConnectEntry::Bookmark(b) => {
-                let b = &app.bookmarks[*b];
+                let b = &app.mirror.bookmarks[*b];
                 Line::from(vec![
                     Span::raw(marker),
                     Span::styled(b.name.as_str(), Style::new().add_modifier(Modifier::BOLD)),
@@ -157,7 +157,7 @@ fn connect(app: &App, d: &ConnectDialog, area: Rect, buf: &mut Buffer) {
             lines.push(Line::raw(""));
         }
     }
-    if app.bookmarks.is_empty() {
+    if app.mirror.bookmarks.is_empty() {
         lines.insert(0, Line::styled("No bookmarks yet.", dim()));
     }
     lines.push(Line::raw(""));
@@ -218,7 +218,8 @@ fn group(hex: &str) -> String {
 }
 
 fn room_path(app: &App, room: u32) -> String {
-    app.state
+    app.mirror
+        .state
         .as_ref()
         .and_then(|s| s.path(room))
         .unwrap_or_else(|| room.to_string())

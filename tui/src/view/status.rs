@@ -20,7 +20,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let mut spans = vec![Span::raw(" ")];
     spans.extend(connection_spans(app));
     spans.push(sep.clone());
-    if app.status.self_mute {
+    if app.mirror.status.self_mute {
         spans.push(Span::styled(
             "MUTED",
             Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
@@ -29,14 +29,14 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         spans.push(Span::raw("mic "));
         spans.extend(meter(app));
     }
-    if app.status.self_deaf {
+    if app.mirror.status.self_deaf {
         spans.push(Span::styled(
             " DEAF",
             Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
         ));
     }
     spans.push(sep.clone());
-    spans.push(match app.voice_mode() {
+    spans.push(match app.mirror.voice_mode() {
         VoiceMode::PushToTalk if app.ptt.active => Span::styled(
             "PTT talking",
             Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
@@ -55,30 +55,30 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn connection_spans(app: &App) -> Vec<Span<'_>> {
-    let server = if app.status.server.is_empty() {
+    let server = if app.mirror.status.server.is_empty() {
         "no server".to_owned()
     } else {
-        app.status.server.clone()
+        app.mirror.status.server.clone()
     };
-    let (text, color) = match app.connection() {
+    let (text, color) = match app.mirror.connection() {
         ConnectionState::Connected => {
             let mut text = "connected".to_owned();
-            if app.status.rtt_ms > 0 {
-                text.push_str(&format!(" {}ms", app.status.rtt_ms));
+            if app.mirror.status.rtt_ms > 0 {
+                text.push_str(&format!(" {}ms", app.mirror.status.rtt_ms));
             }
-            if app.status.loss_permille > 0 {
+            if app.mirror.status.loss_permille > 0 {
                 text.push_str(&format!(
                     " {}.{}% loss",
-                    app.status.loss_permille / 10,
-                    app.status.loss_permille % 10
+                    app.mirror.status.loss_permille / 10,
+                    app.mirror.status.loss_permille % 10
                 ));
             }
             (text, Color::Green)
         }
         ConnectionState::Connecting => ("connecting…".to_owned(), Color::Yellow),
         ConnectionState::Reconnecting => {
-            let wait = app.status.next_attempt_ms.saturating_sub(app.now_ms);
-            let text = if app.status.next_attempt_ms > 0 && app.now_ms > 0 {
+            let wait = app.mirror.status.next_attempt_ms.saturating_sub(app.now_ms);
+            let text = if app.mirror.status.next_attempt_ms > 0 && app.now_ms > 0 {
                 format!("reconnecting in {}s", wait.div_ceil(1000))
             } else {
                 "reconnecting…".to_owned()
@@ -96,7 +96,7 @@ fn connection_spans(app: &App) -> Vec<Span<'_>> {
 
 /// The microphone level: filled cells from -60 dBFS to 0, green while sending.
 fn meter(app: &App) -> Vec<Span<'static>> {
-    let (fill, sending) = match &app.level {
+    let (fill, sending) = match &app.mirror.level {
         Some(level) => {
             let fraction = ((level.dbfs - METER_FLOOR_DB) / -METER_FLOOR_DB).clamp(0.0, 1.0);
             (

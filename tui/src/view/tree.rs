@@ -15,8 +15,8 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let block = Block::bordered()
         .title(" Rooms ")
         .border_style(border_style(focused));
-    let Some(state) = app.state.as_ref() else {
-        let text = match app.connection() {
+    let Some(state) = app.mirror.state.as_ref() else {
+        let text = match app.mirror.connection() {
             ConnectionState::Connecting => "Connecting…",
             ConnectionState::Reconnecting => "Reconnecting…",
             _ => "Not connected.\n\nPress c to connect.",
@@ -25,7 +25,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     };
     let body = inner(area);
-    let rows = app.rows();
+    let rows = app.mirror.rows();
     let selected = app.selected_index(&rows);
     let offset = tree_offset(selected, usize::from(body.height));
     let lines: Vec<Line<'_>> = rows
@@ -55,7 +55,7 @@ fn row_line<'a>(app: &'a App, state: &'a voice_proto::State, row: &Row) -> Line<
     match row.kind {
         RowKind::Room(id) => {
             let name = state.room(id).map_or("?", |r| r.name.as_str());
-            let here = id == app.current_room();
+            let here = id == app.mirror.current_room();
             let name_style = if here {
                 Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
             } else {
@@ -71,7 +71,7 @@ fn row_line<'a>(app: &'a App, state: &'a voice_proto::State, row: &Row) -> Line<
             let Some(user) = state.session(session) else {
                 return Line::raw(indent);
             };
-            let talking = app.is_talking(session);
+            let talking = app.mirror.is_talking(session);
             let mut spans = vec![
                 Span::raw(indent),
                 if talking {
@@ -83,7 +83,7 @@ fn row_line<'a>(app: &'a App, state: &'a voice_proto::State, row: &Row) -> Line<
                     Span::styled("○ ", Style::new().fg(Color::DarkGray))
                 },
             ];
-            let own = session == app.session_id();
+            let own = session == app.mirror.session_id();
             let name_style = if own {
                 Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
             } else if talking {
@@ -106,7 +106,7 @@ fn row_line<'a>(app: &'a App, state: &'a voice_proto::State, row: &Row) -> Line<
             } else if user.self_deaf {
                 spans.push(mark(" [D]", Color::Yellow));
             }
-            let volume = app.volume(session);
+            let volume = app.mirror.volume(session);
             if !own && (volume - 1.0).abs() > f32::EPSILON {
                 spans.push(Span::styled(
                     format!(" {:.0}%", volume * 100.0),

@@ -10,6 +10,8 @@ use voice_proto::pb::control::{
 use voice_proto::pb::wire::{Change, ChatMessage, Room, Session, change};
 use voice_proto::{Limits, State};
 use voice_tui::{Action, App, Command, update};
+use voiced_client::command::Answer;
+use voiced_client::link::Report;
 
 pub const ME: u32 = 1;
 pub const BOB: u32 = 2;
@@ -61,7 +63,7 @@ pub fn state() -> State {
 }
 
 pub fn event(kind: Kind) -> Action {
-    Action::Daemon(Event { kind: Some(kind) })
+    Action::Link(Report::Event(Event { kind: Some(kind) }))
 }
 
 pub fn status() -> StatusReply {
@@ -93,7 +95,7 @@ pub fn chat(id: u64, minute: u64, room: u32, sender: &str, text: &str) -> ChatMe
 pub fn daemon_up() -> App {
     let mut app = App::new("/run/user/1000/voiced.sock");
     app.now_ms = 1_795_000_000_000;
-    let _ = update(&mut app, Action::DaemonUp);
+    let _ = update(&mut app, Action::Link(Report::Up));
     app
 }
 
@@ -111,7 +113,7 @@ pub fn connected() -> App {
     );
     let _ = update(
         &mut app,
-        Action::ChatHistory(vec![
+        Action::Link(Report::Answer(Answer::ChatHistory(vec![
             chat(1, 0, GAMES, "bob", "anyone up for a game?"),
             chat(2, 1, GAMES, "ann", "sure, give me five minutes"),
             chat(3, 2, 0, "cleo", "this is in the lobby"),
@@ -123,7 +125,7 @@ pub fn connected() -> App {
                 "great, I will set up the board in Chess and wait for you there, \
                  take your time",
             ),
-        ]),
+        ]))),
     );
     app
 }

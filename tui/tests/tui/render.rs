@@ -6,6 +6,8 @@ use ratatui::backend::TestBackend;
 use voice_proto::pb::control::event::Kind;
 use voice_proto::pb::control::{Bookmark, InputLevel, TrustPrompt};
 use voice_tui::{Action, App, update};
+use voiced_client::command::Answer;
+use voiced_client::link::Report;
 
 use crate::fixtures::*;
 
@@ -66,7 +68,7 @@ fn connect_dialog() {
     let _ = update(&mut app, ch('c'));
     let _ = update(
         &mut app,
-        Action::Bookmarks(vec![
+        Action::Link(Report::Answer(Answer::Bookmarks(vec![
             Bookmark {
                 name: "home".into(),
                 server: "home.example:7878".into(),
@@ -77,7 +79,7 @@ fn connect_dialog() {
                 server: "voice.club.example".into(),
                 ..Bookmark::default()
             },
-        ]),
+        ]))),
     );
     let _ = run(&mut app, typed("127.0.0.1"));
     let _ = update(&mut app, key(KeyCode::Tab));
@@ -104,9 +106,9 @@ fn daemon_not_running() {
     let mut app = App::new("/run/user/1000/voiced.sock");
     let _ = update(
         &mut app,
-        Action::DaemonDown {
+        Action::Link(Report::Down {
             error: "No such file or directory (os error 2)".into(),
-        },
+        }),
     );
     snapshot("daemon_down", app);
 }

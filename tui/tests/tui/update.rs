@@ -9,18 +9,22 @@ use voice_proto::pb::control::{
 use voice_proto::pb::wire::{Change, SessionMove, StateUpdate, change};
 use voice_tui::model::{DaemonLink, Focus, Modal, RowKind};
 use voice_tui::{Action, App, Command, update};
+use voiced_client::command::Answer;
+use voiced_client::link::Report;
 
 use crate::fixtures::*;
 
 #[test]
 fn daemon_down_counts_attempts_and_only_q_works() {
     let mut app = App::new("/tmp/x.sock");
-    let down = || Action::DaemonDown {
-        error: "No such file or directory".into(),
+    let down = || {
+        Action::Link(Report::Down {
+            error: "No such file or directory".into(),
+        })
     };
     assert!(run(&mut app, [down(), down(), ch('m'), ch('c')]).is_empty());
     assert_eq!(
-        app.daemon,
+        app.mirror.daemon,
         DaemonLink::Down {
             attempts: 2,
             error: "No such file or directory".into()
@@ -28,12 +32,19 @@ fn daemon_down_counts_attempts_and_only_q_works() {
     );
     assert!(app.modal.is_none(), "c does nothing without voiced");
     assert_eq!(
-        update(&mut app, Action::DaemonUp),
-        [Command::LoadBookmarks, Command::LoadChatHistory]
+        update(&mut app, Action::Link(Report::Up)),
+        [
+            Command::LoadBookmarks,
+            Command::LoadChatHistory,
+            Command::LoadIdentity
+        ]
     );
-    assert_eq!(app.daemon, DaemonLink::Up);
+    assert_eq!(app.mirror.daemon, DaemonLink::Up);
     let _ = update(&mut app, down());
-    assert!(matches!(app.daemon, DaemonLink::Down { attempts: 1, .. }));
+    assert!(matches!(
+        app.mirror.daemon,
+        DaemonLink::Down { attempts: 1, .. }
+    ));
     let _ = update(&mut app, ch('q'));
     assert!(app.quit);
 }
@@ -41,7 +52,7 @@ fn daemon_down_counts_attempts_and_only_q_works() {
 #[test]
 fn state_builds_the_tree_and_enter_joins_the_selected_room() {
     let mut app = connected();
-    let rows: Vec<RowKind> = app.rows().iter().map(|r| r.kind).collect();
+    let rows: Vec<RowKind> = app.mirror.rows().iter().map(|r| r.kind).collect();
     assert_eq!(
         rows,
         [
@@ -251,11 +262,11 @@ fn connect_dialog_uses_bookmarks_or_an_address() {
     assert_eq!(update(&mut app, ch('c')), [Command::LoadBookmarks]);
     let _ = update(
         &mut app,
-        Action::Bookmarks(vec![Bookmark {
+        Action::Link(Report::Answer(Answer::Bookmarks(vec![Bookmark {
             name: "home".into(),
             server: "home.example:7878".into(),
             ..Bookmark::default()
-        }]),
+        }]))),
     );
     assert_eq!(
         update(&mut app, key(KeyCode::Enter)),
@@ -316,19 +327,14 @@ fn trust_prompt_pins_and_reconnects() {
     let _ = update(&mut app, event(Kind::Trust(prompt.clone())));
     assert!(matches!(app.modal, Some(Modal::Trust(_))));
     assert!(update(&mut app, ch('x')).is_empty());
+    // Pinned by voiced once the handshake with that certificate succeeds.
     assert_eq!(
         update(&mut app, ch('a')),
-        [
-            Command::Trust {
-                server: prompt.server.clone(),
-                fingerprint: prompt.fingerprint.clone(),
-                permanent: true
-            },
-            Command::Connect(ConnectRequest {
-                server: prompt.server.clone(),
-                ..ConnectRequest::default()
-            })
-        ]
+        [Command::Connect(ConnectRequest {
+            server: prompt.server.clone(),
+            accept_fingerprint: prompt.fingerprint.clone(),
+            ..ConnectRequest::default()
+        })]
     );
     let _ = update(&mut app, event(Kind::Trust(prompt)));
     assert!(update(&mut app, key(KeyCode::Esc)).is_empty());
@@ -354,7 +360,13 @@ fn state_updates_apply_and_a_mismatch_asks_for_the_state() {
     };
     assert!(update(&mut app, event(Kind::Update(good))).is_empty());
     assert_eq!(
-        app.state.as_ref().unwrap().session(BOB).unwrap().room,
+        app.mirror
+            .state
+            .as_ref()
+            .unwrap()
+            .session(BOB)
+            .unwrap()
+            .room,
         MUSIC
     );
 
@@ -383,9 +395,9 @@ fn talking_and_levels() {
         &mut app,
         [talking(BOB, true), talking(DAN, true), talking(DAN, false)],
     );
-    assert!(app.is_talking(BOB));
-    assert!(!app.is_talking(DAN));
-    assert!(!app.is_talking(ME));
+    assert!(app.mirror.is_talking(BOB));
+    assert!(!app.mirror.is_talking(DAN));
+    assert!(!app.mirror.is_talking(ME));
     let _ = update(
         &mut app,
         event(Kind::Level(InputLevel {
@@ -395,18 +407,18 @@ fn talking_and_levels() {
         })),
     );
     assert!(
-        app.is_talking(ME),
+        app.mirror.is_talking(ME),
         "our own transmitting mic lights our row"
     );
     // Losing the daemon clears what it told us.
     let _ = update(
         &mut app,
-        Action::DaemonDown {
+        Action::Link(Report::Down {
             error: "gone".into(),
-        },
+        }),
     );
-    assert!(!app.is_talking(BOB));
-    assert!(app.level.is_none());
+    assert!(!app.mirror.is_talking(BOB));
+    assert!(app.mirror.level.is_none());
 }
 
 #[test]
@@ -417,7 +429,7 @@ fn losing_the_server_clears_the_tree_and_reconnecting_shows_a_countdown() {
     status.next_attempt_ms = app.now_ms + 4_200;
     status.last_error = "timed out".into();
     let _ = update(&mut app, event(Kind::Connection(status)));
-    assert!(app.state.is_none());
+    assert!(app.mirror.state.is_none());
     assert_eq!(app.notice.as_deref(), Some("timed out"));
     assert!(voice_tui::update::needs_redraw(&app, &Action::Tick(0)));
 }
@@ -427,7 +439,12 @@ fn chat_history_and_live_messages_merge_without_duplicates() {
     let mut app = connected();
     let _ = update(&mut app, event(Kind::Chat(chat(2, 1, GAMES, "ann", "dup"))));
     let _ = update(&mut app, event(Kind::Chat(chat(9, 9, GAMES, "bob", "new"))));
-    let texts: Vec<&str> = app.chat.in_room(GAMES).map(|m| m.text.as_str()).collect();
+    let texts: Vec<&str> = app
+        .mirror
+        .chat
+        .in_room(GAMES)
+        .map(|m| m.text.as_str())
+        .collect();
     assert_eq!(texts.len(), 4);
     assert_eq!(texts[1], "sure, give me five minutes");
     assert_eq!(texts[3], "new");
@@ -486,30 +503,45 @@ fn help_overlay_opens_and_any_key_closes_it() {
 }
 
 #[test]
-fn a_refused_certificate_in_an_error_opens_the_trust_prompt() {
+fn a_refused_connect_carrying_a_prompt_opens_the_trust_prompt() {
     let mut app = daemon_up();
     let fp = "0f".repeat(32);
     let message = format!(
         "the certificate of 127.0.0.1:7878 is not trusted (self-signed or unknown CA); \
          its SHA-256 fingerprint is {fp}. If that is the server's fingerprint, run …"
     );
+    // The old prompt's wording alone, in an error or a failed call, is only words.
+    let words = [
+        Action::Link(Report::Failed {
+            what: "connect",
+            message: message.clone(),
+            trust: None,
+        }),
+        event(Kind::Error(voice_proto::pb::control::ErrorEvent {
+            message: message.clone(),
+        })),
+    ];
+    let _ = run(&mut app, words);
+    assert!(app.modal.is_none(), "{:?}", app.modal);
+    let prompt = TrustPrompt {
+        server: "127.0.0.1:7878".into(),
+        fingerprint: fp.clone(),
+        ..TrustPrompt::default()
+    };
     let _ = update(
         &mut app,
-        Action::CallFailed {
-            what: "connect".into(),
+        Action::Link(Report::Failed {
+            what: "connect",
             message: message.clone(),
-        },
+            trust: Some(prompt.clone()),
+        }),
     );
     let Some(Modal::Trust(prompt)) = &app.modal else {
         panic!("expected the trust prompt, got {:?}", app.modal);
     };
     assert_eq!(prompt.server, "127.0.0.1:7878");
     assert_eq!(prompt.fingerprint, fp);
-    let late_copy = Action::Daemon(voice_proto::pb::control::Event {
-        kind: Some(Kind::Error(voice_proto::pb::control::ErrorEvent {
-            message: message.clone(),
-        })),
-    });
+    let late_copy = event(Kind::Trust(prompt.clone()));
     assert_eq!(
         update(&mut app, ch('o')),
         [
@@ -553,7 +585,11 @@ fn trusting_repeats_the_refused_request_with_its_password() {
     };
     let _ = update(&mut app, event(Kind::Trust(prompt)));
     let commands = update(&mut app, ch('a'));
-    assert_eq!(commands.last(), Some(&Command::Connect(request)));
+    let pinned = ConnectRequest {
+        accept_fingerprint: "12".repeat(32),
+        ..request
+    };
+    assert_eq!(commands, [Command::Connect(pinned)]);
 }
 
 #[test]

@@ -1,11 +1,16 @@
-//! What a front end needs to reach voiced: the socket path rule and a gRPC
-//! client over that socket. Shared by voiced itself, `voicectl`, `voice-tui`
-//! and `voice-gui`, and kept cheap (tonic and tokio only) so no front end
-//! re-implements it. For the interactive front ends also: [`link`] (a link
-//! that follows voiced through restarts), [`mirror`] (the state mirror's
-//! limits and the room tree's rows), [`status`] (reading a status reply),
-//! [`chat`] (the chat log) and [`trust`]
-//! (a trust prompt from a refusal's words).
+//! The front-end core: everything a front end needs of voiced, written once
+//! for `voicectl`, `voice-tui` and `voice-gui` (and voiced itself, for the
+//! socket rule). Kept cheap (tonic, tokio and `voice-proto`; no audio, no
+//! QUIC) so a front end never links the daemon:
+//! - the socket path rule and a gRPC client over it (this module, [`local`]);
+//! - [`command`]: one command type with one `execute` over the control API;
+//! - [`link`]: a link that follows voiced through restarts and makes the
+//!   commands in order;
+//! - [`mirror`]: one mirror of the daemon's reports (status, state with a
+//!   resync that is asked for once, chat, trust prompts);
+//! - [`trust`]: trust prompts as typed data (never read from text);
+//! - [`names`], [`status`], [`tree`], [`chat`]: the words, readings, room rows
+//!   and chat log every front end shows alike.
 //!
 //! The socket is `$VOICED_SOCKET` when set; else `voiced.sock` in
 //! `$XDG_RUNTIME_DIR/voice`, or in `/tmp/voice-$UID` when the runtime
@@ -15,10 +20,13 @@
 use std::path::{Path, PathBuf};
 
 pub mod chat;
+pub mod command;
 pub mod link;
 pub mod local;
 pub mod mirror;
+pub mod names;
 pub mod status;
+pub mod tree;
 pub mod trust;
 
 use tonic::transport::{Channel, Endpoint};

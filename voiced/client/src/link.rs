@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tonic::Streaming;
 use tonic::transport::Channel;
 use voice_proto::pb::control::voiced_client::VoicedClient;
-use voice_proto::pb::control::{Event, WatchRequest};
+use voice_proto::pb::control::{Event, TrustPrompt, WatchRequest};
 
 /// Wait between attempts to reach voiced.
 pub const RETRY: Duration = Duration::from_secs(1);
@@ -26,7 +26,7 @@ pub const DRAIN: Duration = Duration::from_secs(2);
 pub type Client = VoicedClient<Channel>;
 
 /// What the link tells its front end.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Report<A> {
     /// The control socket answered and the event stream is open.
     Up,
@@ -45,6 +45,10 @@ pub enum Report<A> {
         what: &'static str,
         /// voiced's answer, or why it could not be asked.
         message: String,
+        /// The trust decision voiced asks for, when it refused a connection
+        /// for an unknown or changed certificate (structured, never read
+        /// from the message: see [`crate::trust`]).
+        trust: Option<TrustPrompt>,
     },
 }
 
@@ -106,6 +110,7 @@ pub async fn run_link<C, S>(
                     let failed = Report::Failed {
                         what: call.what(),
                         message: NOT_RUNNING.to_owned(),
+                        trust: None,
                     };
                     if !report(failed) {
                         return;
@@ -150,6 +155,7 @@ where
                 Err(status) => Report::Failed {
                     what,
                     message: status.message().to_owned(),
+                    trust: crate::trust::prompt_from_status(&status),
                 },
             };
             if !worker_report(outcome) {

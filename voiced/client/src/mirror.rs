@@ -1,68 +1,103 @@
-//! A front end's mirror of a server's state: the limits to accept it with,
-//! and the room tree flattened into rows (each room, then its users, then
-//! its sub-rooms) in the order every front end shows them.
+//! One mirror of the daemon for every interactive front end: what voiced
+//! reported (its status, the server's shared state, chat, who is talking,
+//! bookmarks, audio settings, a pending trust decision), folded from the
+//! link's [`Report`]s by [`Mirror::apply`]. Pure: no I/O and no clock; what it
+//! asks for comes back as [`Command`]s, what a user should hear of as
+//! [`News`], which each front end shows in its own way.
 
-use voice_proto::state::{ROOT, RoomId};
-use voice_proto::{Limits, State};
+use std::collections::{BTreeMap, BTreeSet};
 
-/// What a row of the tree shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RowKind {
-    /// A room, by id.
-    Room(u32),
-    /// A user, by session id.
-    User(u32),
+use voice_proto::acl::{Permissions, Subject, evaluate};
+use voice_proto::pb::control::event::Kind;
+use voice_proto::pb::control::{
+    AudioConfig, Bookmark, ConnectRequest, ConnectionState, DevicesReply, Event, InputLevel,
+    StateReply, StatusReply, TrustPrompt, VoiceMode,
+};
+use voice_proto::pb::wire::{Permission, Session, StateUpdate};
+use voice_proto::state::RoomId;
+use voice_proto::{Limits, State, StateHash};
+
+use crate::chat::ChatLog;
+use crate::command::{Answer, Command};
+use crate::link::Report;
+use crate::tree::{Row, rows};
+use crate::trust::{self, TrustAnswer};
+
+/// Whether voiced's control socket answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DaemonLink {
+    /// First attempt under way.
+    Connecting,
+    /// voiced is reachable and its events stream in.
+    Up,
+    /// voiced is not reachable; the link retries every second.
+    Down {
+        /// Failed attempts in a row.
+        attempts: u32,
+        /// The last error, in words.
+        error: String,
+    },
 }
 
-/// One line of the room tree.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Row {
-    /// The room or user.
-    pub kind: RowKind,
-    /// Indentation level (the root is 0).
-    pub depth: usize,
+/// Something a user should hear of, as a front end words it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum News {
+    /// voiced reported a connection status; it was `was` before.
+    Status {
+        /// The connection state before this status.
+        was: ConnectionState,
+    },
+    /// A user connected to the server.
+    UserConnected {
+        /// Their display name.
+        name: String,
+        /// The room they are in.
+        room: RoomId,
+    },
+    /// A user came into our room.
+    UserJoinedYou {
+        /// Their display name.
+        name: String,
+    },
+    /// A user left our room for another.
+    UserLeftYou {
+        /// Their display name.
+        name: String,
+        /// Where they went.
+        room: RoomId,
+    },
+    /// A user left the server.
+    UserDisconnected {
+        /// Their display name.
+        name: String,
+    },
+    /// A chat message arrived in `room`.
+    Chat {
+        /// The room of the message.
+        room: RoomId,
+    },
+    /// voiced reported an error (or sent something unusable).
+    Error(String),
+    /// An audio device came, went or was replaced.
+    Device(String),
+    /// A call failed.
+    Failed {
+        /// The call, in words.
+        what: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// voiced asks for a trust decision: [`Mirror::trust`] holds it.
+    TrustAsked,
 }
 
-/// Every room from the root down, siblings by (position, name, id), each
-/// followed by its users (by name) and then its sub-rooms.
-pub fn rows(state: &State) -> Vec<Row> {
-    let mut out = Vec::new();
-    if state.room(ROOT).is_some() {
-        push_room(state, ROOT, 0, &mut out);
-    }
-    out
-}
-
-fn push_room(state: &State, id: RoomId, depth: usize, out: &mut Vec<Row>) {
-    // The tree is valid (State checks it), but a depth cap keeps this total.
-    if depth > state.rooms().len() {
-        return;
-    }
-    out.push(Row {
-        kind: RowKind::Room(id),
-        depth,
-    });
-    let mut users: Vec<_> = state.sessions_in(id).collect();
-    users.sort_by(|a, b| {
-        a.name
-            .to_lowercase()
-            .cmp(&b.name.to_lowercase())
-            .then(a.id.cmp(&b.id))
-    });
-    out.extend(users.into_iter().map(|s| Row {
-        kind: RowKind::User(s.id),
-        depth: depth + 1,
-    }));
-    let mut children: Vec<_> = state.children(id).filter_map(|c| state.room(c)).collect();
-    children.sort_by(|a, b| {
-        a.position
-            .cmp(&b.position)
-            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
-            .then(a.id.cmp(&b.id))
-    });
-    for child in children {
-        push_room(state, child.id, depth + 1, out);
-    }
+/// What applying one report gave.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Applied {
+    /// Calls to make.
+    pub commands: Vec<Command>,
+    /// What to tell the user.
+    pub news: Vec<News>,
 }
 
 /// Limits for mirroring a server's state: the server enforces its own (maybe
@@ -78,5 +113,589 @@ pub fn mirror_limits() -> Limits {
         max_acl_rules: 1 << 16,
         max_session_roles: 1 << 16,
         max_files: 1 << 20,
+    }
+}
+
+/// Everything a front end knows of voiced.
+#[derive(Clone, Debug)]
+pub struct Mirror {
+    /// Whether voiced answers.
+    pub daemon: DaemonLink,
+    /// The last connection status voiced reported.
+    pub status: StatusReply,
+    /// The server's shared state, when connected.
+    pub state: Option<State>,
+    /// Users talking right now (session ids).
+    pub talking: BTreeSet<u32>,
+    /// The last microphone level (with `Watch` levels).
+    pub level: Option<InputLevel>,
+    /// Chat of every room.
+    pub chat: ChatLog,
+    /// Saved servers.
+    pub bookmarks: Vec<Bookmark>,
+    /// The identity's default display name.
+    pub default_name: String,
+    /// Audio settings voiced reported (`None` until it answers; an audio-less
+    /// voiced refuses).
+    pub audio: Option<AudioConfig>,
+    /// Audio devices voiced reported.
+    pub devices: Option<DevicesReply>,
+    /// Why the audio settings or devices are not available, if they are not.
+    pub audio_error: Option<String>,
+    /// Local volume per user (session id → gain), as set from here.
+    pub volumes: BTreeMap<u32, f32>,
+    /// Users muted locally from here.
+    pub local_mutes: BTreeSet<u32>,
+    /// A trust decision voiced asks for and the user has not answered.
+    pub trust: Option<TrustPrompt>,
+    /// The fingerprint last answered (voiced reports one refusal twice: an
+    /// event and the failed call).
+    pub answered_fingerprint: Option<String>,
+    /// The last connect request made from here (a trust decision repeats it).
+    pub last_connect: Option<ConnectRequest>,
+    /// A full state was asked for after a mismatch and has not come yet:
+    /// updates meanwhile wait for it instead of asking again.
+    resync_pending: bool,
+}
+
+impl Default for Mirror {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Mirror {
+    /// A mirror that has not reached voiced yet.
+    pub fn new() -> Self {
+        Self {
+            daemon: DaemonLink::Connecting,
+            status: StatusReply::default(),
+            state: None,
+            talking: BTreeSet::new(),
+            level: None,
+            chat: ChatLog::default(),
+            bookmarks: Vec::new(),
+            default_name: String::new(),
+            audio: None,
+            devices: None,
+            audio_error: None,
+            volumes: BTreeMap::new(),
+            local_mutes: BTreeSet::new(),
+            trust: None,
+            answered_fingerprint: None,
+            last_connect: None,
+            resync_pending: false,
+        }
+    }
+
+    /// Folds one report from the link in.
+    pub fn apply(&mut self, report: Report<Answer>) -> Applied {
+        let mut out = Applied::default();
+        match report {
+            Report::Up => {
+                self.daemon = DaemonLink::Up;
+                self.resync_pending = false;
+                // Audio settings and devices are asked for where they are
+                // shown: an audio-less voiced refuses them, news only there.
+                out.commands = vec![
+                    Command::LoadBookmarks,
+                    Command::LoadChatHistory,
+                    Command::LoadIdentity,
+                ];
+            }
+            Report::Down { error } => {
+                let attempts = match &self.daemon {
+                    DaemonLink::Down { attempts, .. } => attempts.saturating_add(1),
+                    _ => 1,
+                };
+                self.daemon = DaemonLink::Down { attempts, error };
+                self.talking.clear();
+                self.level = None;
+                self.resync_pending = false;
+            }
+            Report::Event(event) => self.on_event(event, &mut out),
+            Report::Answer(answer) => self.on_answer(answer, &mut out),
+            Report::Failed {
+                what,
+                message,
+                trust,
+            } => {
+                if what == Command::LoadState.what() {
+                    // The next update that does not fit asks again.
+                    self.resync_pending = false;
+                }
+                if let Some(prompt) = trust {
+                    self.ask_trust(prompt, &mut out);
+                } else if Command::is_audio(what) {
+                    self.audio_error = Some(message.clone());
+                }
+                out.news.push(News::Failed { what, message });
+            }
+        }
+        out
+    }
+
+    /// Records a call this front end makes that the mirror must remember (a
+    /// connect request, repeated after a trust decision); returns it.
+    pub fn sent(&mut self, command: Command) -> Command {
+        if let Command::Connect(request) = &command {
+            self.last_connect = Some(request.clone());
+        }
+        command
+    }
+
+    /// The user answered the pending trust prompt (if any): it is cleared
+    /// and the calls that carry the answer out come back.
+    pub fn answer_trust(&mut self, answer: TrustAnswer) -> Vec<Command> {
+        let Some(prompt) = self.trust.take() else {
+            return Vec::new();
+        };
+        self.answered_fingerprint = Some(prompt.fingerprint.clone());
+        let commands = trust::answer(&prompt, self.last_connect.as_ref(), answer);
+        commands.into_iter().map(|c| self.sent(c)).collect()
+    }
+
+    fn on_answer(&mut self, answer: Answer, out: &mut Applied) {
+        match answer {
+            Answer::Status(status) => self.on_status(status, out),
+            Answer::State(reply) => self.on_state(reply, out),
+            Answer::Bookmarks(bookmarks) => self.bookmarks = bookmarks,
+            Answer::ChatHistory(messages) => self.chat.extend(messages),
+            Answer::Identity(identity) => self.default_name = identity.display_name,
+            Answer::Audio(config) => {
+                self.audio = Some(config);
+                self.audio_error = None;
+            }
+            Answer::Devices(devices) => self.devices = Some(devices),
+            Answer::DeviceSelected => out.commands.push(Command::LoadDevices),
+        }
+    }
+
+    fn on_event(&mut self, event: Event, out: &mut Applied) {
+        let Some(kind) = event.kind else { return };
+        match kind {
+            Kind::Connection(status) => self.on_status(status, out),
+            Kind::State(reply) => self.on_state(reply, out),
+            Kind::Update(update) => self.on_update(update, out),
+            Kind::Chat(message) => {
+                out.news.push(News::Chat { room: message.room });
+                self.chat.push(message);
+            }
+            Kind::Talking(t) => {
+                if t.talking {
+                    self.talking.insert(t.session);
+                } else {
+                    self.talking.remove(&t.session);
+                }
+            }
+            Kind::Level(level) => self.level = Some(level),
+            // Words only: a trust decision comes as `Trust`, never from text.
+            Kind::Error(e) => out.news.push(News::Error(e.message)),
+            Kind::Device(d) => {
+                if self.devices.is_some() {
+                    out.commands.push(Command::LoadDevices);
+                }
+                out.news.push(News::Device(d.message));
+            }
+            Kind::Trust(prompt) => self.ask_trust(prompt, out),
+        }
+    }
+
+    fn on_status(&mut self, status: StatusReply, out: &mut Applied) {
+        let was = self.connection();
+        self.status = status;
+        if self.connection() != ConnectionState::Connected {
+            self.talking.clear();
+            if was == ConnectionState::Connected {
+                self.state = None;
+                self.resync_pending = false;
+            }
+        }
+        out.news.push(News::Status { was });
+    }
+
+    fn on_state(&mut self, reply: StateReply, out: &mut Applied) {
+        self.resync_pending = false;
+        let snapshot = reply.state.unwrap_or_default();
+        match State::from_snapshot(&snapshot, mirror_limits()) {
+            Ok(state) => {
+                if reply.session_id != 0 {
+                    self.status.session_id = reply.session_id;
+                }
+                self.state = Some(state);
+            }
+            Err(e) => out
+                .news
+                .push(News::Error(format!("voiced sent an invalid state: {e}"))),
+        }
+    }
+
+    fn on_update(&mut self, update: StateUpdate, out: &mut Applied) {
+        if self.resync_pending {
+            // The full state asked for includes this change.
+            return;
+        }
+        let Some(state) = self.state.as_mut() else {
+            self.resync(out);
+            return;
+        };
+        let Some(change) = update.change else { return };
+        let before = whereabouts(state);
+        let applied = state.apply(&change).is_ok();
+        let matches =
+            StateHash::from_slice(&update.resulting_hash).is_none_or(|h| h == state.hash());
+        if !applied || !matches {
+            self.resync(out);
+            return;
+        }
+        let after = whereabouts(state);
+        self.talking.retain(|s| after.contains_key(s));
+        self.announce_moves(&before, &after, out);
+    }
+
+    /// Asks for the full state once; later updates wait for it.
+    fn resync(&mut self, out: &mut Applied) {
+        self.resync_pending = true;
+        out.commands.push(Command::LoadState);
+    }
+
+    /// Whether a full state was asked for and has not come yet.
+    pub fn resync_pending(&self) -> bool {
+        self.resync_pending
+    }
+
+    fn ask_trust(&mut self, prompt: TrustPrompt, out: &mut Applied) {
+        if self.answered_fingerprint.as_deref() == Some(prompt.fingerprint.as_str())
+            || self.trust.as_ref() == Some(&prompt)
+        {
+            return;
+        }
+        self.trust = Some(prompt);
+        out.news.push(News::TrustAsked);
+    }
+
+    /// News of users who came, left, or entered or left our room.
+    fn announce_moves(
+        &self,
+        before: &BTreeMap<u32, (String, RoomId)>,
+        after: &BTreeMap<u32, (String, RoomId)>,
+        out: &mut Applied,
+    ) {
+        let own = self.session_id();
+        let here = self.current_room();
+        for (id, (name, room)) in after {
+            if *id == own {
+                continue;
+            }
+            let name = name.clone();
+            match before.get(id) {
+                None => out.news.push(News::UserConnected { name, room: *room }),
+                Some((_, was)) if was != room && *room == here => {
+                    out.news.push(News::UserJoinedYou { name });
+                }
+                Some((_, was)) if was != room && *was == here => {
+                    out.news.push(News::UserLeftYou { name, room: *room });
+                }
+                Some(_) => {}
+            }
+        }
+        for (id, (name, _)) in before {
+            if !after.contains_key(id) && *id != own {
+                let name = name.clone();
+                out.news.push(News::UserDisconnected { name });
+            }
+        }
+    }
+
+    /// The connection state to the server.
+    pub fn connection(&self) -> ConnectionState {
+        crate::status::connection_state(&self.status)
+    }
+
+    /// The voice mode voiced reported.
+    pub fn voice_mode(&self) -> VoiceMode {
+        crate::status::voice_mode(&self.status)
+    }
+
+    /// This client's session id (0 when not connected).
+    pub fn session_id(&self) -> u32 {
+        self.status.session_id
+    }
+
+    /// This client's own session in the shared state.
+    pub fn own_session(&self) -> Option<&Session> {
+        self.state.as_ref()?.session(self.session_id())
+    }
+
+    /// The room this client is in.
+    pub fn current_room(&self) -> u32 {
+        self.own_session().map_or(self.status.room, |s| s.room)
+    }
+
+    /// Whether someone is talking: voiced's talking events, or our own
+    /// transmitting microphone.
+    pub fn is_talking(&self, session: u32) -> bool {
+        self.talking.contains(&session)
+            || (session == self.session_id()
+                && session != 0
+                && self.level.as_ref().is_some_and(|l| l.transmitting))
+    }
+
+    /// A user's local volume (1.0 unless changed here).
+    pub fn volume(&self, session: u32) -> f32 {
+        self.volumes.get(&session).copied().unwrap_or(1.0)
+    }
+
+    /// The rows of the room tree in display order.
+    pub fn rows(&self) -> Vec<Row> {
+        self.state.as_ref().map(rows).unwrap_or_default()
+    }
+
+    /// What this client may do in `room`, from the mirrored ACL (the server
+    /// decides; this only hides what it would refuse anyway).
+    pub fn permissions_in(&self, room: u32) -> Permissions {
+        match (self.state.as_ref(), self.own_session()) {
+            (Some(state), Some(own)) => evaluate(state, Subject::from(own), room),
+            _ => Permissions::NONE,
+        }
+    }
+
+    /// Whether this client may do `permission` in `room`.
+    pub fn may(&self, permission: Permission, room: u32) -> bool {
+        self.permissions_in(room).contains(permission)
+    }
+
+    /// The display name of a session, or `#id`.
+    pub fn name_of(&self, session: u32) -> String {
+        self.state
+            .as_ref()
+            .and_then(|s| s.session(session))
+            .map_or_else(|| format!("#{session}"), |s| s.name.clone())
+    }
+
+    /// The path of a room (`/Games/Chess`), or `#id`.
+    pub fn room_path(&self, room: u32) -> String {
+        self.state
+            .as_ref()
+            .and_then(|s| s.path(room))
+            .unwrap_or_else(|| format!("#{room}"))
+    }
+}
+
+/// Every session's name and room.
+fn whereabouts(state: &State) -> BTreeMap<u32, (String, RoomId)> {
+    state
+        .sessions()
+        .values()
+        .map(|s| (s.id, (s.name.clone(), s.room)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use voice_proto::pb::control::{ErrorEvent, StateReply};
+    use voice_proto::pb::wire::{Change, ChatMessage, Room, SessionMove, SessionRemove, change};
+
+    use super::*;
+
+    fn event(kind: Kind) -> Report<Answer> {
+        Report::Event(Event { kind: Some(kind) })
+    }
+
+    /// A state with the root, a "Den" (id 1), us (session 1) in the root.
+    fn connected() -> Mirror {
+        let mut mirror = Mirror::new();
+        mirror.apply(Report::Up);
+        let mut state = State::new("Root", mirror_limits());
+        let den = Room {
+            id: 1,
+            parent: 0,
+            name: "Den".into(),
+            ..Room::default()
+        };
+        let me = Session {
+            id: 1,
+            name: "me".into(),
+            public_key: vec![1; 32],
+            ..Session::default()
+        };
+        for kind in [change::Kind::AddRoom(den), change::Kind::AddSession(me)] {
+            state.apply(&Change { kind: Some(kind) }).unwrap();
+        }
+        let reply = StateReply {
+            state: Some(state.snapshot()),
+            hash: Vec::new(),
+            session_id: 1,
+        };
+        let applied = mirror.apply(event(Kind::State(reply)));
+        assert!(mirror.state.is_some(), "{applied:?}");
+        mirror
+    }
+
+    fn update(mirror: &mut Mirror, kind: change::Kind) -> Applied {
+        mirror.apply(event(Kind::Update(StateUpdate {
+            seq: 0,
+            change: Some(Change { kind: Some(kind) }),
+            resulting_hash: Vec::new(),
+            actor: 0,
+        })))
+    }
+
+    #[test]
+    fn comings_and_goings_are_news() {
+        let mut mirror = connected();
+        let bob = Session {
+            id: 2,
+            name: "bob".into(),
+            public_key: vec![2; 32],
+            room: 1,
+            ..Session::default()
+        };
+        let mut news = update(&mut mirror, change::Kind::AddSession(bob)).news;
+        let to_root = SessionMove {
+            session: 2,
+            room: 0,
+        };
+        news.extend(update(&mut mirror, change::Kind::MoveSession(to_root)).news);
+        let gone = SessionRemove { id: 2 };
+        news.extend(update(&mut mirror, change::Kind::RemoveSession(gone)).news);
+        let bob = || "bob".to_owned();
+        assert_eq!(
+            news,
+            [
+                News::UserConnected {
+                    name: bob(),
+                    room: 1
+                },
+                News::UserJoinedYou { name: bob() },
+                News::UserDisconnected { name: bob() },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_mismatch_asks_for_the_state_once_until_it_comes() {
+        let mut mirror = Mirror::new();
+        let gone = || change::Kind::RemoveSession(SessionRemove { id: 9 });
+        // No state yet: ask once, then wait.
+        assert_eq!(update(&mut mirror, gone()).commands, [Command::LoadState]);
+        assert!(mirror.resync_pending());
+        assert!(update(&mut mirror, gone()).commands.is_empty());
+        let mut mirror = connected();
+        assert_eq!(update(&mut mirror, gone()).commands, [Command::LoadState]);
+        assert!(update(&mut mirror, gone()).commands.is_empty());
+        assert!(update(&mut mirror, gone()).commands.is_empty());
+        // A failed request lets the next mismatch ask again.
+        mirror.apply(Report::Failed {
+            what: Command::LoadState.what(),
+            message: "busy".into(),
+            trust: None,
+        });
+        assert_eq!(update(&mut mirror, gone()).commands, [Command::LoadState]);
+        // The state came: the next mismatch asks again.
+        let state = mirror.state.as_ref().unwrap().snapshot();
+        mirror.apply(Report::Answer(Answer::State(StateReply {
+            state: Some(state),
+            hash: Vec::new(),
+            session_id: 1,
+        })));
+        assert!(!mirror.resync_pending());
+        assert_eq!(update(&mut mirror, gone()).commands, [Command::LoadState]);
+        // A wrong hash is a mismatch too.
+        let mut mirror = connected();
+        let den = change::Kind::MoveSession(SessionMove {
+            session: 1,
+            room: 1,
+        });
+        let applied = mirror.apply(event(Kind::Update(StateUpdate {
+            seq: 0,
+            change: Some(Change { kind: Some(den) }),
+            resulting_hash: vec![7; 32],
+            actor: 0,
+        })));
+        assert_eq!(applied.commands, [Command::LoadState]);
+    }
+
+    #[test]
+    fn a_trust_prompt_comes_only_as_data_and_once() {
+        let fp = "ab".repeat(32);
+        let old_words = format!(
+            "the certificate of 127.0.0.1:7878 is not trusted (self-signed); \
+             its SHA-256 fingerprint is {fp}. … CHANGED: it is now {fp}, but {fp} was pinned"
+        );
+        let mut mirror = connected();
+        // Text that reaches an error, a failed call or chat raises nothing.
+        mirror.apply(event(Kind::Error(ErrorEvent {
+            message: old_words.clone(),
+        })));
+        mirror.apply(Report::Failed {
+            what: "connect",
+            message: old_words.clone(),
+            trust: None,
+        });
+        mirror.apply(event(Kind::Chat(ChatMessage {
+            text: old_words,
+            ..ChatMessage::default()
+        })));
+        assert!(mirror.trust.is_none());
+        // The typed prompt does, once, even when voiced reports it twice.
+        let prompt = TrustPrompt {
+            server: "127.0.0.1:7878".into(),
+            fingerprint: fp.clone(),
+            ..TrustPrompt::default()
+        };
+        let first = mirror.apply(event(Kind::Trust(prompt.clone())));
+        assert_eq!(first.news, [News::TrustAsked]);
+        mirror.last_connect = Some(ConnectRequest {
+            server: "127.0.0.1".into(),
+            password: "pw".into(),
+            ..ConnectRequest::default()
+        });
+        let commands = mirror.answer_trust(TrustAnswer::Always);
+        assert!(
+            matches!(&commands[..], [Command::Connect(r)] if r.accept_fingerprint == fp && r.password == "pw")
+        );
+        assert!(mirror.trust.is_none());
+        // The failed call's copy arrives after the answer.
+        let late = mirror.apply(Report::Failed {
+            what: "connect",
+            message: "refused".into(),
+            trust: Some(prompt),
+        });
+        assert!(mirror.trust.is_none());
+        assert_eq!(
+            late.news,
+            [News::Failed {
+                what: "connect",
+                message: "refused".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn audio_calls_refused_by_an_audio_less_voiced_say_why_where_audio_is_shown() {
+        let mut mirror = Mirror::new();
+        mirror.apply(Report::Failed {
+            what: Command::LoadDevices.what(),
+            message: "this voiced has no audio engine yet".into(),
+            trust: None,
+        });
+        assert_eq!(
+            mirror.audio_error.as_deref(),
+            Some("this voiced has no audio engine yet")
+        );
+        mirror.apply(Report::Down {
+            error: "gone".into(),
+        });
+        mirror.apply(Report::Down {
+            error: "still gone".into(),
+        });
+        assert_eq!(
+            mirror.daemon,
+            DaemonLink::Down {
+                attempts: 2,
+                error: "still gone".into()
+            }
+        );
     }
 }

@@ -280,9 +280,12 @@ impl Engine {
                 }));
                 self.emit_status();
                 if let Some(tx) = first.take() {
-                    let _ = tx.send(Err(match error {
-                        DialError::Resolve(..) => Error::Invalid(message),
-                        _ => Error::Failed(message),
+                    let _ = tx.send(Err(match (&error, trust_prompt(&error)) {
+                        (DialError::Resolve(..), _) => Error::Invalid(message),
+                        (_, Some(prompt)) => {
+                            Error::Untrusted(Box::new(crate::error::Untrusted { message, prompt }))
+                        }
+                        (_, None) => Error::Failed(message),
                     }));
                 }
                 return;

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use voice_proto::StateHash;
-use voice_proto::pb::control::{ConnectionState, Event, StateReply, StatusReply, VoiceMode, event};
+use voice_proto::pb::control::{ConnectionState, Event, StateReply, StatusReply, event};
 use voice_proto::pb::wire::ChatMessage;
 
 use crate::audio::AudioEngine;
@@ -270,25 +270,5 @@ pub(crate) fn status_of(st: &EngineState, identity: &Identity) -> StatusReply {
         loss_permille: st.receive_loss_permille,
         display_name,
         fingerprint: st.fingerprint.clone(),
-    }
-}
-
-/// The human name of a connection state.
-pub fn state_name(state: i32) -> &'static str {
-    match ConnectionState::try_from(state) {
-        Ok(ConnectionState::Disconnected) => "disconnected",
-        Ok(ConnectionState::Connecting) => "connecting",
-        Ok(ConnectionState::Connected) => "connected",
-        Ok(ConnectionState::Reconnecting) => "reconnecting",
-        _ => "unknown",
-    }
-}
-
-/// The human name of a voice mode.
-pub fn voice_mode_name(mode: i32) -> &'static str {
-    match VoiceMode::try_from(mode) {
-        Ok(VoiceMode::PushToTalk) => "ptt",
-        Ok(VoiceMode::Continuous) => "continuous",
-        _ => "vad",
     }
 }
