@@ -9,24 +9,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
-use rustls::client::danger::ServerCertVerified;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use voice_net::login::LoginError;
-use voice_net::tls::CertPolicy;
 use voice_net::{FrameReader, ReadError};
 use voice_proto::frame::{self, FrameError};
 use voice_proto::pb::wire::{ServerMsg, Welcome, client_msg, server_msg::Msg};
 
-/// Which server certificate a client accepts.
-#[derive(Debug, Clone)]
-pub enum ServerCert {
-    /// Only the certificate with this SHA-256 fingerprint (hex, as the
-    /// server's banner prints it).
-    Pinned(String),
-    /// Any certificate whose handshake signature verifies (a load generator
-    /// on a test network; never for real use).
-    Any,
-}
+pub use voice_net::tls::ServerCert;
 
 /// Why a client could not connect or log in.
 #[derive(Debug, thiserror::Error)]
@@ -67,33 +55,6 @@ impl From<LoginError> for ClientError {
                 Self::Stream(e.to_string())
             }
             other => Self::Unexpected(other.to_string()),
-        }
-    }
-}
-
-/// The certificate check of [`ServerCert`] (the handshake signatures are
-/// always verified by voice-net).
-impl CertPolicy for ServerCert {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self {
-            Self::Any => Ok(ServerCertVerified::assertion()),
-            Self::Pinned(expected) => {
-                let fp = voice_net::fingerprint(end_entity);
-                if fp.eq_ignore_ascii_case(expected) {
-                    Ok(ServerCertVerified::assertion())
-                } else {
-                    Err(rustls::Error::General(format!(
-                        "certificate fingerprint {fp} is not the pinned {expected}"
-                    )))
-                }
-            }
         }
     }
 }

@@ -21,4 +21,4 @@ pub mod transport;
 
 pub use frames::{FrameReader, ReadError, WriteError};
 pub use login::{LoggedIn, Login, LoginError, login};
-pub use tls::{CertPolicy, ConfigError, client_config, fingerprint};
+pub use tls::{CertPolicy, ConfigError, ServerCert, client_config, fingerprint};

@@ -22,20 +22,57 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// The server's certificate as the TLS handshake presents it.
+#[derive(Debug)]
+pub struct Presented<'a> {
+    /// The server's own certificate.
+    pub end_entity: &'a CertificateDer<'a>,
+    /// The chain it came with.
+    pub intermediates: &'a [CertificateDer<'a>],
+    /// The name the client connected to.
+    pub server_name: &'a ServerName<'a>,
+    /// A stapled OCSP response, or empty.
+    pub ocsp_response: &'a [u8],
+    /// The time to check validity at.
+    pub now: UnixTime,
+}
+
 /// Decides whether a server's certificate is accepted. The handshake
 /// signatures are checked apart from it, always, by [`client_config`]'s
 /// verifier; a policy only judges the certificate.
 pub trait CertPolicy: fmt::Debug + Send + Sync {
-    /// Accepts or refuses the server's certificate (the arguments of
-    /// rustls' `ServerCertVerifier::verify_server_cert`).
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error>;
+    /// Accepts or refuses the server's certificate.
+    fn verify(&self, cert: &Presented<'_>) -> Result<ServerCertVerified, rustls::Error>;
+}
+
+/// Which server certificate a client accepts, when it pins one: a load
+/// generator or a test (the daemon applies its own trust rules).
+#[derive(Debug, Clone)]
+pub enum ServerCert {
+    /// Only the certificate with this SHA-256 fingerprint (hex, as the
+    /// server's banner prints it; case does not matter).
+    Pinned(String),
+    /// Any certificate whose handshake signature verifies (a load generator
+    /// on a test network; never for real use).
+    Any,
+}
+
+impl CertPolicy for ServerCert {
+    fn verify(&self, cert: &Presented<'_>) -> Result<ServerCertVerified, rustls::Error> {
+        match self {
+            Self::Any => Ok(ServerCertVerified::assertion()),
+            Self::Pinned(expected) => {
+                let fp = fingerprint(cert.end_entity);
+                if fp.eq_ignore_ascii_case(expected) {
+                    Ok(ServerCertVerified::assertion())
+                } else {
+                    Err(rustls::Error::General(format!(
+                        "certificate fingerprint {fp} is not the pinned {expected}"
+                    )))
+                }
+            }
+        }
+    }
 }
 
 /// A client TLS configuration that cannot be built.
@@ -85,8 +122,13 @@ impl ServerCertVerifier for PolicyVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.policy
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        self.policy.verify(&Presented {
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        })
     }
 
     fn verify_tls12_signature(
@@ -128,22 +170,6 @@ impl ServerCertVerifier for PolicyVerifier {
 mod tests {
     use super::*;
 
-    #[derive(Debug)]
-    struct AcceptAll;
-
-    impl CertPolicy for AcceptAll {
-        fn verify_server_cert(
-            &self,
-            _: &CertificateDer<'_>,
-            _: &[CertificateDer<'_>],
-            _: &ServerName<'_>,
-            _: &[u8],
-            _: UnixTime,
-        ) -> Result<ServerCertVerified, rustls::Error> {
-            Ok(ServerCertVerified::assertion())
-        }
-    }
-
     #[test]
     fn fingerprints_are_lowercase_hex_sha256() {
         // SHA-256 of the empty input.
@@ -156,6 +182,7 @@ mod tests {
 
     #[test]
     fn a_client_config_builds() {
-        assert!(client_config(Arc::new(AcceptAll), crate::transport::client()).is_ok());
+        let policy = Arc::new(ServerCert::Pinned("00".repeat(32)));
+        assert!(client_config(policy, crate::transport::client()).is_ok());
     }
 }

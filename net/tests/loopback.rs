@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use rustls::client::danger::ServerCertVerified;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use voice_net::frames::{self, FrameReader, ReadError};
 use voice_net::login::{Login, LoginError, login};
-use voice_net::tls::{CertPolicy, client_config, fingerprint};
+use voice_net::tls::{ServerCert, client_config, fingerprint};
 use voice_proto::frame::{CLIENT_MAX_FRAME, FrameError, PRE_AUTH_MAX_FRAME, encode_to_bytes};
 use voice_proto::pb::wire::{
     Challenge, ClientMsg, Ping, ServerMsg, StreamKind, Welcome, client_msg, server_msg,
@@ -19,27 +18,6 @@ use voice_proto::pb::wire::{
 use voice_proto::{PROTOCOL_VERSION, auth};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// Accepts only the certificate with this fingerprint.
-#[derive(Debug)]
-struct Pin(String);
-
-impl CertPolicy for Pin {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if fingerprint(end_entity) == self.0 {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General("not the pinned certificate".into()))
-        }
-    }
-}
 
 /// A server endpoint on loopback and the fingerprint of its certificate.
 fn server() -> (quinn::Endpoint, String) {
@@ -64,11 +42,8 @@ fn server() -> (quinn::Endpoint, String) {
 }
 
 async fn connect(addr: SocketAddr, pin: &str) -> Result<quinn::Connection, quinn::ConnectionError> {
-    let config = client_config(
-        Arc::new(Pin(pin.to_owned())),
-        voice_net::transport::client(),
-    )
-    .unwrap();
+    let policy = Arc::new(ServerCert::Pinned(pin.to_owned()));
+    let config = client_config(policy, voice_net::transport::client()).unwrap();
     let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     endpoint.set_default_client_config(config);
     endpoint.connect(addr, "localhost").unwrap().await

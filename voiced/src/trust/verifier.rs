@@ -8,9 +8,9 @@ use rustls::RootCertStore;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use voice_net::tls::CertPolicy;
+use voice_net::tls::{CertPolicy, Presented};
 
 use super::{KnownServer, fingerprint};
 
@@ -165,18 +165,17 @@ impl TrustVerifier {
 }
 
 impl CertPolicy for TrustVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let fp = fingerprint(end_entity.as_ref());
+    fn verify(&self, cert: &Presented<'_>) -> Result<ServerCertVerified, rustls::Error> {
+        let fp = fingerprint(cert.end_entity);
         let chained = self.webpki.as_ref().is_some_and(|v| {
-            v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-                .is_ok()
+            v.verify_server_cert(
+                cert.end_entity,
+                cert.intermediates,
+                cert.server_name,
+                cert.ocsp_response,
+                cert.now,
+            )
+            .is_ok()
         });
         let decision = self.decide(fp, chained);
         let ok = matches!(
