@@ -2,7 +2,7 @@
 //! built from a snapshot, moved by `StateUpdate`s, checked against the
 //! server's hash after every change.
 
-use voice_proto::pb::wire::{ServerLimits, StateSnapshot, StateUpdate};
+use voice_proto::pb::wire::{StateSnapshot, StateUpdate};
 use voice_proto::{Limits, State, StateHash};
 
 /// A snapshot that cannot be mirrored.
@@ -39,12 +39,6 @@ pub struct Mirror {
     seq: u64,
     limits: Limits,
     resyncing: bool,
-}
-
-/// The state limits that fit a server's announced limits
-/// ([`Limits::from_server_limits`]).
-pub fn limits_from(server: Option<&ServerLimits>) -> Limits {
-    Limits::from_server_limits(server)
 }
 
 fn check(snapshot: &StateSnapshot, hash: &[u8], limits: &Limits) -> Result<State, MirrorError> {

@@ -13,7 +13,7 @@ use super::link::Link;
 use super::{ConnState, Engine, Target, readers};
 use crate::config;
 use crate::connection::dial::{self, DialError, DialParams};
-use crate::connection::mirror::{Mirror, limits_from};
+use crate::connection::mirror::Mirror;
 use crate::error::Error;
 use crate::trust::{self, Accept, KnownServers, TrustDecision};
 
@@ -310,7 +310,8 @@ impl Engine {
     fn install(&self, generation: u64, plan: &Plan, d: dial::Dialed) -> Result<Arc<Link>, Error> {
         let w = &d.welcome;
         let snapshot = w.snapshot.clone().unwrap_or_default();
-        let mirror = Mirror::new(&snapshot, &w.hash, w.seq, limits_from(w.limits.as_ref()))
+        let limits = voice_proto::Limits::from_server_limits(w.limits.as_ref());
+        let mirror = Mirror::new(&snapshot, &w.hash, w.seq, limits)
             .map_err(|e| Error::Failed(e.to_string()))?;
         if let TrustDecision::Accepted { fingerprint } = &d.trust {
             // The user accepted this certificate: pin it now that it proved itself.
