@@ -127,11 +127,7 @@ pub fn until(
         }
         if start.elapsed() > WAIT {
             let app = harness.state();
-            let news: Vec<_> = app
-                .notifications
-                .iter()
-                .map(|n| n.text.clone())
-                .collect();
+            let news: Vec<_> = app.notifications.iter().map(|n| n.text.clone()).collect();
             panic!(
                 "waited for {what}; trust prompt {:?}, status {:?}, notifications {news:#?}\n{:#?}",
                 app.model.trust,
