@@ -28,13 +28,7 @@ pub async fn history(
     room: Option<&str>,
     limit: u32,
 ) -> Result<Output, Failure> {
-    let h = client
-        .chat_history(c::ChatHistoryRequest {
-            room: room.unwrap_or_default().to_owned(),
-            limit,
-        })
-        .await?
-        .into_inner();
+    let h = fetch(client, room, limit).await?;
     let text: String = h
         .messages
         .iter()
@@ -61,13 +55,7 @@ pub async fn follow(
         .watch(c::WatchRequest { levels: false })
         .await?
         .into_inner();
-    let h = client
-        .chat_history(c::ChatHistoryRequest {
-            room: room.unwrap_or_default().to_owned(),
-            limit,
-        })
-        .await?
-        .into_inner();
+    let h = fetch(client, room, limit).await?;
     let mut seen = HashSet::new();
     let print = |m: &ChatMessage| -> bool {
         let line = if json {
@@ -95,4 +83,17 @@ pub async fn follow(
         }
     }
     Ok(out(String::new(), Value::Null))
+}
+
+/// The chat voiced kept: of `room` (or all), the last `limit` (0 = all).
+async fn fetch(
+    client: &mut Client,
+    room: Option<&str>,
+    limit: u32,
+) -> Result<c::ChatHistoryReply, Failure> {
+    let request = c::ChatHistoryRequest {
+        room: room.unwrap_or_default().to_owned(),
+        limit,
+    };
+    Ok(client.chat_history(request).await?.into_inner())
 }
