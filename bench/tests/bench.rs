@@ -9,10 +9,10 @@ use std::time::Duration;
 use serde_json::Value;
 use voice_server::{Config, Server};
 
+/// The server and the address the bench dials.
 struct Running {
     addr: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), voice_server::StartError>>,
+    server: voice_server::Running,
 }
 
 async fn start_server(dir: &Path) -> Running {
@@ -22,26 +22,18 @@ async fn start_server(dir: &Path) -> Running {
         password: Some("bench-pw".to_owned()),
         ..Config::default()
     };
-    let server = Server::bind(config).await.expect("server starts");
-    let addr = server.banner().listening.to_string();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async move {
-        let _ = stopped.await;
-    }));
+    let server = Server::bind(config).await.expect("server starts").spawn();
     Running {
-        addr,
-        stop: Some(stop),
-        task,
+        addr: server.banner().listening.to_string(),
+        server,
     }
 }
 
 impl Running {
-    async fn stop(mut self) {
-        let _ = self.stop.take().expect("running").send(());
-        tokio::time::timeout(Duration::from_secs(30), self.task)
+    async fn stop(self) {
+        tokio::time::timeout(Duration::from_secs(30), self.server.stop())
             .await
             .expect("server stops")
-            .expect("server task")
             .expect("server ran cleanly");
     }
 }

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod hub;
+pub mod running;
 pub mod server;
 pub mod store;
 pub mod throttle;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use cert_reload::FileCert;
 pub use config::Config;
+pub use running::Running;
 pub use server::{Banner, Server, StartError};
 
 /// Runs the server as the binary does: prints the banner (one item a line)

@@ -5,15 +5,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tempfile::TempDir;
-use tokio::sync::oneshot;
 use voice_proto::pb::control::ConnectRequest;
-use voice_server::{Config, Server, StartError};
+use voice_server::{Config, Running, Server};
 
 use crate::{PASSWORD, WAIT};
 
 /// A voice-server running in this process on 127.0.0.1: real QUIC, its
 /// sled store and self-signed certificate in a temp dir of its own. Stops
-/// when dropped; [`TestServer::stop`] waits for it.
+/// when dropped (its [`Running`] does); [`TestServer::stop`] waits for it.
 pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
@@ -26,8 +25,7 @@ pub struct TestServer {
     /// Its hub, for looking at the server's state directly.
     pub hub: Arc<voice_server::hub::Hub>,
     dir: Option<TempDir>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), StartError>>>,
+    running: Option<Running>,
 }
 
 impl TestServer {
@@ -55,21 +53,16 @@ impl TestServer {
     async fn run(dir: TempDir, config: Config) -> Self {
         let password = config.password.clone().unwrap_or_default();
         let server = Server::bind(config).await.expect("the test server starts");
-        let banner = server.banner().clone();
-        let hub = server.hub();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async move {
-            let _ = stopped.await;
-        }));
+        let running = server.spawn();
+        let banner = running.banner().clone();
         Self {
             addr: banner.listening,
             fingerprint: banner.fingerprint,
             password: banner.generated_password.unwrap_or(password),
             admin_token: banner.admin_token,
-            hub,
+            hub: running.hub(),
             dir: Some(dir),
-            stop: Some(stop),
-            task: Some(task),
+            running: Some(running),
         }
     }
 
@@ -99,26 +92,14 @@ impl TestServer {
     /// Stops the server, failing the test unless it stops cleanly in
     /// [`WAIT`]; returns its dir and address for [`TestServer::start_in`].
     pub async fn stop(mut self) -> (TempDir, SocketAddr) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(WAIT, task)
+        if let Some(running) = self.running.take() {
+            tokio::time::timeout(WAIT, running.stop())
                 .await
                 .expect("the test server stops in time")
-                .expect("the test server's task")
                 .expect("the test server ran cleanly");
         }
         let dir = self.dir.take().expect("the server's dir");
         (dir, self.addr)
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

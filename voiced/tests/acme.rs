@@ -218,10 +218,7 @@ async fn acme_certificate_from_pebble_is_trusted_without_prompt_and_renewed() {
 
     let (mut pebble, management) = start_pebble(&pebble_dir, pebble_listen, challenge.port());
     pebble_up(&mut pebble, &pebble_dir, pebble_listen, &pebble_cert).await;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async move {
-        let _ = stopped.await;
-    }));
+    let running = server.spawn();
 
     // Pebble's issuing root, for the client.
     let root = eventually("pebble's root", || {
@@ -289,10 +286,8 @@ async fn acme_certificate_from_pebble_is_trusted_without_prompt_and_renewed() {
 
     d2.stop().await;
     d.stop().await;
-    let _ = stop.send(());
-    tokio::time::timeout(support::WAIT, task)
+    tokio::time::timeout(support::WAIT, running.stop())
         .await
-        .unwrap()
         .unwrap()
         .unwrap();
 }
@@ -323,10 +318,7 @@ async fn failed_order_says_what_to_check() {
     // port is "not reachable".
     let (mut pebble, _) = start_pebble(dir.path(), pebble_listen, free_port());
     pebble_up(&mut pebble, dir.path(), pebble_listen, &pebble_cert).await;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async move {
-        let _ = stopped.await;
-    }));
+    let running = server.spawn();
     let failed = tokio::time::timeout(
         support::WAIT,
         status.wait_for(|s| matches!(s, voice_server::acme::AcmeStatus::Failed { .. })),
@@ -340,10 +332,8 @@ async fn failed_order_says_what_to_check() {
     };
     assert!(error.contains("Failed to connect"), "{error}");
     assert!(hint.contains("TCP port 443"), "{hint}");
-    let _ = stop.send(());
-    tokio::time::timeout(support::WAIT, task)
+    tokio::time::timeout(support::WAIT, running.stop())
         .await
-        .unwrap()
         .unwrap()
         .unwrap();
 }

@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use ed25519_dalek::SigningKey;
-use tokio::sync::oneshot;
 use voice_bench::client::{self, Credentials, Framed, ServerCert};
 use voice_proto::pb::wire::{
     Change, ChatMessage, ChatSend, Hello, Propose, StreamKind, client_msg, server_msg::Msg,
 };
 use voice_proto::{Limits, State, StateHash};
-use voice_server::{Config, Server};
+use voice_server::{Config, Running, Server};
 
 /// Generous wait for anything the server should do.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -29,8 +28,7 @@ pub struct TestServer {
     pub hub: Arc<voice_server::hub::Hub>,
     /// The reloadable certificate (`files` and `self-signed` mode).
     pub file_cert: Option<Arc<voice_server::cert_reload::FileCert>>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), voice_server::StartError>>>,
+    running: Option<Running>,
 }
 
 /// The test configuration: loopback, fixed password, the given data dir.
@@ -46,24 +44,17 @@ pub fn config(dir: &Path) -> Config {
 impl TestServer {
     pub async fn start(config: Config) -> Self {
         let password = config.password.clone().unwrap_or_default();
-        let server = Server::bind(config).await.expect("server starts");
-        let banner = server.banner().clone();
-        let hub = server.hub();
-        let file_cert = server.file_cert();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async move {
-            let _ = stopped.await;
-        }));
+        let running = Server::bind(config).await.expect("server starts").spawn();
+        let banner = running.banner().clone();
         Self {
             addr: banner.listening,
             fingerprint: banner.fingerprint,
             password: banner.generated_password.unwrap_or(password),
             admin_token: banner.admin_token,
             admin_socket: banner.admin_socket,
-            hub,
-            file_cert,
-            stop: Some(stop),
-            task: Some(task),
+            hub: running.hub(),
+            file_cert: running.file_cert(),
+            running: Some(running),
         }
     }
 
@@ -73,14 +64,10 @@ impl TestServer {
 
     /// Stops the server and waits until it has flushed and released the dir.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(WAIT, task)
+        if let Some(running) = self.running.take() {
+            tokio::time::timeout(WAIT, running.stop())
                 .await
                 .expect("server stops in time")
-                .expect("server task")
                 .expect("server ran cleanly");
         }
     }
@@ -99,14 +86,6 @@ impl TestServer {
         Client::connect(self, self.login(name))
             .await
             .expect("login succeeds")
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 
