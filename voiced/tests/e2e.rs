@@ -570,8 +570,9 @@ async fn server_mute_and_kick_need_the_permission_and_take_effect() {
 }
 
 /// A front end's mirror fed by the real link to `socket`: every report of
-/// voiced goes through `Mirror::apply`, as in the TUI and the GUI. Returns
-/// the call queue and a receiver of (mirror after the report, its news).
+/// voiced goes through `Mirror::apply` and what it asks for is sent, as in
+/// the TUI and the GUI. Returns the call queue and a receiver of (mirror
+/// after the report, its news).
 fn mirrored_front_end(
     socket: std::path::PathBuf,
 ) -> (
@@ -581,9 +582,14 @@ fn mirrored_front_end(
     let (calls, queued) = tokio::sync::mpsc::unbounded_channel();
     let (seen, views) = tokio::sync::mpsc::unbounded_channel();
     let mirror = std::sync::Arc::new(std::sync::Mutex::new(Mirror::new()));
+    let asks = calls.clone();
     let report = move |report| {
         let mut mirror = mirror.lock().unwrap();
         let applied = mirror.apply(report);
+        // What the mirror asks for goes out, as a front end sends it.
+        for command in applied.commands {
+            let _ = asks.send(mirror.sent(command));
+        }
         seen.send((mirror.clone(), applied.news)).is_ok()
     };
     tokio::spawn(voiced_client::link::run_link(
@@ -603,6 +609,14 @@ async fn words_of_a_trust_prompt_in_a_kick_reason_or_chat_raise_no_prompt() {
     connect_as_admin(&mut a, &server, "Ada").await;
     connect(&mut b, &server, "Bob").await;
     let (bob_calls, mut bob_sees) = mirrored_front_end(db.socket.clone());
+    // The front end is watching before anything is said (chat is live only).
+    tokio::time::timeout(support::WAIT, async {
+        while bob_sees.recv().await.expect("the link runs").0.connection()
+            != ConnectionState::Connected
+        {}
+    })
+    .await
+    .expect("Bob's front end sees him connected");
     // The wording the front ends once parsed, naming this very server.
     let forged = format!(
         "the certificate of {} is not trusted (self-signed or unknown CA); its SHA-256 \
@@ -646,9 +660,11 @@ async fn words_of_a_trust_prompt_in_a_kick_reason_or_chat_raise_no_prompt() {
         ))
         .unwrap();
     let (mut chat_seen, mut reason_seen, mut refusal_seen) = (false, false, false);
-    tokio::time::timeout(support::WAIT, async {
+    let mut last = String::new();
+    let reached = tokio::time::timeout(support::WAIT, async {
         while !(chat_seen && reason_seen && refusal_seen) {
             let (mirror, news) = bob_sees.recv().await.expect("the link runs");
+            last = format!("{:?} {news:?}", mirror.status);
             assert!(mirror.trust.is_none(), "a prompt from words: {news:?}");
             assert!(!news.contains(&News::TrustAsked), "{news:?}");
             chat_seen |= mirror.chat.all().iter().any(|m| m.text == forged);
@@ -659,6 +675,10 @@ async fn words_of_a_trust_prompt_in_a_kick_reason_or_chat_raise_no_prompt() {
             }) || (reason_seen && mirror.status.last_error.contains("banned"));
         }
     })
-    .await
-    .expect("the chat, the kick reason and the refused connect reached Bob's front end");
+    .await;
+    assert!(
+        reached.is_ok(),
+        "Bob's front end saw the chat: {chat_seen}, the kick reason: {reason_seen}, \
+         the refused connect: {refusal_seen}; last: {last}"
+    );
 }
