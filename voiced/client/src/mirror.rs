@@ -13,7 +13,7 @@ use voice_proto::pb::control::{
     AudioConfig, Bookmark, ConnectRequest, ConnectionState, DevicesReply, Event, InputLevel,
     StateReply, StatusReply, TrustPrompt, VoiceMode,
 };
-use voice_proto::pb::wire::{Permission, Session, StateUpdate};
+use voice_proto::pb::wire::{Change, Permission, Session, StateUpdate, change};
 use voice_proto::state::RoomId;
 use voice_proto::{Limits, State, StateHash};
 
@@ -340,7 +340,10 @@ impl Mirror {
             return;
         };
         let Some(change) = update.change else { return };
-        let before = whereabouts(state);
+        // Who the change is about, read before it applies (a leaving user's name).
+        let mover = session_of(&change)
+            .and_then(|id| state.session(id))
+            .map(|s| (s.name.clone(), s.room));
         let applied = state.apply(&change).is_ok();
         let matches =
             StateHash::from_slice(&update.resulting_hash).is_none_or(|h| h == state.hash());
@@ -348,9 +351,9 @@ impl Mirror {
             self.resync(out);
             return;
         }
-        let after = whereabouts(state);
-        self.talking.retain(|s| after.contains_key(s));
-        self.announce_moves(&before, &after, out);
+        let state = &*state;
+        self.talking.retain(|s| state.session(*s).is_some());
+        self.announce(&change, mover, out);
     }
 
     /// Asks for the full state once; later updates wait for it.
@@ -374,37 +377,42 @@ impl Mirror {
         out.news.push(News::TrustAsked);
     }
 
-    /// News of users who came, left, or entered or left our room.
-    fn announce_moves(
-        &self,
-        before: &BTreeMap<u32, (String, RoomId)>,
-        after: &BTreeMap<u32, (String, RoomId)>,
-        out: &mut Applied,
-    ) {
+    /// News of a user who came, left, or entered or left our room: one
+    /// change is about one session (removing a room moves its users one by
+    /// one), so the change itself says who and where.
+    fn announce(&self, change: &Change, before: Option<(String, RoomId)>, out: &mut Applied) {
+        let Some(state) = self.state.as_ref() else {
+            return;
+        };
         let own = self.session_id();
         let here = self.current_room();
-        for (id, (name, room)) in after {
-            if *id == own {
-                continue;
-            }
-            let name = name.clone();
-            match before.get(id) {
-                None => out.news.push(News::UserConnected { name, room: *room }),
-                Some((_, was)) if was != room && *room == here => {
-                    out.news.push(News::UserJoinedYou { name });
+        let news = match (&change.kind, before) {
+            (Some(change::Kind::AddSession(s)), _) if s.id != own => {
+                let Some(now) = state.session(s.id) else {
+                    return;
+                };
+                News::UserConnected {
+                    name: now.name.clone(),
+                    room: now.room,
                 }
-                Some((_, was)) if was != room && *was == here => {
-                    out.news.push(News::UserLeftYou { name, room: *room });
+            }
+            (Some(change::Kind::RemoveSession(r)), Some((name, _))) if r.id != own => {
+                News::UserDisconnected { name }
+            }
+            (Some(change::Kind::MoveSession(m)), Some((name, was)))
+                if m.session != own && was != m.room =>
+            {
+                if m.room == here {
+                    News::UserJoinedYou { name }
+                } else if was == here {
+                    News::UserLeftYou { name, room: m.room }
+                } else {
+                    return;
                 }
-                Some(_) => {}
             }
-        }
-        for (id, (name, _)) in before {
-            if !after.contains_key(id) && *id != own {
-                let name = name.clone();
-                out.news.push(News::UserDisconnected { name });
-            }
-        }
+            _ => return,
+        };
+        out.news.push(news);
     }
 
     /// The connection state to the server.
@@ -482,13 +490,13 @@ impl Mirror {
     }
 }
 
-/// Every session's name and room.
-fn whereabouts(state: &State) -> BTreeMap<u32, (String, RoomId)> {
-    state
-        .sessions()
-        .values()
-        .map(|s| (s.id, (s.name.clone(), s.room)))
-        .collect()
+/// The session a change adds, removes or moves, if any.
+fn session_of(change: &Change) -> Option<u32> {
+    match change.kind.as_ref()? {
+        change::Kind::RemoveSession(r) => Some(r.id),
+        change::Kind::MoveSession(m) => Some(m.session),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
