@@ -189,6 +189,21 @@ impl Store {
         Ok(())
     }
 
+    /// Takes a removed role from every stored user record, so that a role
+    /// created again later under the same name does not come back to the
+    /// offline users who held the old one.
+    pub fn strip_role(&self, name: &str) -> Result<(), StoreError> {
+        for entry in self.users.iter() {
+            let (key, value) = entry?;
+            let mut user: User = decode("users", &value)?;
+            if user.roles.iter().any(|r| r == name) {
+                user.roles.retain(|r| r != name);
+                self.users.insert(key, user.encode_to_vec())?;
+            }
+        }
+        Ok(())
+    }
+
     /// The user record of a key.
     pub fn user(&self, key: &[u8]) -> Result<Option<User>, StoreError> {
         self.users

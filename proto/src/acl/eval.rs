@@ -50,11 +50,15 @@ struct Walk {
 
 /// Walks from the root to `room`; when `trace` is given, records every rule
 /// that applied and matched (room, index), in evaluation order, forgetting
-/// those before a room that stops inheritance.
+/// those before a room that stops inheritance. With `room_is_target` false,
+/// `room` counts as an ancestor too (its `apply_subs` rules apply, not its
+/// `apply_here` ones): the walk then gives what a new child of `room` with an
+/// empty, inheriting ACL would grant.
 fn walk(
     state: &State,
     subject: Subject<'_>,
     room: RoomId,
+    room_is_target: bool,
     mut trace: Option<&mut Vec<(RoomId, usize)>>,
 ) -> Walk {
     let chain = state.chain(room);
@@ -69,7 +73,7 @@ fn walk(
                 t.clear();
             }
         }
-        let is_target = id == room;
+        let is_target = room_is_target && id == room;
         for (index, rule) in r.acl.iter().enumerate() {
             let applies = if is_target {
                 rule.apply_here
@@ -110,7 +114,21 @@ pub fn evaluate(state: &State, subject: Subject<'_>, room: RoomId) -> Permission
     if subject.is_admin() {
         return Permissions::ALL;
     }
-    walk(state, subject, room, None).granted
+    walk(state, subject, room, true, None).granted
+}
+
+/// The permissions `subject` would hold in a new room under `parent` whose
+/// own ACL is empty and inherits: what `parent`'s ancestors and `parent`
+/// pass down (`apply_subs`). This is the most a session may grant in a room
+/// it creates or moves under `parent` (none for an unknown parent).
+pub fn evaluate_child(state: &State, subject: Subject<'_>, parent: RoomId) -> Permissions {
+    if state.room(parent).is_none() {
+        return Permissions::NONE;
+    }
+    if subject.is_admin() {
+        return Permissions::ALL;
+    }
+    walk(state, subject, parent, false, None).granted
 }
 
 /// Why `subject` has or lacks each permission in `room`: for each permission
@@ -118,7 +136,7 @@ pub fn evaluate(state: &State, subject: Subject<'_>, room: RoomId) -> Permission
 pub fn explain(state: &State, subject: Subject<'_>, session: u32, room: RoomId) -> Explanation {
     let admin = subject.is_admin();
     let mut trace = Vec::new();
-    let outcome = walk(state, subject, room, Some(&mut trace));
+    let outcome = walk(state, subject, room, true, Some(&mut trace));
     let mut matched: Vec<Vec<RuleRef>> = vec![Vec::new(); Permissions::EVERY.len()];
     for (id, index) in trace {
         let Some(rule) = state.room(id).and_then(|r| r.acl.get(index)) else {

@@ -13,8 +13,8 @@ mod authorize;
 mod eval;
 mod permissions;
 
-pub use authorize::authorize;
-pub use eval::{Subject, evaluate, explain};
+pub use authorize::{authorize, authorize_kick, is_administrator};
+pub use eval::{Subject, evaluate, evaluate_child, explain};
 pub use permissions::Permissions;
 
 use crate::pb::wire::{AclRule, Permission, acl_rule};

@@ -201,14 +201,11 @@ impl Hub {
             key: &login.key,
             roles: &roles,
         };
-        let room = if inner.state.room(login.room).is_some()
-            && !self.room_full(&inner, login.room)
-            && evaluate(&inner.state, subject, login.room)
-                .contains(voice_proto::pb::wire::Permission::Enter)
-        {
-            login.room
-        } else {
-            ROOT
+        let Some(room) = self.landing_room(&inner, subject, login.room) else {
+            return Err(JoinError::Refused(
+                "the server's permissions let you enter no room (enter is denied in every room); ask an administrator"
+                    .to_owned(),
+            ));
         };
         let session = Session {
             id,
@@ -250,6 +247,33 @@ impl Hub {
         );
         self.rebuild_routes(&inner);
         Ok((id, rx))
+    }
+
+    /// Where a joining session is placed: the room it asked for when it
+    /// exists, has space and grants it Enter; otherwise the root when that
+    /// grants Enter; otherwise the first room (breadth first) that grants
+    /// Enter and has space. `None` when no room lets it in.
+    fn landing_room(&self, inner: &Inner, subject: Subject<'_>, requested: u32) -> Option<u32> {
+        let enters = |room: u32| {
+            evaluate(&inner.state, subject, room).contains(voice_proto::pb::wire::Permission::Enter)
+        };
+        if inner.state.room(requested).is_some()
+            && !self.room_full(inner, requested)
+            && enters(requested)
+        {
+            return Some(requested);
+        }
+        if enters(ROOT) {
+            return Some(ROOT);
+        }
+        let mut queue = std::collections::VecDeque::from([ROOT]);
+        while let Some(room) = queue.pop_front() {
+            if room != ROOT && enters(room) && !self.room_full(inner, room) {
+                return Some(room);
+            }
+            queue.extend(inner.state.children(room));
+        }
+        None
     }
 
     /// Whether a room holds `max_sessions_per_room` sessions already.

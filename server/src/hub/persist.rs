@@ -80,7 +80,10 @@ impl Hub {
                 Kind::SetRoomAcl(a) => self.put_room(inner, a.room)?,
                 Kind::RemoveRoom(r) => self.store.remove_room(r.id)?,
                 Kind::AddRole(r) => self.store.put_role(r)?,
-                Kind::RemoveRole(r) => self.store.remove_role(&r.name)?,
+                Kind::RemoveRole(r) => {
+                    self.store.remove_role(&r.name)?;
+                    self.store.strip_role(&r.name)?;
+                }
                 Kind::SetSessionRoles(s) => {
                     if let Some(session) = state.session(s.session) {
                         let mut user = self.store.user(&session.public_key)?.unwrap_or(User {

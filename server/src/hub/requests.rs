@@ -1,7 +1,7 @@
 //! Requests of a session: proposals, snapshots, explanations, chat, kicks
 //! and registrations.
 
-use voice_proto::acl::{Permissions, Subject, evaluate, explain};
+use voice_proto::acl::{Subject, evaluate, explain};
 use voice_proto::pb::admin::Ban;
 use voice_proto::pb::wire::{
     Accepted, Change, ChatMessage, ChatSend, ExplainRequest, ExplainResponse, KickRequest,
@@ -213,22 +213,12 @@ impl Hub {
         let key = {
             let inner = self.inner.lock().await;
             let me = inner.state.session(id).ok_or("you are not connected")?;
+            voice_proto::acl::authorize_kick(&inner.state, me.id, req.session, req.ban)
+                .map_err(|e| e.to_string())?;
             let target = inner
                 .state
                 .session(req.session)
                 .ok_or(format!("no session with id {}", req.session))?;
-            let granted = evaluate(&inner.state, Subject::from(me), target.room);
-            let need = if req.ban {
-                Permission::Ban
-            } else {
-                Permission::Kick
-            };
-            if !granted.contains(need) {
-                return Err(format!(
-                    "you lack the {} permission there",
-                    Permissions::name(need)
-                ));
-            }
             target.public_key.clone()
         };
         if req.ban {

@@ -3,12 +3,14 @@
 //!
 //! The rebuild is linear in the sessions: each room's listeners are listed
 //! once and shared (`Arc`) by every speaker of that room, who skips itself
-//! when sending.
+//! when sending. A session hears its room only while it holds Enter there
+//! (an ACL change can take it away from a session already inside), and
+//! speaks only while it holds Speak.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use voice_proto::acl::{Subject, evaluate};
+use voice_proto::acl::{Permissions, Subject, evaluate};
 use voice_proto::pb::wire::Permission;
 use voice_proto::state::{RoomId, SessionId};
 
@@ -44,12 +46,22 @@ impl Hub {
     /// Recomputes the routes from the state (cached Speak permissions).
     pub(super) fn rebuild_routes(&self, inner: &Inner) {
         let state = &inner.state;
+        // One evaluation per session: Enter to hear its room, Speak to talk.
+        let permissions: HashMap<SessionId, Permissions> = inner
+            .links
+            .keys()
+            .filter_map(|id| state.session(*id))
+            .map(|s| (s.id, evaluate(state, Subject::from(s), s.room)))
+            .collect();
         let mut rooms: HashMap<RoomId, Vec<Listener>> = HashMap::new();
         for (id, link) in inner.links.iter() {
             let Some(session) = state.session(*id) else {
                 continue;
             };
-            if !session.self_deaf && !session.server_deaf {
+            let hears = permissions
+                .get(id)
+                .is_some_and(|p| p.contains(Permission::Enter));
+            if hears && !session.self_deaf && !session.server_deaf {
                 rooms.entry(session.room).or_default().push(Listener {
                     id: *id,
                     conn: link.conn.clone(),
@@ -66,8 +78,9 @@ impl Hub {
             };
             let speak = !session.self_mute
                 && !session.server_mute
-                && evaluate(state, Subject::from(session), session.room)
-                    .contains(Permission::Speak);
+                && permissions
+                    .get(id)
+                    .is_some_and(|p| p.contains(Permission::Speak));
             let listeners = match rooms.get(&session.room) {
                 Some(l) if speak => l.clone(),
                 _ => none.clone(),
