@@ -52,6 +52,7 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let mut config = config(dir.path());
         config.voice_rate = 1e9;
+        config.voice_bytes_per_second = 1e12;
         let server = TestServer::start(config).await;
         let speaker = server.join("speaker").await;
         let received = Arc::new(AtomicU64::new(0));

@@ -128,6 +128,9 @@ pub struct Overrides {
     /// Voice packets per second per session.
     #[arg(long, env = "VOICE_SERVER_VOICE_RATE")]
     pub voice_rate: Option<f64>,
+    /// Voice payload bytes per second per session.
+    #[arg(long, env = "VOICE_SERVER_VOICE_BYTES_PER_SECOND")]
+    pub voice_bytes_per_second: Option<f64>,
     /// Largest voice payload in bytes.
     #[arg(long, env = "VOICE_SERVER_MAX_VOICE_PAYLOAD")]
     pub max_voice_payload: Option<usize>,
@@ -208,6 +211,7 @@ impl Cli {
             control_rate,
             control_burst,
             voice_rate,
+            voice_bytes_per_second,
             max_voice_payload,
             handshake_timeout_ms,
             throttle_failures,

@@ -91,6 +91,11 @@ pub struct Config {
     pub control_burst: f64,
     /// Voice packets per second per session (excess is dropped).
     pub voice_rate: f64,
+    /// Voice bytes (Opus payload) per second per session, excess dropped:
+    /// bounds what one talker costs every listener of a big room. The
+    /// default, 64,000 (half a second of burst), is Opus's highest bitrate
+    /// (510 kbit/s) with room to spare.
+    pub voice_bytes_per_second: f64,
     /// Largest Opus payload of a voice packet, in bytes.
     pub max_voice_payload: usize,
     /// Time to finish the handshake, in milliseconds.
@@ -132,6 +137,7 @@ impl Default for Config {
             control_rate: 200.0,
             control_burst: 1000.0,
             voice_rate: 120.0,
+            voice_bytes_per_second: 64_000.0,
             max_voice_payload: voice_proto::voice::DEFAULT_MAX_PAYLOAD,
             handshake_timeout_ms: 10_000,
             throttle_failures: 10,

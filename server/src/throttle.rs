@@ -100,12 +100,17 @@ impl TokenBucket {
 
     /// Takes one token if there is one.
     pub fn take(&mut self) -> bool {
+        self.take_n(1.0)
+    }
+
+    /// Takes `n` tokens (bytes, say) if there are that many.
+    pub fn take_n(&mut self, n: f64) -> bool {
         let now = Instant::now();
         let elapsed = now.duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens >= n {
+            self.tokens -= n;
             true
         } else {
             false

@@ -323,3 +323,47 @@ async fn finishing_the_chat_stream_keeps_the_session() {
     assert!(a.conn.close_reason().is_none());
     server.stop().await;
 }
+
+/// A talker's voice is budgeted in bytes per second, not only in packets:
+/// a burst of large packets past the budget is dropped at the server, so
+/// one session cannot make every listener of a big room receive more than
+/// the budget (voice amplification, issue 16).
+#[tokio::test]
+async fn voice_past_the_byte_budget_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    // 2,000 bytes a second, a burst of 1,000: one 900-byte packet passes.
+    config.voice_bytes_per_second = 2000.0;
+    let server = TestServer::start(config).await;
+    let speaker = server.join("speaker").await;
+    let listener = server.join("listener").await;
+    let mut speaker = speaker;
+    speaker.catch_up(listener.seq).await;
+    let big = [7u8; 900];
+    for seq in 1..=20 {
+        speaker.speak(seq, &big);
+    }
+    // A second refills the budget; then a small marker.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    speaker.speak(100, b"marker");
+    let mut big_received = 0;
+    loop {
+        let got = tokio::time::timeout(WAIT, listener.conn.read_datagram())
+            .await
+            .unwrap()
+            .unwrap();
+        let v = voice_proto::voice::decode_server(&got, 1000).unwrap();
+        if v.seq == 100 {
+            break;
+        }
+        big_received += 1;
+    }
+    // 20 × 900 bytes were sent; the budget lets 1 through at once, plus
+    // what refills while they are sent (2 bytes a millisecond).
+    assert!(
+        big_received <= 5,
+        "{big_received} of 20 packets of 900 bytes passed a 2,000 B/s budget"
+    );
+    assert!(big_received >= 1, "the first packet is within the budget");
+    server.stop().await;
+}

@@ -52,7 +52,11 @@ pub fn user_menu_ui(ui: &mut egui::Ui, app: &mut App, session: &Session) {
             RowKind::Room(room) if room != session.room => Some(room),
             _ => None,
         })
-        .filter(|room| own || app.model.may(Permission::MoveUsers, *room))
+        // Moving someone else needs move_users where they are and where they go.
+        .filter(|room| {
+            own || (app.model.may(Permission::MoveUsers, session.room)
+                && app.model.may(Permission::MoveUsers, *room))
+        })
         .map(|room| (room, app.model.room_path(room)))
         .collect();
     if !targets.is_empty() {

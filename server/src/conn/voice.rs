@@ -24,6 +24,8 @@ const OUT_BUFFER: usize = 16 * 1024;
 pub async fn relay_loop(hub: Arc<Hub>, conn: quinn::Connection, session: Arc<AtomicU32>) {
     let max_payload = hub.config.max_voice_payload;
     let mut bucket = TokenBucket::new(hub.config.voice_rate, hub.config.voice_rate / 2.0);
+    let bytes_per_second = hub.config.voice_bytes_per_second;
+    let mut bytes = TokenBucket::new(bytes_per_second, bytes_per_second / 2.0);
     let mut out = BytesMut::new();
     let mut datagram_out = Vec::new();
     let mut routes = hub.routes_cache();
@@ -38,7 +40,7 @@ pub async fn relay_loop(hub: Arc<Hub>, conn: quinn::Connection, session: Arc<Ato
         let Ok(packet) = voice::decode_client(&datagram, max_payload) else {
             continue;
         };
-        if !bucket.take() {
+        if !bucket.take() || !bytes.take_n(packet.opus.len() as f64) {
             continue;
         }
         let table = routes.load();
