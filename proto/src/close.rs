@@ -27,6 +27,9 @@ pub const VERSION_MISMATCH: u32 = 10;
 pub const REPLACED: u32 = 11;
 /// Registration is closed and the key is not registered.
 pub const NOT_REGISTERED: u32 = 12;
+/// The client did not read what the server sent, and more waited for it
+/// than the server's per-session budget (`max_queue_bytes`).
+pub const SLOW_READER: u32 = 13;
 
 /// A short name for a close code, for logs and user messages.
 pub fn name(code: u32) -> &'static str {
@@ -44,11 +47,12 @@ pub fn name(code: u32) -> &'static str {
         VERSION_MISMATCH => "protocol version mismatch",
         REPLACED => "logged in elsewhere",
         NOT_REGISTERED => "not registered",
+        SLOW_READER => "too slow to read the server's messages",
         _ => "unknown",
     }
 }
 
 /// Whether a client should reconnect by itself after this close.
 pub fn should_reconnect(code: u32) -> bool {
-    matches!(code, SHUTDOWN | RATE_LIMITED | PROTOCOL_ERROR)
+    matches!(code, SHUTDOWN | RATE_LIMITED | PROTOCOL_ERROR | SLOW_READER)
 }

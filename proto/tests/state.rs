@@ -163,7 +163,7 @@ fn rejects_bad_text() {
 }
 
 #[test]
-fn rejects_non_empty_room_removal_but_proposal_expands_it() {
+fn removing_a_room_takes_its_subtree_in_one_change() {
     let mut s = state();
     add_room(&mut s, 1, 0, "A");
     add_room(&mut s, 2, 1, "B");
@@ -177,10 +177,6 @@ fn rejects_non_empty_room_removal_but_proposal_expands_it() {
         owner_key: key(1),
     })))
     .unwrap();
-    assert!(matches!(
-        err(&mut s, Kind::RemoveRoom(RoomRemove { id: 1 })),
-        StateError::RoomNotEmpty { room: 1, .. }
-    ));
     let expected = s.hash();
     let applied = s
         .propose(
@@ -189,17 +185,26 @@ fn rejects_non_empty_room_removal_but_proposal_expands_it() {
             &change(Kind::RemoveRoom(RoomRemove { id: 1 })),
         )
         .unwrap();
-    // Move the user out, remove the file, remove B then A.
-    assert_eq!(applied.len(), 4);
+    // One change: the user moves out, the file and both rooms go.
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].inverse.len(), 4);
     assert_eq!(s.rooms().len(), 1);
     assert_eq!(s.session(1).unwrap().room, 0);
     assert!(s.files().is_empty());
     assert_eq!(applied.last().unwrap().hash, s.hash());
     // Undoing every step in reverse restores the original state.
     for step in applied.iter().rev() {
-        s.apply(&step.inverse).unwrap();
+        s.apply_all(&step.inverse).unwrap();
     }
     assert_eq!(s.hash(), expected);
+    assert_eq!(s.session(1).unwrap().room, 2);
+    assert_eq!(s.files().len(), 1);
+    // A client applying the same change gets the same state and hash.
+    let mut mirror = s.clone();
+    mirror.apply(&applied[0].change).unwrap();
+    s.apply(&applied[0].change).unwrap();
+    assert_eq!(mirror.hash(), applied[0].hash);
+    assert_eq!(mirror.hash_from_scratch(), applied[0].hash);
 }
 
 #[test]

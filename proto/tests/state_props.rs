@@ -245,7 +245,7 @@ fn run(ops: &[Op]) -> Result<State, TestCaseError> {
             Ok(inverse) => {
                 let after = s.hash();
                 let mut undo = s.clone();
-                undo.apply(&inverse).map_err(|e| {
+                undo.apply_all(&inverse).map_err(|e| {
                     TestCaseError::fail(format!("inverse of {change:?} failed: {e}"))
                 })?;
                 prop_assert_eq!(

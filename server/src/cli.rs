@@ -146,6 +146,24 @@ pub struct Overrides {
     /// How long a throttled address is refused, seconds.
     #[arg(long, env = "VOICE_SERVER_THROTTLE_REFUSE_SECS")]
     pub throttle_refuse_secs: Option<u64>,
+    /// Lasting changes per second per user key.
+    #[arg(long, env = "VOICE_SERVER_PERSIST_RATE")]
+    pub persist_rate: Option<f64>,
+    /// Lasting changes a user key may make at once.
+    #[arg(long, env = "VOICE_SERVER_PERSIST_BURST")]
+    pub persist_burst: Option<f64>,
+    /// Bytes queued for one session before it is closed as too slow.
+    #[arg(long, env = "VOICE_SERVER_MAX_QUEUE_BYTES")]
+    pub max_queue_bytes: Option<usize>,
+    /// Encoded size of the whole shared state, in bytes.
+    #[arg(long, env = "VOICE_SERVER_MAX_STATE_BYTES")]
+    pub max_state_bytes: Option<usize>,
+    /// Rooms one user key may have created (0 = no limit).
+    #[arg(long, env = "VOICE_SERVER_MAX_ROOMS_PER_KEY")]
+    pub max_rooms_per_key: Option<usize>,
+    /// Files one user key may share at once (0 = no limit).
+    #[arg(long, env = "VOICE_SERVER_MAX_FILES_PER_KEY")]
+    pub max_files_per_key: Option<usize>,
 }
 
 macro_rules! merge {
@@ -216,7 +234,13 @@ impl Cli {
             handshake_timeout_ms,
             throttle_failures,
             throttle_window_secs,
-            throttle_refuse_secs
+            throttle_refuse_secs,
+            persist_rate,
+            persist_burst,
+            max_queue_bytes,
+            max_state_bytes,
+            max_rooms_per_key,
+            max_files_per_key
         );
         Ok(config)
     }

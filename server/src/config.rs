@@ -106,6 +106,23 @@ pub struct Config {
     pub throttle_window_secs: u64,
     /// How long a throttled address is refused, in seconds.
     pub throttle_refuse_secs: u64,
+    /// Lasting changes (written to disk: rooms, ACLs, roles, renames) per
+    /// second per user key, sustained (default 1).
+    pub persist_rate: f64,
+    /// Lasting changes a user key may make at once (default 20).
+    pub persist_burst: f64,
+    /// Bytes waiting in one session's outgoing control queue before it is
+    /// closed as too slow (`SLOW_READER`; default 8 MiB, at least
+    /// `max_state_bytes` + 64 KiB so a snapshot always fits).
+    pub max_queue_bytes: usize,
+    /// Encoded size of the whole shared state, in bytes (default 4 MiB;
+    /// at most 15 MiB, below the 16 MiB frame limit); a change past it is refused.
+    pub max_state_bytes: usize,
+    /// Rooms one user key may have created and not yet removed (default 100;
+    /// 0 = no limit; the server's own changes are exempt).
+    pub max_rooms_per_key: usize,
+    /// Files one user key may share at once (default 100; 0 = no limit).
+    pub max_files_per_key: usize,
 }
 
 impl Default for Config {
@@ -143,6 +160,12 @@ impl Default for Config {
             throttle_failures: 10,
             throttle_window_secs: 120,
             throttle_refuse_secs: 300,
+            persist_rate: 1.0,
+            persist_burst: 20.0,
+            max_queue_bytes: 8 << 20,
+            max_state_bytes: 4 << 20,
+            max_rooms_per_key: 100,
+            max_files_per_key: 100,
         }
     }
 }
@@ -172,7 +195,18 @@ pub enum ConfigError {
     /// `files` TLS mode without both files.
     #[error("tls-mode = files needs tls-cert and tls-key")]
     MissingTlsFiles,
+    /// Budgets that cannot work together.
+    #[error("invalid limits: {0}")]
+    Limits(String),
 }
+
+/// The largest `max_state_bytes`: a snapshot (with the `Welcome` around
+/// it) must stay below the 16 MiB frame limit (`frame::SERVER_MAX_FRAME`).
+pub const MAX_STATE_BYTES_CEILING: usize = 15 << 20;
+
+/// Room a session's queue keeps beyond one full snapshot (updates that
+/// follow it, replies).
+pub const QUEUE_SLACK_BYTES: usize = 64 << 10;
 
 impl Config {
     /// Reads a TOML file (missing keys take their defaults).
@@ -208,6 +242,32 @@ impl Config {
         directories::ProjectDirs::from("", "", "voice-server")
             .map(|d| d.data_dir().to_owned())
             .ok_or(ConfigError::NoDataDir)
+    }
+
+    /// Checks that the budgets fit together: the state below the frame
+    /// limit, a session's queue larger than the state.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.max_state_bytes > MAX_STATE_BYTES_CEILING {
+            return Err(ConfigError::Limits(format!(
+                "max_state_bytes is {}; at most {MAX_STATE_BYTES_CEILING} (below the 16 MiB frame limit)",
+                self.max_state_bytes
+            )));
+        }
+        if self.max_queue_bytes < self.max_state_bytes + QUEUE_SLACK_BYTES {
+            return Err(ConfigError::Limits(format!(
+                "max_queue_bytes is {}; it must be at least max_state_bytes + {QUEUE_SLACK_BYTES} = {} \
+                 so that a snapshot always fits",
+                self.max_queue_bytes,
+                self.max_state_bytes + QUEUE_SLACK_BYTES
+            )));
+        }
+        let positive = |v: f64, min: f64| v.is_finite() && v >= min;
+        if !positive(self.persist_rate, f64::MIN_POSITIVE) || !positive(self.persist_burst, 1.0) {
+            return Err(ConfigError::Limits(
+                "persist_rate must be above 0 and persist_burst at least 1".to_owned(),
+            ));
+        }
+        Ok(())
     }
 
     /// The handshake deadline.

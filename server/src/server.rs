@@ -132,6 +132,7 @@ const META_PASSWORD: &str = "generated_password";
 impl Server {
     /// Opens the data dir, loads the state and binds the UDP port.
     pub async fn bind(config: Config) -> Result<Self, StartError> {
+        config.check()?;
         let data_dir = config.data_dir()?;
         std::fs::create_dir_all(&data_dir).map_err(io(format!("{}", data_dir.display())))?;
         restrict_dir(&data_dir);

@@ -48,6 +48,7 @@ pub struct Store {
     rooms: sled::Tree,
     roles: sled::Tree,
     bans: sled::Tree,
+    creators: sled::Tree,
 }
 
 /// Flush tickets: `requested` counts callers, `done` is the highest ticket
@@ -76,6 +77,7 @@ impl Store {
             rooms: db.open_tree("rooms")?,
             roles: db.open_tree("roles")?,
             bans: db.open_tree("bans")?,
+            creators: db.open_tree("room_creators")?,
             db,
             flushes: Arc::new(FlushGroup::default()),
         };
@@ -256,5 +258,35 @@ impl Store {
     /// Lifts a ban; returns whether there was one.
     pub fn remove_ban(&self, key: &[u8]) -> Result<bool, StoreError> {
         Ok(self.bans.remove(key)?.is_some())
+    }
+
+    /// Who created each room a user created (room id, key), for the
+    /// per-key room quota.
+    pub fn room_creators(&self) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
+        self.creators
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                let id = <[u8; 4]>::try_from(k.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        tree: "room_creators",
+                        reason: "a key is not a room id".to_owned(),
+                    })?;
+                Ok((id, v.to_vec()))
+            })
+            .collect()
+    }
+
+    /// Records who created a room.
+    pub fn put_room_creator(&self, id: u32, key: &[u8]) -> Result<(), StoreError> {
+        self.creators.insert(id.to_be_bytes(), key)?;
+        Ok(())
+    }
+
+    /// Forgets who created a room.
+    pub fn remove_room_creator(&self, id: u32) -> Result<(), StoreError> {
+        self.creators.remove(id.to_be_bytes())?;
+        Ok(())
     }
 }

@@ -1,5 +1,7 @@
 //! Applying one validated change, and computing its inverse.
 
+use std::collections::BTreeSet;
+
 use super::tree::same_name;
 use super::{BUILTIN_ROLES, ROLE_EVERYONE, ROOT, RoomId, State, StateError};
 use crate::pb::wire::change::Kind;
@@ -10,22 +12,27 @@ use crate::pb::wire::{
 };
 
 impl State {
-    /// Applies a change after checking it completely, and returns its inverse:
-    /// applying the inverse right after restores the previous state and hash.
+    /// Applies a change after checking it completely, and returns its
+    /// inverse: the changes that, applied in order right after (with
+    /// [`State::apply_all`]), restore the previous state and hash. Most
+    /// changes have one; removing a room with sub-rooms, users or files in
+    /// it has one per room restored, file restored and user moved back.
     /// On error nothing changed.
-    pub fn apply(&mut self, change: &Change) -> Result<Change, StateError> {
+    pub fn apply(&mut self, change: &Change) -> Result<Vec<Change>, StateError> {
         let kind = change.kind.as_ref().ok_or(StateError::EmptyChange)?;
         let inverse = self.apply_unhashed(kind)?;
         self.rehash();
-        Ok(Change {
-            kind: Some(inverse),
-        })
+        Ok(inverse
+            .into_iter()
+            .map(|k| Change { kind: Some(k) })
+            .collect())
     }
 
-    /// Applies several changes as one: all of them or, on the first error,
-    /// none. Returns the inverses in the order they must be applied to undo.
+    /// Applies several changes as one (one hash): all of them or, on the
+    /// first error, none. Returns the inverses in the order they must be
+    /// applied to undo.
     pub fn apply_all(&mut self, changes: &[Change]) -> Result<Vec<Change>, StateError> {
-        let mut undo = Vec::with_capacity(changes.len());
+        let mut undo: Vec<Vec<Kind>> = Vec::with_capacity(changes.len());
         for change in changes {
             let applied = change
                 .kind
@@ -35,7 +42,7 @@ impl State {
             match applied {
                 Ok(inverse) => undo.push(inverse),
                 Err(err) => {
-                    for inverse in undo.iter().rev() {
+                    for inverse in undo.iter().rev().flatten() {
                         // Inverses of changes just applied always apply.
                         let _ = self.apply_unhashed(inverse);
                     }
@@ -48,17 +55,19 @@ impl State {
         Ok(undo
             .into_iter()
             .rev()
+            .flatten()
             .map(|k| Change { kind: Some(k) })
             .collect())
     }
 
-    /// Checks and applies one change without updating the hash.
-    pub(super) fn apply_unhashed(&mut self, kind: &Kind) -> Result<Kind, StateError> {
-        match kind {
+    /// Checks and applies one change without updating the hash; returns
+    /// its inverse steps in the order they undo it.
+    pub(super) fn apply_unhashed(&mut self, kind: &Kind) -> Result<Vec<Kind>, StateError> {
+        let inverse = match kind {
             Kind::AddRoom(room) => self.add_room(room),
             Kind::EditRoom(edit) => self.edit_room(edit),
             Kind::MoveRoom(mv) => self.move_room(mv),
-            Kind::RemoveRoom(rm) => self.remove_room(rm.id),
+            Kind::RemoveRoom(rm) => return self.remove_room(rm.id),
             Kind::SetRoomAcl(acl) => self.set_room_acl(acl),
             Kind::AddSession(session) => self.add_session(session),
             Kind::RemoveSession(rm) => self.remove_session(rm.id),
@@ -70,7 +79,8 @@ impl State {
             Kind::RemoveRole(rm) => self.remove_role(&rm.name),
             Kind::AddFile(file) => self.add_file(file),
             Kind::RemoveFile(rm) => self.remove_file(rm.id),
-        }
+        }?;
+        Ok(vec![inverse])
     }
 
     fn add_room(&mut self, room: &Room) -> Result<Kind, StateError> {
@@ -176,33 +186,55 @@ impl State {
         }))
     }
 
-    fn remove_room(&mut self, id: RoomId) -> Result<Kind, StateError> {
+    /// Removes a room and everything below it as one change: its sub-rooms
+    /// go, its shared files go, its users move to its parent. The inverse
+    /// restores the rooms (parents first), the files, then moves the users
+    /// back.
+    fn remove_room(&mut self, id: RoomId) -> Result<Vec<Kind>, StateError> {
         if id == ROOT {
             return Err(StateError::RootImmutable);
         }
-        if !self.rooms.contains_key(&id) {
-            return Err(StateError::UnknownRoom(id));
+        let parent = self
+            .rooms
+            .get(&id)
+            .ok_or(StateError::UnknownRoom(id))?
+            .parent;
+        let subtree = self.subtree(id);
+        let inside: BTreeSet<RoomId> = subtree.iter().copied().collect();
+        let mut undo = Vec::with_capacity(subtree.len());
+        for room in &subtree {
+            if let Some(room) = self.rooms.remove(room) {
+                undo.push(Kind::AddRoom(room));
+            }
+            self.children.remove(room);
         }
-        let busy = if self.children(id).next().is_some() {
-            Some("sub-rooms")
-        } else if self.sessions.values().any(|s| s.room == id) {
-            Some("users in it")
-        } else if self.files.values().any(|f| f.room == id) {
-            Some("shared files")
-        } else {
-            None
-        };
-        if let Some(what) = busy {
-            return Err(StateError::RoomNotEmpty { room: id, what });
-        }
-        let room = self.rooms.remove(&id).ok_or(StateError::UnknownRoom(id))?;
-        if let Some(siblings) = self.children.get_mut(&room.parent) {
+        if let Some(siblings) = self.children.get_mut(&parent) {
             siblings.remove(&id);
             if siblings.is_empty() {
-                self.children.remove(&room.parent);
+                self.children.remove(&parent);
             }
         }
-        Ok(Kind::AddRoom(room))
+        let files: Vec<u32> = self
+            .files
+            .values()
+            .filter(|f| inside.contains(&f.room))
+            .map(|f| f.id)
+            .collect();
+        for file in files {
+            if let Some(file) = self.files.remove(&file) {
+                undo.push(Kind::AddFile(file));
+            }
+        }
+        for session in self.sessions.values_mut() {
+            if inside.contains(&session.room) {
+                undo.push(Kind::MoveSession(SessionMove {
+                    session: session.id,
+                    room: session.room,
+                }));
+                session.room = parent;
+            }
+        }
+        Ok(undo)
     }
 
     fn set_room_acl(&mut self, acl: &RoomAcl) -> Result<Kind, StateError> {

@@ -53,6 +53,8 @@ pub struct State {
     children: BTreeMap<RoomId, BTreeSet<RoomId>>,
     limits: Limits,
     hash: StateHash,
+    /// Encoded size of the canonical snapshot, kept with the hash.
+    encoded_len: usize,
 }
 
 impl State {
@@ -92,6 +94,7 @@ impl State {
             children: BTreeMap::new(),
             limits,
             hash: StateHash::default(),
+            encoded_len: 0,
         }
     }
 
@@ -174,7 +177,13 @@ impl State {
     /// Recomputes the hash from every item (what [`State::hash`] caches);
     /// for benchmarks and checks.
     pub fn hash_from_scratch(&self) -> StateHash {
-        self.compute_hash()
+        self.compute_hash().0
+    }
+
+    /// The size in bytes of the canonical snapshot's encoding (what a
+    /// `Welcome` or `Snapshot` carries), known without encoding it.
+    pub fn encoded_len(&self) -> usize {
+        self.encoded_len
     }
 
     /// The limits this state enforces.
@@ -224,21 +233,24 @@ impl State {
 
     /// Recomputes the cached hash; called after every successful change.
     fn rehash(&mut self) {
-        self.hash = self.compute_hash();
+        (self.hash, self.encoded_len) = self.compute_hash();
     }
 
     /// BLAKE3 over the prost encoding of the canonical snapshot, streamed item
     /// by item: each item is encoded exactly as a repeated message field
-    /// (key, length, body), in the snapshot's field order.
-    fn compute_hash(&self) -> StateHash {
+    /// (key, length, body), in the snapshot's field order. Also returns the
+    /// number of bytes hashed: the snapshot's encoded size.
+    fn compute_hash(&self) -> (StateHash, usize) {
         let mut hasher = blake3::Hasher::new();
         let mut buf = Vec::with_capacity(512);
+        let mut len = 0;
         let mut put = |tag: u32, msg: &dyn EncodeDyn| {
             buf.clear();
             encode_key(tag, WireType::LengthDelimited, &mut buf);
             encode_varint(msg.len() as u64, &mut buf);
             msg.write(&mut buf);
             hasher.update(&buf);
+            len += buf.len();
         };
         for room in self.rooms.values() {
             put(1, room);
@@ -252,7 +264,7 @@ impl State {
         for file in self.files.values() {
             put(4, file);
         }
-        StateHash(*hasher.finalize().as_bytes())
+        (StateHash(*hasher.finalize().as_bytes()), len)
     }
 }
 

@@ -2,14 +2,11 @@
 //! expects. The first proposal processed wins; a later one built on the old
 //! state is `Stale`.
 
-use super::{ROOT, RoomId, SessionId, State, StateError};
+use super::{RoomId, SessionId, State, StateError};
 use crate::acl::authorize;
 use crate::hash::StateHash;
 use crate::pb::wire::change::Kind;
-use crate::pb::wire::{
-    Change, FileRemove, Permission, RoomAcl, RoomRemove, SessionMove, SessionRoles,
-    acl_rule::Subject,
-};
+use crate::pb::wire::{Change, Permission, RoomAcl, SessionRoles, acl_rule::Subject};
 
 /// Who proposes a change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,8 +22,9 @@ pub enum Actor {
 pub struct Applied {
     /// The change as applied (with assigned ids).
     pub change: Change,
-    /// Its inverse.
-    pub inverse: Change,
+    /// Its inverse: the changes that undo it, in order (one for most
+    /// changes; see [`State::apply`]).
+    pub inverse: Vec<Change>,
     /// The state hash right after it.
     pub hash: StateHash,
 }
@@ -58,9 +56,9 @@ pub enum Rejection {
 impl State {
     /// Judges and applies a proposal as the authority does: hash check, then
     /// permission check, then id assignment and validation. A removal of a
-    /// room that is not empty expands into moving its users to the parent,
-    /// removing its files and sub-rooms bottom-up; removing a role first takes
-    /// it from sessions and ACLs. The steps apply atomically.
+    /// room is one step however much it holds (see [`State::apply`]);
+    /// removing a role first takes it from sessions and ACLs. The steps
+    /// apply atomically.
     pub fn propose(
         &mut self,
         actor: Actor,
@@ -86,7 +84,7 @@ impl State {
                 Err(err) => {
                     for done in applied.iter().rev() {
                         // The inverse of a change just applied always applies.
-                        let _ = self.apply(&done.inverse);
+                        let _ = self.apply_all(&done.inverse);
                     }
                     return Err(err.into());
                 }
@@ -118,34 +116,6 @@ impl State {
     /// The steps that carry out a change whose target still holds things.
     fn expand(&self, kind: Kind) -> Vec<Kind> {
         match kind {
-            Kind::RemoveRoom(RoomRemove { id }) if id != ROOT && self.rooms.contains_key(&id) => {
-                let parent = self.rooms[&id].parent;
-                let subtree = self.subtree(id);
-                let mut steps: Vec<Kind> = self
-                    .sessions
-                    .values()
-                    .filter(|s| subtree.contains(&s.room))
-                    .map(|s| {
-                        Kind::MoveSession(SessionMove {
-                            session: s.id,
-                            room: parent,
-                        })
-                    })
-                    .collect();
-                steps.extend(
-                    self.files
-                        .values()
-                        .filter(|f| subtree.contains(&f.room))
-                        .map(|f| Kind::RemoveFile(FileRemove { id: f.id })),
-                );
-                steps.extend(
-                    subtree
-                        .iter()
-                        .rev()
-                        .map(|&id| Kind::RemoveRoom(RoomRemove { id })),
-                );
-                steps
-            }
             Kind::RemoveRole(rm) => {
                 let mut steps: Vec<Kind> = self
                     .sessions

@@ -41,6 +41,7 @@ fn change_error(e: ServerChangeError) -> Status {
     match e {
         ServerChangeError::Rejected(r) => Status::failed_precondition(r.to_string()),
         ServerChangeError::Store(e) => Status::internal(e.to_string()),
+        ServerChangeError::Limit(e) => Status::resource_exhausted(e),
     }
 }
 

@@ -1,8 +1,6 @@
 //! The login: `Hello` → `Challenge` → `Authenticate` → `Welcome` (docs/protocol.md).
 
-use bytes::Bytes;
 use rand::RngCore;
-use tokio::sync::mpsc;
 use voice_proto::pb::wire::{Challenge, StreamKind, client_msg, server_msg::Msg};
 use voice_proto::state::SessionId;
 use voice_proto::{PROTOCOL_VERSION, auth, close, frame};
@@ -55,7 +53,7 @@ pub struct Joined {
     /// The control stream's frames.
     pub reader: FrameReader,
     /// The session's outgoing queue (starts with `Welcome`).
-    pub queue: mpsc::Receiver<Bytes>,
+    pub queue: crate::hub::OutboxReader,
 }
 
 /// Runs the login on a new connection (the caller applies the deadline).
@@ -155,6 +153,10 @@ pub async fn handshake(hub: &Hub, conn: &quinn::Connection) -> Result<Joined, Re
     let (id, queue) = hub.join(login).await.map_err(|e| match e {
         JoinError::Full(_) => Refusal::new(close::SERVER_FULL, e.to_string()),
         JoinError::Refused(reason) => Refusal::new(close::AUTH_FAILED, reason),
+        JoinError::TooLarge(_) => {
+            tracing::error!(error = %e, "cannot send the state at login");
+            Refusal::new(close::SERVER_FULL, e.to_string())
+        }
         JoinError::Store(e) => {
             tracing::error!(error = %e, "database failure at login");
             Refusal::new(close::SHUTDOWN, "the server cannot write its database")

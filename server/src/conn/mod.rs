@@ -106,7 +106,7 @@ async fn run_session(
     } = joined;
     // State first, chat after.
     let _ = send.set_priority(10);
-    let mut writer = tokio::spawn(write_loop(send, queue));
+    let mut writer = tokio::spawn(queue.write_to(send));
     let chat_hub = hub.clone();
     let chat_conn = conn.clone();
     let mut chat = tokio::spawn(async move { chat::accept(chat_hub, chat_conn, id).await });

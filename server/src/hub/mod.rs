@@ -4,6 +4,8 @@
 //! Voice never takes this lock: it reads [`Routes`], a snapshot rebuilt after
 //! every change.
 
+mod commit;
+mod outbox;
 mod persist;
 mod requests;
 mod routes;
@@ -23,6 +25,8 @@ use voice_proto::pb::wire::{
 use voice_proto::state::{Actor, Applied, ROOT, Rejection, SessionId};
 use voice_proto::{Limits, State, close, frame};
 
+pub use commit::CommitError;
+pub use outbox::{FRAME_OVERHEAD, Outbox, OutboxReader, SnapshotQueued, outbox};
 pub use persist::META_ADMIN_TOKEN;
 pub use routes::{Listener, Route, Routes};
 
@@ -30,16 +34,13 @@ use crate::config::Config;
 use crate::store::{Store, StoreError};
 use crate::throttle::Throttle;
 
-/// Frames queued for one session before it counts as too slow.
-const QUEUE_LEN: usize = 4096;
-
 /// A connected session's handles.
 #[derive(Debug)]
 pub struct Link {
     /// Its connection.
     pub conn: quinn::Connection,
-    /// Frames for its control stream.
-    pub control: mpsc::Sender<Bytes>,
+    /// Frames for its control stream, budgeted in bytes.
+    pub control: Outbox,
     /// Frames for its chat stream, once opened.
     pub chat: Option<mpsc::Sender<Bytes>>,
     /// Its public key.
@@ -57,6 +58,9 @@ pub struct Inner {
     pub links: HashMap<SessionId, Link>,
     next_session: SessionId,
     next_chat: u64,
+    write_budgets: commit::WriteBudgets,
+    /// Who created each room a user created (per-key room quota).
+    creators: HashMap<u32, Vec<u8>>,
 }
 
 /// Why a session could not join.
@@ -71,6 +75,9 @@ pub enum JoinError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The state cannot be sent in one frame.
+    #[error("the server's state cannot be sent: {0}; tell the server's admin")]
+    TooLarge(String),
 }
 
 /// A login that passed authentication, ready to join.
@@ -91,6 +98,9 @@ pub struct Login {
 /// The server's shared core.
 #[derive(Debug)]
 pub struct Hub {
+    /// Held by whoever changes the state, across its flush (see `commit`);
+    /// taken before `inner`, never while holding it.
+    writer: Mutex<()>,
     inner: Mutex<Inner>,
     routes: Arc<ArcSwap<Routes>>,
     /// The database.
@@ -103,12 +113,18 @@ pub struct Hub {
     pub throttle: Throttle,
 }
 
-/// Encodes one server message as a frame.
+/// Encodes one server message as a frame; an empty frame (which closes
+/// the peer with a protocol error) when it passes the frame limit. Only
+/// full snapshots can come near that limit, and they go through
+/// [`encode_checked`].
 pub fn encode(msg: Msg) -> Bytes {
+    encode_checked(msg).unwrap_or_default()
+}
+
+/// Encodes one server message as a frame, or says why it cannot be sent.
+pub fn encode_checked(msg: Msg) -> Result<Bytes, String> {
     let envelope = ServerMsg { msg: Some(msg) };
-    // A frame only fails to encode above the 16 MiB limit, which the state
-    // limits keep us far below; an empty frame then closes the peer.
-    frame::encode_to_bytes(&envelope, frame::SERVER_MAX_FRAME).unwrap_or_default()
+    frame::encode_to_bytes(&envelope, frame::SERVER_MAX_FRAME).map_err(|e| e.to_string())
 }
 
 fn now_ms() -> u64 {
@@ -126,13 +142,24 @@ impl Hub {
             std::time::Duration::from_secs(config.throttle_window_secs),
             std::time::Duration::from_secs(config.throttle_refuse_secs),
         );
+        let creators = store.room_creators().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read who created the rooms; room quotas start afresh");
+            Vec::new()
+        });
+        let creators = creators
+            .into_iter()
+            .filter(|(id, _)| state.room(*id).is_some())
+            .collect();
         Self {
+            writer: Mutex::new(()),
             inner: Mutex::new(Inner {
                 state,
                 seq: 0,
                 links: HashMap::new(),
                 next_session: 1,
                 next_chat: 1,
+                write_budgets: commit::WriteBudgets::default(),
+                creators,
             }),
             routes: Arc::new(ArcSwap::from_pointee(Routes::default())),
             store,
@@ -169,11 +196,18 @@ impl Hub {
     }
 
     /// Adds an authenticated session; its queue starts with `Welcome`.
-    pub async fn join(
-        &self,
-        login: Login,
-    ) -> Result<(SessionId, mpsc::Receiver<Bytes>), JoinError> {
+    pub async fn join(&self, login: Login) -> Result<(SessionId, OutboxReader), JoinError> {
+        // Full before anything is written for this key.
+        let full = {
+            let inner = self.inner.lock().await;
+            inner.links.len() >= self.config.max_sessions
+                && !inner.links.values().any(|l| l.key == login.key)
+        };
+        if full {
+            return Err(JoinError::Full(self.config.max_sessions));
+        }
         let roles = self.login_roles(&login).await?;
+        let _writer = self.writer.lock().await;
         let mut inner = self.inner.lock().await;
         // The same key logged in again: the old session gives way.
         let old: Vec<SessionId> = inner
@@ -224,7 +258,7 @@ impl Hub {
             .propose(Actor::Server, &hash, &change)
             .map_err(|e| JoinError::Refused(e.to_string()))?;
         self.broadcast_locked(&mut inner, &applied, 0);
-        let (tx, rx) = mpsc::channel(QUEUE_LEN);
+        let (tx, rx) = outbox(self.config.max_queue_bytes);
         let welcome = Welcome {
             session_id: id,
             seq: inner.seq,
@@ -234,8 +268,13 @@ impl Hub {
             welcome_text: self.config.welcome_text.clone(),
             limits: Some(self.server_limits(inner.state.limits())),
         };
-        // The queue is new and empty, so this cannot fail.
-        let _ = tx.try_send(encode(Msg::Welcome(welcome)));
+        let frame = encode_checked(Msg::Welcome(welcome)).map_err(JoinError::TooLarge)?;
+        if let Err(over) = tx.push_snapshot(|| frame) {
+            return Err(JoinError::TooLarge(format!(
+                "the state ({} bytes) is larger than a session's queue ({} bytes, max_queue_bytes)",
+                over.queued, over.budget
+            )));
+        }
         inner.links.insert(
             id,
             Link {
@@ -284,6 +323,7 @@ impl Hub {
 
     /// Removes a session that left.
     pub async fn leave(&self, id: SessionId) {
+        let _writer = self.writer.lock().await;
         let mut inner = self.inner.lock().await;
         inner.links.remove(&id);
         self.remove_session_locked(&mut inner, id);
@@ -331,21 +371,24 @@ impl Hub {
         }
     }
 
-    /// Applies a change as the server (admin requests), persisting and
-    /// flushing it before returning.
+    /// Applies a change as the server (admin requests); a lasting one is
+    /// on disk before it is applied and broadcast (see `commit`).
     pub async fn server_change(&self, change: Change) -> Result<Vec<Applied>, ServerChangeError> {
-        let mut inner = self.inner.lock().await;
-        let hash = inner.state.hash();
-        let applied = inner.state.propose(Actor::Server, &hash, &change)?;
-        self.persist_locked(&inner, &applied)?;
-        self.store.flush().await?;
-        self.rebuild_routes(&inner);
-        self.broadcast_locked(&mut inner, &applied, 0);
-        Ok(applied)
+        let _writer = self.writer.lock().await;
+        let hash = self.inner.lock().await.state.hash();
+        match self.commit(Actor::Server, &hash, &change).await {
+            Ok((applied, _)) => Ok(applied),
+            Err(CommitError::Rejected(r)) => Err(r.into()),
+            Err(CommitError::Store(e)) => Err(e.into()),
+            Err(e @ (CommitError::Limit(_) | CommitError::RateLimited(_))) => {
+                Err(ServerChangeError::Limit(e.to_string()))
+            }
+        }
     }
 
     /// Closes a session's connection.
     pub async fn disconnect(&self, id: SessionId, code: u32, reason: &str) -> bool {
+        let _writer = self.writer.lock().await;
         let mut inner = self.inner.lock().await;
         let Some(link) = inner.links.remove(&id) else {
             return false;
@@ -371,21 +414,36 @@ pub enum ServerChangeError {
     /// The state refused it.
     #[error(transparent)]
     Rejected(#[from] Rejection),
-    /// The database failed.
+    /// The database failed; nothing changed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A server limit refused it.
+    #[error("{0}")]
+    Limit(String),
 }
 
 /// Queues a frame for a session; one that cannot keep up is closed.
 fn queue(link: &Link, frame: Bytes) {
-    match link.control.try_send(frame) {
-        Ok(()) => {}
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            link.conn.close(
-                close::RATE_LIMITED.into(),
-                b"your connection could not keep up with state updates",
-            );
-        }
-        Err(mpsc::error::TrySendError::Closed(_)) => {}
+    if let Err(over) = link.control.push(frame) {
+        close_slow(link, over);
+    }
+}
+
+/// Closes a session whose queue passed its byte budget.
+fn close_slow(link: &Link, over: outbox::Overflow) {
+    let reason = format!(
+        "your connection did not keep up: {} bytes were waiting for it (the limit is {}); \
+         reconnect to get the current state",
+        over.queued, over.budget
+    );
+    link.conn
+        .close(close::SLOW_READER.into(), reason.as_bytes());
+}
+
+impl Hub {
+    /// Bytes waiting in a session's control queue (for tests and status).
+    pub async fn queued_bytes(&self, id: SessionId) -> Option<usize> {
+        let inner = self.inner.lock().await;
+        inner.links.get(&id).map(|l| l.control.queued_bytes())
     }
 }

@@ -68,17 +68,54 @@ impl Hub {
         inner: &Inner,
         applied: &[Applied],
     ) -> Result<(), StoreError> {
-        let state = &inner.state;
         for step in applied {
-            let Some(kind) = &step.change.kind else {
-                continue;
+            self.persist_step(inner, &step.change, &step.inverse)?;
+        }
+        Ok(())
+    }
+
+    /// Stores the state's present form of what the steps were about: after
+    /// a change, what it wrote; after the inverse of a change (the state
+    /// rolled back), what was there before.
+    pub(super) fn unpersist_locked(
+        &self,
+        inner: &Inner,
+        applied: &[Applied],
+    ) -> Result<(), StoreError> {
+        for step in applied.iter().rev() {
+            for inverse in &step.inverse {
+                self.persist_step(inner, inverse, std::slice::from_ref(&step.change))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores what one change changed; `inverse` names the rooms a room
+    /// removal took with it.
+    fn persist_step(
+        &self,
+        inner: &Inner,
+        change: &voice_proto::pb::wire::Change,
+        inverse: &[voice_proto::pb::wire::Change],
+    ) -> Result<(), StoreError> {
+        let state = &inner.state;
+        {
+            let Some(kind) = &change.kind else {
+                return Ok(());
             };
             match kind {
                 Kind::AddRoom(r) => self.put_room(inner, r.id)?,
                 Kind::EditRoom(e) => self.put_room(inner, e.id)?,
                 Kind::MoveRoom(m) => self.put_room(inner, m.id)?,
                 Kind::SetRoomAcl(a) => self.put_room(inner, a.room)?,
-                Kind::RemoveRoom(r) => self.store.remove_room(r.id)?,
+                Kind::RemoveRoom(r) => {
+                    self.store.remove_room(r.id)?;
+                    for undo in inverse {
+                        if let Some(Kind::AddRoom(room)) = &undo.kind {
+                            self.store.remove_room(room.id)?;
+                        }
+                    }
+                }
                 Kind::AddRole(r) => self.store.put_role(r)?,
                 Kind::RemoveRole(r) => {
                     self.store.remove_role(&r.name)?;

@@ -11,7 +11,7 @@ use voice_proto::pb::wire::{
 use voice_proto::state::{Actor, ROLE_KNOWN, ROOT, Rejection, SessionId};
 use voice_proto::{StateHash, close};
 
-use super::{Hub, Inner, encode, now_ms, queue};
+use super::{CommitError, Hub, Inner, encode, encode_checked, now_ms, queue};
 
 impl Hub {
     fn reply(inner: &Inner, id: SessionId, msg: Msg) {
@@ -24,9 +24,10 @@ impl Hub {
     /// `Rejected` to the proposer.
     pub async fn propose(&self, id: SessionId, propose: Propose) {
         let request_id = propose.request_id;
-        let mut inner = self.inner.lock().await;
+        let _writer = self.writer.lock().await;
         let change = propose.change.unwrap_or_default();
         let Some(expected) = StateHash::from_slice(&propose.expected_hash) else {
+            let inner = self.inner.lock().await;
             let current = inner.state.hash().to_vec();
             Self::reply(
                 &inner,
@@ -41,75 +42,96 @@ impl Hub {
             );
             return;
         };
-        if let Some(Kind::MoveSession(mv)) = &change.kind
-            && expected == inner.state.hash()
-            && inner
-                .state
-                .session(mv.session)
-                .is_some_and(|s| s.room != mv.room)
-            && self.room_full(&inner, mv.room)
         {
-            Self::reply(
-                &inner,
-                id,
-                Msg::Rejected(Rejected {
-                    request_id,
-                    reason: Reason::Invalid as i32,
-                    message: format!(
-                        "the room is full ({} sessions)",
-                        self.config.max_sessions_per_room
-                    ),
-                    ..Rejected::default()
-                }),
-            );
-            return;
+            let inner = self.inner.lock().await;
+            if let Some(Kind::MoveSession(mv)) = &change.kind
+                && expected == inner.state.hash()
+                && inner
+                    .state
+                    .session(mv.session)
+                    .is_some_and(|s| s.room != mv.room)
+                && self.room_full(&inner, mv.room)
+            {
+                Self::reply(
+                    &inner,
+                    id,
+                    Msg::Rejected(Rejected {
+                        request_id,
+                        reason: Reason::Invalid as i32,
+                        message: format!(
+                            "the room is full ({} sessions)",
+                            self.config.max_sessions_per_room
+                        ),
+                        ..Rejected::default()
+                    }),
+                );
+                return;
+            }
         }
-        match inner.state.propose(Actor::Session(id), &expected, &change) {
-            Ok(applied) => {
+        let outcome = self.commit(Actor::Session(id), &expected, &change).await;
+        let inner = self.inner.lock().await;
+        let msg = match outcome {
+            Ok((applied, seq)) => {
                 let assigned_id = match applied.last().and_then(|a| a.change.kind.as_ref()) {
                     Some(Kind::AddRoom(r)) => r.id,
                     Some(Kind::AddFile(f)) => f.id,
                     _ => 0,
                 };
-                let persisted = self.persist_locked(&inner, &applied);
-                let flushed = match persisted {
-                    Ok(()) => self.store.flush().await.map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-                if let Err(e) = flushed {
-                    // The state moved on regardless; say so rather than pretend.
-                    tracing::error!(error = %e, "cannot persist a change");
-                }
-                // Routes first: a peer that saw the update must find them current.
-                self.rebuild_routes(&inner);
-                self.broadcast_locked(&mut inner, &applied, id);
-                let seq = inner.seq;
-                Self::reply(
-                    &inner,
-                    id,
-                    Msg::Accepted(Accepted {
-                        request_id,
-                        seq,
-                        assigned_id,
-                    }),
-                );
+                Msg::Accepted(Accepted {
+                    request_id,
+                    seq,
+                    assigned_id,
+                })
             }
-            Err(rejection) => {
-                let rejected = rejected(request_id, &rejection);
-                Self::reply(&inner, id, Msg::Rejected(rejected));
+            Err(CommitError::Rejected(rejection)) => {
+                Msg::Rejected(rejected(request_id, &rejection))
             }
-        }
+            Err(e) => Msg::Rejected(Rejected {
+                request_id,
+                reason: if matches!(e, CommitError::RateLimited(_)) {
+                    Reason::RateLimited as i32
+                } else {
+                    Reason::Invalid as i32
+                },
+                current_hash: inner.state.hash().to_vec(),
+                message: e.to_string(),
+                ..Rejected::default()
+            }),
+        };
+        Self::reply(&inner, id, msg);
     }
 
-    /// Sends the full state to a session.
+    /// Sends the full state to a session, unless one is waiting for it
+    /// already (the updates after that one bring it to the same state).
     pub async fn send_snapshot(&self, id: SessionId) {
         let inner = self.inner.lock().await;
-        let msg = Msg::Snapshot(Snapshot {
-            seq: inner.seq,
-            snapshot: Some(inner.state.snapshot()),
-            hash: inner.state.hash().to_vec(),
+        let Some(link) = inner.links.get(&id) else {
+            return;
+        };
+        let mut too_large = None;
+        let queued = link.control.push_snapshot(|| {
+            let msg = Msg::Snapshot(Snapshot {
+                seq: inner.seq,
+                snapshot: Some(inner.state.snapshot()),
+                hash: inner.state.hash().to_vec(),
+            });
+            encode_checked(msg).unwrap_or_else(|e| {
+                too_large = Some(e);
+                bytes::Bytes::new()
+            })
         });
-        Self::reply(&inner, id, msg);
+        if let Some(e) = too_large {
+            tracing::error!(error = %e, "cannot send a snapshot");
+            link.conn.close(
+                close::SERVER_FULL.into(),
+                format!("the server's state cannot be sent: {e}; tell the server's admin")
+                    .as_bytes(),
+            );
+            return;
+        }
+        if let Err(over) = queued {
+            super::close_slow(link, over);
+        }
     }
 
     /// Answers why a session has or lacks permissions.

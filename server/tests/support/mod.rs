@@ -371,3 +371,17 @@ pub fn raw_frame(len: u32, body: &[u8]) -> BytesMut {
     b.extend_from_slice(body);
     b
 }
+
+impl TestServer {
+    /// Stops the server; `Err` carries its error (a test that broke the
+    /// disk on purpose expects one).
+    pub async fn stop_reporting(mut self) -> Result<(), String> {
+        match self.running.take() {
+            Some(running) => tokio::time::timeout(WAIT, running.stop())
+                .await
+                .expect("server stops in time")
+                .map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! A change is confirmed only once it is on disk: on a full disk a change is
+//! refused (and nobody sees it), and every acknowledged change survives a
+//! restart.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::*;
+use voice_proto::pb::wire::{Change, Room, change::Kind};
+
+fn add_room(name: &str) -> Change {
+    Change {
+        kind: Some(Kind::AddRoom(Room {
+            id: 0,
+            parent: 0,
+            name: name.into(),
+            inherit_acl: true,
+            // Big enough that a handful fills what the disk has left.
+            description: "x".repeat(1000),
+            ..Room::default()
+        })),
+    }
+}
+
+/// A small tmpfs mounted for the test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Result<Self, String> {
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(Self(dir.to_owned()))
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Writes a file until the disk is full.
+fn fill(path: &Path) {
+    let mut file = std::fs::File::create(path).unwrap();
+    let chunk = vec![0u8; 4096];
+    while file
+        .write_all(&chunk)
+        .and_then(|()| file.sync_all())
+        .is_ok()
+    {}
+}
+
+async fn admin(server: &TestServer, name: &str) -> Client {
+    let mut login = server.login(name);
+    login.admin_token = server.admin_token.clone().unwrap();
+    Client::connect(server, login).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_full_disk_changes_are_refused_unseen_and_acknowledged_ones_last() {
+    let mnt = tempfile::tempdir().unwrap();
+    let _tmpfs = match Tmpfs::mount(mnt.path(), "24m") {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root): {e}");
+            return;
+        }
+    };
+    let data = mnt.path().join("data");
+    let mut config = config(&data);
+    config.persist_burst = 10_000.0;
+    config.max_rooms_per_key = 0;
+    let server = TestServer::start(config.clone()).await;
+    let mut boss = admin(&server, "boss").await;
+    let mut watcher = server.join("watcher").await;
+
+    let mut acked = Vec::new();
+    let mut refused = Vec::new();
+    let mut propose =
+        async |boss: &mut Client, name: String| match boss.propose(add_room(&name)).await {
+            Reply::Accepted(_) => acked.push(name),
+            Reply::Rejected(r) => {
+                assert!(
+                    r.message.contains("could not be saved"),
+                    "refused for the disk, not otherwise: {r:?}"
+                );
+                refused.push(name)
+            }
+        };
+    for i in 0..5 {
+        propose(&mut boss, format!("before {i}")).await;
+    }
+    fill(&mnt.path().join("filler"));
+    for i in 0..150 {
+        propose(&mut boss, format!("full {i}")).await;
+    }
+    std::fs::remove_file(mnt.path().join("filler")).unwrap();
+    for i in 0..10 {
+        propose(&mut boss, format!("after {i}")).await;
+    }
+    assert!(
+        acked.iter().any(|n| n.starts_with("before")),
+        "changes are accepted while there is space: {acked:?}"
+    );
+    assert!(!refused.is_empty(), "the full disk refused something");
+
+    // Nobody saw a refused change.
+    watcher.catch_up(boss.seq).await;
+    let seen: Vec<&str> = watcher
+        .state
+        .rooms()
+        .values()
+        .map(|r| r.name.as_str())
+        .collect();
+    for name in &refused {
+        assert!(
+            !seen.contains(&name.as_str()),
+            "{name} was refused yet seen"
+        );
+    }
+    drop(boss);
+    drop(watcher);
+    let _ = server.stop_reporting().await;
+
+    let server = TestServer::start(config).await;
+    let names: Vec<String> = {
+        let inner = server.hub.lock().await;
+        inner
+            .state
+            .rooms()
+            .values()
+            .map(|r| r.name.clone())
+            .collect()
+    };
+    for name in &acked {
+        assert!(names.contains(name), "{name} was acknowledged and is gone");
+    }
+    for name in &refused {
+        assert!(!names.contains(name), "{name} was refused and is there");
+    }
+    eprintln!(
+        "{} acknowledged, {} refused on the full disk; all acknowledged ones lasted",
+        acked.len(),
+        refused.len()
+    );
+    server.stop().await;
+}
