@@ -223,3 +223,23 @@ async fn lasting_changes_are_budgeted_per_key_and_other_changes_are_not() {
     assert_eq!(r.reason, Reason::RateLimited as i32, "{r:?}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_login_refused_as_full_stores_nothing_for_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.max_sessions = 1;
+    let server = TestServer::start(config).await;
+    let _first = server.join("first").await;
+    let login = server.login("second");
+    let key = login.key.verifying_key().to_bytes();
+    let Err((code, _)) = Client::connect(&server, login).await else {
+        panic!("a second session joined a server for one");
+    };
+    assert_eq!(code, voice_proto::close::SERVER_FULL);
+    assert!(
+        server.hub.store.user(&key).unwrap().is_none(),
+        "a refused login wrote a user record (and a disk sync)"
+    );
+    server.stop().await;
+}
