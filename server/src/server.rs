@@ -319,10 +319,25 @@ fn password(config: &Config, store: &Store) -> Result<(String, Option<String>), 
     Ok((generated.clone(), Some(generated)))
 }
 
+/// Meta key set once a new server's state is stored: a database that has
+/// it (or roles) and no rooms lost them, and is not silently reset.
+const META_STATE_STORED: &str = "state_stored";
+
 /// The stored rooms and roles, or a new server's state (stored at once).
 fn load_state(store: &Store, config: &Config) -> Result<State, StartError> {
     let rooms = store.rooms()?;
+    if rooms.is_empty()
+        && (store.meta_text(META_STATE_STORED)?.is_some() || !store.roles()?.is_empty())
+    {
+        return Err(StartError::State(
+            "the database holds roles but no rooms (the root room is gone): it is damaged, and \
+             starting afresh would reset every room and permission to the defaults; restore \
+             the data dir from a backup, or move its db directory away to start a new server"
+                .to_owned(),
+        ));
+    }
     if rooms.is_empty() {
+        store.set_meta_text(META_STATE_STORED, "1")?;
         let state = State::new(&config.server_name, Limits::default());
         for room in state.rooms().values() {
             store.put_room(room)?;
@@ -339,6 +354,9 @@ fn load_state(store: &Store, config: &Config) -> Result<State, StartError> {
     };
     snapshot.rooms.sort_by_key(|r| r.id);
     snapshot.roles.sort_by(|a, b| a.name.cmp(&b.name));
+    if store.meta_text(META_STATE_STORED)?.is_none() {
+        store.set_meta_text(META_STATE_STORED, "1")?;
+    }
     State::from_snapshot(&snapshot, Limits::default()).map_err(|e| StartError::State(e.to_string()))
 }
 

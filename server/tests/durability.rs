@@ -156,3 +156,90 @@ async fn on_a_full_disk_changes_are_refused_unseen_and_acknowledged_ones_last() 
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_database_that_lost_its_rooms_is_not_reset_to_the_default_acl() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::in_dir(dir.path()).await;
+    server.stop().await;
+    {
+        let store = voice_server::store::Store::open(&dir.path().join("db")).unwrap();
+        for room in store.rooms().unwrap() {
+            store.remove_room(room.id).unwrap();
+        }
+        store.flush_blocking().unwrap();
+    }
+    let Err(e) = voice_server::Server::bind(config(dir.path())).await else {
+        panic!("a server started on a database without rooms");
+    };
+    let message = e.to_string();
+    assert!(message.contains("no rooms"), "{message}");
+    assert!(message.contains("backup"), "{message}");
+}
+
+#[tokio::test]
+async fn lasting_changes_are_budgeted_per_key_and_other_changes_are_not() {
+    use voice_proto::pb::wire::{SessionFlags, SessionRename, rejected::Reason};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.persist_burst = 3.0;
+    config.persist_rate = 0.001;
+    let server = TestServer::start(config).await;
+    let mut user = server.join("user").await;
+    let rename = |id: u32, i: u32| Change {
+        kind: Some(Kind::RenameSession(SessionRename {
+            session: id,
+            name: format!("user {i}"),
+        })),
+    };
+    for i in 0..3 {
+        assert!(matches!(
+            user.propose(rename(user.id, i)).await,
+            Reply::Accepted(_)
+        ));
+    }
+    let Reply::Rejected(r) = user.propose(rename(user.id, 3)).await else {
+        panic!("a fourth rename (disk write) passed a budget of three");
+    };
+    assert_eq!(r.reason, Reason::RateLimited as i32, "{r:?}");
+    assert!(r.message.contains("persist_rate"), "{r:?}");
+    // Changes that are not written to disk are not counted.
+    let mute = Change {
+        kind: Some(Kind::SetSessionFlags(SessionFlags {
+            session: user.id,
+            self_mute: Some(true),
+            ..SessionFlags::default()
+        })),
+    };
+    assert!(matches!(user.propose(mute).await, Reply::Accepted(_)));
+    // Logging in again does not refill the key's budget.
+    let mut login = server.login("user again");
+    login.key = user.key.clone();
+    drop(user);
+    let mut again = Client::connect(&server, login).await.unwrap();
+    let Reply::Rejected(r) = again.propose(rename(again.id, 4)).await else {
+        panic!("a new session of the same key got a fresh budget");
+    };
+    assert_eq!(r.reason, Reason::RateLimited as i32, "{r:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_login_refused_as_full_stores_nothing_for_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.max_sessions = 1;
+    let server = TestServer::start(config).await;
+    let _first = server.join("first").await;
+    let login = server.login("second");
+    let key = login.key.verifying_key().to_bytes();
+    let Err((code, _)) = Client::connect(&server, login).await else {
+        panic!("a second session joined a server for one");
+    };
+    assert_eq!(code, voice_proto::close::SERVER_FULL);
+    assert!(
+        server.hub.store.user(&key).unwrap().is_none(),
+        "a refused login wrote a user record (and a disk sync)"
+    );
+    server.stop().await;
+}

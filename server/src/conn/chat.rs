@@ -2,17 +2,17 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
 use voice_proto::pb::wire::{ChatRejected, StreamKind, client_msg::Msg as In, server_msg::Msg};
 use voice_proto::state::SessionId;
 use voice_proto::{close, frame};
 
-use super::{FrameReader, read_failure, write_loop};
-use crate::hub::{Hub, encode};
+use super::{FrameReader, read_failure};
+use crate::hub::{Hub, encode, outbox};
 use crate::throttle::TokenBucket;
 
-/// Chat frames queued for one reader.
-const CHAT_QUEUE: usize = 1024;
+/// Bytes of chat queued for one reader (1 MiB, about fifty of the longest
+/// messages); past it, messages to that reader are dropped.
+pub const CHAT_QUEUE_BYTES: usize = 1 << 20;
 
 /// Accepts the chat stream and serves it; a second one is a protocol error.
 pub async fn accept(
@@ -59,11 +59,11 @@ async fn serve(
         Err(e) => return read_failure(e),
     }
     let _ = send.set_priority(0);
-    let (tx, rx) = mpsc::channel(CHAT_QUEUE);
+    let (tx, rx) = outbox(CHAT_QUEUE_BYTES);
     if !hub.attach_chat(id, tx.clone()).await {
         return None;
     }
-    let writer = tokio::spawn(write_loop(send, rx));
+    let writer = tokio::spawn(rx.write_to(send));
     let mut bucket = TokenBucket::new(hub.config.chat_rate, hub.config.chat_burst);
     let outcome = loop {
         let msg = match reader.next().await {
@@ -83,7 +83,7 @@ async fn serve(
             Err("you are sending messages too fast".to_owned())
         };
         if let Err(message) = result {
-            let _ = tx.try_send(encode(Msg::ChatRejected(ChatRejected {
+            let _ = tx.push(encode(Msg::ChatRejected(ChatRejected {
                 client_id: send.client_id,
                 message,
             })));

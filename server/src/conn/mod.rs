@@ -8,8 +8,6 @@ mod voice;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use bytes::Bytes;
-use tokio::sync::mpsc;
 use voice_proto::close;
 use voice_proto::pb::wire::{ClientMsg, Pong, client_msg::Msg as In, server_msg::Msg as Out};
 use voice_proto::state::SessionId;
@@ -127,15 +125,6 @@ async fn run_session(
     writer.abort();
     chat.abort();
     outcome
-}
-
-/// Writes queued frames to a stream until the queue closes.
-pub(crate) async fn write_loop(mut send: quinn::SendStream, mut queue: mpsc::Receiver<Bytes>) {
-    while let Some(frame) = queue.recv().await {
-        if send.write_chunk(frame).await.is_err() {
-            break;
-        }
-    }
 }
 
 /// Closing reason for a read failure (`None` when the peer just went away).

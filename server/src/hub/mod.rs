@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::Mutex;
 use voice_proto::acl::{Subject, evaluate};
 use voice_proto::limits::MessageLimits;
 use voice_proto::pb::wire::{
@@ -41,8 +41,8 @@ pub struct Link {
     pub conn: quinn::Connection,
     /// Frames for its control stream, budgeted in bytes.
     pub control: Outbox,
-    /// Frames for its chat stream, once opened.
-    pub chat: Option<mpsc::Sender<Bytes>>,
+    /// Frames for its chat stream, once opened (budgeted in bytes).
+    pub chat: Option<Outbox>,
     /// Its public key.
     pub key: Vec<u8>,
 }
@@ -344,7 +344,7 @@ impl Hub {
     }
 
     /// Attaches a session's chat queue.
-    pub async fn attach_chat(&self, id: SessionId, tx: mpsc::Sender<Bytes>) -> bool {
+    pub async fn attach_chat(&self, id: SessionId, tx: Outbox) -> bool {
         let mut inner = self.inner.lock().await;
         match inner.links.get_mut(&id) {
             Some(link) => {

@@ -198,7 +198,7 @@ impl Hub {
         for session in inner.state.sessions_in(room) {
             if let Some(chat) = inner.links.get(&session.id).and_then(|l| l.chat.as_ref()) {
                 // A full chat queue drops the message for that reader only.
-                let _ = chat.try_send(frame.clone());
+                let _ = chat.push(frame.clone());
             }
         }
         Ok(())
