@@ -18,6 +18,7 @@ pub mod hash;
 pub mod limits;
 pub mod pb;
 pub mod state;
+pub mod text;
 pub mod voice;
 
 pub use hash::StateHash;

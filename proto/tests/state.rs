@@ -163,6 +163,43 @@ fn rejects_bad_text() {
 }
 
 #[test]
+fn names_refuse_bidi_invisible_and_control_characters_by_code_point() {
+    let mut s = state();
+    for (bad, code) in [
+        ("eve\u{202E}nimda", "U+202E"),
+        ("ad\u{200B}min", "U+200B"),
+        ("a\u{2066}b", "U+2066"),
+        ("\u{FEFF}admin", "U+FEFF"),
+        ("x\u{1b}]0;pwned\u{7}", "U+001B"),
+        ("del\u{7f}", "U+007F"),
+        ("csi\u{9b}2J", "U+009B"),
+    ] {
+        let message = err(&mut s, room(1, 0, bad)).to_string();
+        assert!(
+            message.starts_with(&format!("invalid room name: {code} is "))
+                && message.contains("remove it"),
+            "{bad:?}: {message}"
+        );
+    }
+    // Descriptions keep newlines, not other control characters.
+    let with_description = |d: &str| {
+        Kind::AddRoom(Room {
+            description: d.into(),
+            ..match room(1, 0, "Lobby") {
+                Kind::AddRoom(r) => r,
+                _ => unreachable!(),
+            }
+        })
+    };
+    let message = err(&mut s, with_description("line\r\n")).to_string();
+    assert!(message.contains("U+000D"), "{message}");
+    s.apply(&change(with_description(
+        "two\nlines, \u{5e9}\u{5dc}\u{5d5}\u{5dd}",
+    )))
+    .unwrap();
+}
+
+#[test]
 fn removing_a_room_takes_its_subtree_in_one_change() {
     let mut s = state();
     add_room(&mut s, 1, 0, "A");

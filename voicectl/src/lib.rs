@@ -10,18 +10,22 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use commands::{Failure, Output};
+use voiced_client::text::printable_multiline;
 
 /// Exit code: the command failed.
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code: the daemon is not running.
 pub const EXIT_NOT_RUNNING: u8 = 3;
 
+/// Prints a command's output. Text from other users is escaped where it
+/// is rendered; the whole text passes [`printable_multiline`] once more so
+/// that nothing a peer sent drives the terminal, whatever command shows it.
 fn print(o: &Output, json: bool) {
     let mut stdout = std::io::stdout().lock();
     let r = if json && !o.json.is_null() {
-        writeln!(stdout, "{}", o.json)
+        writeln!(stdout, "{}", render::json_line(&o.json))
     } else {
-        write!(stdout, "{}", o.text)
+        write!(stdout, "{}", printable_multiline(&o.text))
     };
     // A closed pipe (`voicectl ... | head`) is not an error worth a message.
     let _ = r.and_then(|()| stdout.flush());
@@ -31,10 +35,11 @@ fn fail(message: &str, json: bool, code: u8) -> ExitCode {
     if json {
         println!(
             "{}",
-            serde_json::json!({"error": message, "exit_code": code})
+            render::json_line(&serde_json::json!({"error": message, "exit_code": code}))
         );
     }
-    eprintln!("voicectl: {message}");
+    // Errors may quote a server (a kick reason, a refusal).
+    eprintln!("voicectl: {}", printable_multiline(message));
     ExitCode::from(code)
 }
 
@@ -43,7 +48,9 @@ pub fn run(cli: cli::Cli) -> ExitCode {
     if let Some(r) = commands::offline(&cli) {
         return match r {
             Ok(o) => {
-                print(&o, false);
+                // Our own completion scripts and man page: printed as they are.
+                let mut stdout = std::io::stdout().lock();
+                let _ = write!(stdout, "{}", o.text).and_then(|()| stdout.flush());
                 ExitCode::SUCCESS
             }
             Err(Failure::Other(m)) => fail(&m, cli.json, EXIT_FAILED),

@@ -5,6 +5,7 @@ use voice_proto::hash::hex;
 use voice_proto::pb::control::{self as c, event};
 use voice_proto::pb::wire::{self as w, StateSnapshot};
 use voiced_client::names::{format_time_ms, state_name, voice_mode_name};
+use voiced_client::text::{printable, printable_multiline};
 
 /// Status as JSON.
 pub fn status_json(s: &c::StatusReply) -> Value {
@@ -36,21 +37,21 @@ pub fn status_text(s: &c::StatusReply, room_path: Option<&str>) -> String {
         Ok(c::ConnectionState::Connected) => {
             out.push_str(&format!(
                 "connected to {} as {} (session {}) in {}\n",
-                s.server,
-                s.display_name,
+                printable(&s.server),
+                printable(&s.display_name),
                 s.session_id,
-                room_path.unwrap_or("?")
+                printable(room_path.unwrap_or("?"))
             ));
         }
         Ok(c::ConnectionState::Reconnecting) => {
             out.push_str(&format!(
                 "reconnecting to {} (next attempt at {})\n",
-                s.server,
+                printable(&s.server),
                 format_time_ms(s.next_attempt_ms)
             ));
         }
         Ok(c::ConnectionState::Connecting) => {
-            out.push_str(&format!("connecting to {}\n", s.server));
+            out.push_str(&format!("connecting to {}\n", printable(&s.server)));
         }
         _ => out.push_str(&format!("{state}\n")),
     }
@@ -64,7 +65,7 @@ pub fn status_text(s: &c::StatusReply, room_path: Option<&str>) -> String {
         out.push_str(&format!("fingerprint: {}\n", s.fingerprint));
     }
     if !s.last_error.is_empty() {
-        out.push_str(&format!("last error: {}\n", s.last_error));
+        out.push_str(&format!("last error: {}\n", printable(&s.last_error)));
     }
     out
 }
@@ -125,13 +126,17 @@ pub fn rooms_text(snap: &StateSnapshot, me: u32) -> String {
             return;
         };
         let indent = "  ".repeat(depth);
-        let name = if id == 0 { "/" } else { room.name.as_str() };
+        let name = if id == 0 {
+            "/".into()
+        } else {
+            printable(&room.name)
+        };
         out.push_str(&format!("{indent}{name}\n"));
         for s in snap.sessions.iter().filter(|s| s.room == id) {
             let mark = if s.id == me { " (me)" } else { "" };
             out.push_str(&format!(
                 "{indent}  - {}{mark}{}\n",
-                s.name,
+                printable(&s.name),
                 session_flags(s)
             ));
         }
@@ -186,9 +191,9 @@ pub fn users_text(snap: &StateSnapshot, me: u32) -> String {
         out.push_str(&format!(
             "{:<4} {:<20} {}  {}{mark}{}\n",
             s.id,
-            s.name,
+            printable(&s.name),
             &hex(&s.public_key)[..16.min(s.public_key.len() * 2)],
-            room_path(snap, s.room).unwrap_or_default(),
+            printable(&room_path(snap, s.room).unwrap_or_default()),
             session_flags(s)
         ));
     }
@@ -207,14 +212,48 @@ pub fn chat_json(m: &w::ChatMessage) -> Value {
     })
 }
 
-/// A chat message for people.
+/// A chat message for people: the sender's name escaped
+/// ([`printable`]), the text escaped but for newlines and tabs, and its
+/// lines after the first indented so that no message can pass for another.
 pub fn chat_text(m: &w::ChatMessage) -> String {
     format!(
         "[{}] {}: {}",
         format_time_ms(m.time_ms),
-        m.sender_name,
-        m.text
+        printable(&m.sender_name),
+        printable_multiline(&m.text).replace('\n', "\n    ")
     )
+}
+
+/// A JSON value as one line, with every character a terminal could obey
+/// or that hides or reorders text written as a `\uXXXX` escape (serde_json
+/// escapes only C0 controls): the same data for a script, safe on a screen.
+pub fn json_line(value: &Value) -> String {
+    struct Escaping;
+    impl serde_json::ser::Formatter for Escaping {
+        fn write_string_fragment<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+            fragment: &str,
+        ) -> std::io::Result<()> {
+            for c in fragment.chars() {
+                if voice_proto::text::classify(c).is_some() {
+                    let mut units = [0u16; 2];
+                    for unit in c.encode_utf16(&mut units) {
+                        write!(writer, "\\u{unit:04x}")?;
+                    }
+                } else {
+                    let mut buf = [0u8; 4];
+                    writer.write_all(c.encode_utf8(&mut buf).as_bytes())?;
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, Escaping);
+    // Serialising a Value to a Vec cannot fail.
+    let _ = serde::Serialize::serialize(value, &mut ser);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 fn change_json(c: &w::Change) -> Value {

@@ -3,6 +3,7 @@
 
 use assert_cmd::Command;
 use serde_json::Value;
+use voice_proto::pb::control as c;
 use voice_testkit::{TestDaemon, TestServer};
 
 /// A voice-server without a password and a voiced, on their own runtime.
@@ -153,4 +154,129 @@ fn connect_rooms_chat_and_explain_from_the_command_line() {
     assert_eq!(w.text(&["rooms"]), "/\n  - Ada (me) [muted]\n");
     let status = w.json(&["disconnect"]);
     assert_eq!(status["state"], "disconnected");
+}
+
+/// Issue 16, hole 11: another user (Eve, a second real daemon) tries a name
+/// with a right-to-left override and chat with escape sequences; what Ada's
+/// real `voicectl` prints holds no ESC byte and no bidi control.
+#[test]
+fn hostile_names_are_refused_and_peer_text_never_drives_a_terminal() {
+    let w = World::start();
+    w.json(&["connect", &w.server, "--accept-new", "--name", "Ada"]);
+    let eve = w._rt.block_on(TestDaemon::start());
+    let eve_cmd = |args: &[&str]| {
+        let mut c = Command::cargo_bin("voicectl").unwrap();
+        c.arg("--socket").arg(&eve.socket).args(args);
+        c
+    };
+
+    // "eve\u{202E}nimda" would show as "eveadmin": refused, and the error
+    // names the character and says what to do.
+    let out = eve_cmd(&[
+        "connect",
+        &w.server,
+        "--accept-new",
+        "--name",
+        "eve\u{202E}nimda",
+    ])
+    .assert()
+    .code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("U+202E"), "{err}");
+    assert!(err.contains("remove it"), "{err}");
+    assert!(
+        !err.contains('\u{202E}'),
+        "the error shows the character raw: {err}"
+    );
+
+    eve_cmd(&["connect", &w.server, "--accept-new", "--name", "Eve"])
+        .assert()
+        .success();
+    // Escape sequences in chat: refused by the server; Eve's daemon reports
+    // the refusal (chat is sent without waiting), naming the character.
+    let mut eve_events = w._rt.block_on(async {
+        eve.client()
+            .await
+            .watch(c::WatchRequest { levels: false })
+            .await
+            .unwrap()
+            .into_inner()
+    });
+    let mut refusal = |text: &str| {
+        eve_cmd(&["say", text]).assert().success();
+        w._rt.block_on(async {
+            tokio::time::timeout(voice_testkit::WAIT, async {
+                loop {
+                    let e = eve_events.message().await.unwrap().unwrap();
+                    if let Some(c::event::Kind::Error(e)) = e.kind {
+                        return e.message;
+                    }
+                }
+            })
+            .await
+            .expect("the refusal reaches Eve")
+        })
+    };
+    let err = refusal("\u{1b}]0;pwned\u{7}\u{1b}[2J");
+    assert!(err.contains("U+001B") && err.contains("remove it"), "{err}");
+    let err = refusal("csi \u{9b}2J");
+    assert!(err.contains("U+009B"), "{err}");
+    // Bidi controls may travel in chat, newlines too: shown escaped.
+    eve_cmd(&["say", "hi \u{202E}gpj.exe\nline two"])
+        .assert()
+        .success();
+    eve_cmd(&["say", "plain"]).assert().success();
+
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("voicectl"))
+        .arg("--socket")
+        .arg(&w.socket)
+        .args(["chat", "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut printed = Vec::new();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = Vec::new();
+        let n = std::io::BufRead::read_until(&mut reader, b'\n', &mut line).unwrap();
+        assert_ne!(n, 0, "chat ended before the last message");
+        printed.extend_from_slice(&line);
+        if line.ends_with(b"Eve: plain\n") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = String::from_utf8(printed).unwrap();
+    assert!(
+        !text.contains('\u{1b}'),
+        "ESC reached the terminal: {text:?}"
+    );
+    assert!(
+        !text.contains('\u{9b}'),
+        "CSI reached the terminal: {text:?}"
+    );
+    assert!(
+        !text.contains('\u{202E}'),
+        "RLO reached the terminal: {text:?}"
+    );
+    assert!(!text.contains("pwned"), "{text:?}");
+    assert!(
+        text.contains("Eve: hi \\u{202E}gpj.exe\n    line two"),
+        "{text:?}"
+    );
+
+    // JSON for scripts: the same data, escaped too.
+    let out = w.cmd().args(["--json", "chat"]).assert().success();
+    let raw = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(!raw.contains('\u{202E}'), "{raw}");
+    assert!(raw.contains("\\u202e"), "{raw}");
+    let history: Value = serde_json::from_str(&raw).unwrap();
+    assert!(
+        history[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("hi \u{202E}gpj.exe\nline two")
+    );
+    drop(eve);
 }

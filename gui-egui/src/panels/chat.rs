@@ -3,6 +3,7 @@
 use eframe::egui;
 use voice_proto::pb::control::ConnectionState;
 use voice_proto::pb::wire::ChatMessage;
+use voiced_client::text::{printable, printable_multiline};
 
 use crate::App;
 use crate::link::Command;
@@ -122,9 +123,10 @@ fn message_ui(ui: &mut egui::Ui, message: &ChatMessage) {
         ui.spacing_mut().item_spacing.x = 0.0;
         ui.weak(clock(message.time_ms)).on_hover_text("UTC");
         ui.label(" ");
-        ui.label(egui::RichText::new(&message.sender_name).strong());
+        ui.label(egui::RichText::new(printable(&message.sender_name)).strong());
         ui.label(": ");
-        for piece in pieces(&message.text) {
+        let text = printable_multiline(&message.text);
+        for piece in pieces(&text) {
             match piece {
                 Piece::Text(text) => {
                     ui.label(text);

@@ -4,6 +4,7 @@
 
 use eframe::egui;
 use voice_proto::pb::wire::{Permission, Session};
+use voiced_client::text::{printable, printable_multiline};
 use voiced_client::tree::{Row, RowKind};
 
 use crate::App;
@@ -32,7 +33,8 @@ pub fn room_label(name: &str, here: bool) -> String {
 
 /// The accessible label of a user row: name, "(you)", and mute/deaf marks.
 pub fn user_label(session: &Session, own: bool) -> String {
-    let mut label = session.name.clone();
+    // Names from other users: bidi and invisible characters shown escaped.
+    let mut label = printable(&session.name).into_owned();
     if own {
         label.push_str(" (you)");
     }
@@ -107,7 +109,7 @@ fn row_ui(ui: &mut egui::Ui, app: &mut App, row: Row) {
                 let name = if id == voice_proto::state::ROOT && room.name.is_empty() {
                     "Server".to_owned()
                 } else {
-                    room.name.clone()
+                    printable(&room.name).into_owned()
                 };
                 let selected = app.selected == Some(row.kind);
                 let text = egui::RichText::new(room_label(&name, here)).strong();
@@ -115,7 +117,7 @@ fn row_ui(ui: &mut egui::Ui, app: &mut App, row: Row) {
                 let response = if room.description.is_empty() {
                     response
                 } else {
-                    response.on_hover_text(room.description.clone())
+                    response.on_hover_text(printable_multiline(&room.description).into_owned())
                 };
                 if response.clicked() {
                     app.selected = Some(row.kind);
@@ -197,7 +199,7 @@ fn row_ui(ui: &mut egui::Ui, app: &mut App, row: Row) {
                             .fixed_pos(pos + egui::vec2(12.0, 4.0))
                             .order(egui::Order::Tooltip)
                             .show(ui.ctx(), |ui| {
-                                ui.label(format!("Move {}", session.name));
+                                ui.label(format!("Move {}", printable(&session.name)));
                             });
                     }
                 }

@@ -2,6 +2,7 @@
 
 use eframe::egui;
 use voice_proto::pb::control::ConnectionState;
+use voiced_client::text::printable;
 
 use crate::App;
 use crate::app::now_ms;
@@ -26,7 +27,7 @@ pub fn connection_text(app: &App, now_ms: u64) -> String {
             let wait = status.next_attempt_ms.saturating_sub(now_ms);
             let mut text = format!("Reconnecting to {server} in {:.1} s", wait as f64 / 1000.0);
             if !status.last_error.is_empty() {
-                text.push_str(&format!(" ({})", status.last_error));
+                text.push_str(&format!(" ({})", printable(&status.last_error)));
             }
             text
         }
@@ -34,7 +35,7 @@ pub fn connection_text(app: &App, now_ms: u64) -> String {
             if status.last_error.is_empty() {
                 "Disconnected".to_owned()
             } else {
-                format!("Disconnected: {}", status.last_error)
+                format!("Disconnected: {}", printable(&status.last_error))
             }
         }
     }

@@ -3,6 +3,7 @@
 
 use eframe::egui;
 use voice_proto::pb::wire::{Permission, Session};
+use voiced_client::text::printable;
 use voiced_client::tree::RowKind;
 
 use crate::App;
@@ -12,7 +13,7 @@ use crate::link::Command;
 pub fn user_menu_ui(ui: &mut egui::Ui, app: &mut App, session: &Session) {
     let id = session.id;
     let own = id == app.model.session_id();
-    ui.label(egui::RichText::new(&session.name).strong());
+    ui.label(egui::RichText::new(printable(&session.name)).strong());
     ui.separator();
     if !own {
         let mut volume = app.model.volume(id);

@@ -10,6 +10,7 @@ use crate::pb::wire::{
     Session, SessionFlags, SessionMove, SessionRemove, SessionRename, SessionRoles, SharedFile,
     acl_rule::Subject,
 };
+use crate::text::{CodePoint, refusal, unsafe_in_name};
 
 impl State {
     /// Applies a change after checking it completely, and returns its
@@ -440,8 +441,11 @@ impl State {
         }
     }
 
-    /// Names: not empty, no surrounding spaces, no control characters, bounded.
-    /// Descriptions may be empty and may hold newlines.
+    /// Names: not empty, no surrounding spaces, bounded, and none of the
+    /// characters [`crate::text::classify`] finds unsafe (control, bidi,
+    /// invisible), so that no name can pass for another or drive a terminal.
+    /// Descriptions may be empty and may hold newlines, no other control
+    /// characters.
     pub(super) fn check_text(
         &self,
         what: &'static str,
@@ -462,11 +466,17 @@ impl State {
                 return invalid("must not start or end with spaces".into());
             }
         }
-        if text
-            .chars()
-            .any(|c| c.is_control() && !(is_description && c == '\n'))
-        {
-            return invalid("must not contain control characters".into());
+        if is_description {
+            // Free text: newlines may stay; bidi and invisible characters
+            // are escaped by front ends on output.
+            if let Some(c) = text.chars().find(|&c| c.is_control() && c != '\n') {
+                return invalid(format!(
+                    "{} is a control character; remove it (descriptions may hold newlines, no other control characters)",
+                    CodePoint(c)
+                ));
+            }
+        } else if let Some((c, kind)) = unsafe_in_name(text) {
+            return invalid(refusal(c, kind));
         }
         Ok(())
     }

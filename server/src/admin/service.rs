@@ -198,6 +198,11 @@ impl Admin for AdminService {
 
     async fn kick(&self, req: Request<KickRequest>) -> Result<Response<Empty>, Status> {
         let req = req.into_inner();
+        // The reason reaches the user's terminal (and the ban record).
+        let req = KickRequest {
+            reason: voice_proto::text::strip_controls(&req.reason),
+            ..req
+        };
         let target = self.target(&req.user).await?;
         let Some(id) = target.session else {
             return Err(Status::not_found("that user is not connected"));
@@ -213,6 +218,11 @@ impl Admin for AdminService {
 
     async fn ban(&self, req: Request<BanRequest>) -> Result<Response<Empty>, Status> {
         let req = req.into_inner();
+        // The reason reaches the user's terminal (and the ban record).
+        let req = BanRequest {
+            reason: voice_proto::text::strip_controls(&req.reason),
+            ..req
+        };
         let target = self.target(&req.user).await?;
         self.hub
             .ban_key(&target.key, &req.reason, req.seconds)

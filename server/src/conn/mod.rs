@@ -166,7 +166,11 @@ async fn control_loop(
                 .await
             }
             Some(In::Explain(req)) => hub.explain(id, req).await,
-            Some(In::Kick(req)) => hub.kick(id, req).await,
+            Some(In::Kick(mut req)) => {
+                // The reason reaches the victim's terminal (and the ban record).
+                req.reason = voice_proto::text::strip_controls(&req.reason);
+                hub.kick(id, req).await
+            }
             Some(In::Register(req)) => hub.register(id, req).await,
             Some(In::Reception(report)) => hub.reception(id, report).await,
             Some(In::Authenticate(_)) | Some(In::Hello(_)) | Some(In::Chat(_)) | None => {

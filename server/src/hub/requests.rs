@@ -169,6 +169,13 @@ impl Hub {
                 self.config.max_message_len
             ));
         }
+        // Escape sequences would reach other users' terminals.
+        if let Some(c) = voice_proto::text::control_in_message(text) {
+            return Err(format!(
+                "the message holds {}, a control character; remove it (messages may hold newlines and tabs, no other control characters)",
+                voice_proto::text::CodePoint(c)
+            ));
+        }
         let mut inner = self.inner.lock().await;
         let Some(session) = inner.state.session(id) else {
             return Err("you are not connected".to_owned());

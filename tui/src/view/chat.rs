@@ -5,6 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
+use voiced_client::text::{printable, printable_multiline};
 
 use super::clock;
 use super::layout::inner;
@@ -34,8 +35,17 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     // scrollback offset, counted in messages) is full.
     let mut lines: Vec<Line<'_>> = Vec::new();
     for message in app.mirror.chat.in_room(room).rev().skip(app.chat_scroll) {
-        let head = format!("{} {}: ", clock(message.time_ms), message.sender_name);
-        let mut wrapped = wrap(&head, &message.text, width);
+        // Text from other users is escaped; a cell holds no line break, so
+        // a newline shows as ↵.
+        let head = format!(
+            "{} {}: ",
+            clock(message.time_ms),
+            printable(&message.sender_name)
+        );
+        let text = printable_multiline(&message.text)
+            .replace('\n', " ↵ ")
+            .replace('\t', " ");
+        let mut wrapped = wrap(&head, &text, width);
         let first = wrapped.remove(0);
         let mut block_lines = vec![Line::from(vec![
             Span::styled(first.0, Style::new().fg(Color::DarkGray)),

@@ -5,6 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+use voiced_client::text::printable;
 
 use super::layout::centered;
 use crate::model::{App, DaemonLink};
@@ -25,7 +26,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             Line::styled("    systemctl --user start voiced", cmd),
             Line::raw(""),
             Line::styled(format!("Socket: {}", app.socket), dim),
-            Line::styled(format!("Last error: {error}"), dim),
+            Line::styled(format!("Last error: {}", printable(error)), dim),
             Line::styled(
                 format!("Retrying every second (attempt {attempts}).  q: quit"),
                 dim,

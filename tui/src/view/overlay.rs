@@ -6,6 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 use voice_proto::pb::control::TrustPrompt;
+use voiced_client::text::printable;
 
 use super::layout::centered;
 use crate::model::{App, ConnectDialog, ConnectEntry, Modal, PromptKind};
@@ -54,7 +55,8 @@ pub(super) fn render(app: &App, modal: &Modal, area: Rect, buf: &mut Buffer) {
         Modal::ConfirmDelete { room, name } => {
             let lines = vec![
                 Line::raw(format!(
-                    "Delete room \"{name}\" ({})?",
+                    "Delete room \"{}\" ({})?",
+                    printable(name),
                     room_path(app, *room)
                 )),
                 Line::raw("Its sub-rooms go with it."),
@@ -222,7 +224,7 @@ fn room_path(app: &App, room: u32) -> String {
         .state
         .as_ref()
         .and_then(|s| s.path(room))
-        .unwrap_or_else(|| room.to_string())
+        .map_or_else(|| room.to_string(), |p| printable(&p).into_owned())
 }
 
 fn dim() -> Style {

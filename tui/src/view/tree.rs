@@ -6,6 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 use voice_proto::pb::control::ConnectionState;
+use voiced_client::text::printable;
 
 use super::layout::{inner, tree_offset};
 use crate::model::{App, Focus, Row, RowKind};
@@ -54,7 +55,7 @@ fn row_line<'a>(app: &'a App, state: &'a voice_proto::State, row: &Row) -> Line<
     let indent = "  ".repeat(row.depth);
     match row.kind {
         RowKind::Room(id) => {
-            let name = state.room(id).map_or("?", |r| r.name.as_str());
+            let name = state.room(id).map_or("?".into(), |r| printable(&r.name));
             let here = id == app.mirror.current_room();
             let name_style = if here {
                 Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
@@ -91,7 +92,7 @@ fn row_line<'a>(app: &'a App, state: &'a voice_proto::State, row: &Row) -> Line<
             } else {
                 Style::new()
             };
-            spans.push(Span::styled(user.name.as_str(), name_style));
+            spans.push(Span::styled(printable(&user.name), name_style));
             if own {
                 spans.push(Span::styled(" (you)", Style::new().fg(Color::DarkGray)));
             }

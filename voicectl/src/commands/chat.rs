@@ -59,7 +59,7 @@ pub async fn follow(
     let mut seen = HashSet::new();
     let print = |m: &ChatMessage| -> bool {
         let line = if json {
-            render::chat_json(m).to_string()
+            render::json_line(&render::chat_json(m))
         } else {
             render::chat_text(m)
         };

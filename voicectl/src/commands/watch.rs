@@ -15,7 +15,7 @@ pub async fn watch(client: &mut Client, levels: bool) -> Result<Output, Failure>
     let mut stream = client.watch(c::WatchRequest { levels }).await?.into_inner();
     while let Some(e) = stream.message().await? {
         let mut stdout = std::io::stdout().lock();
-        if writeln!(stdout, "{}", render::event_json(&e))
+        if writeln!(stdout, "{}", render::json_line(&render::event_json(&e)))
             .and_then(|()| stdout.flush())
             .is_err()
         {

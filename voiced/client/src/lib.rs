@@ -9,6 +9,8 @@
 //! - [`mirror`]: one mirror of the daemon's reports (status, state with a
 //!   resync that is asked for once, chat, trust prompts);
 //! - [`trust`]: trust prompts as typed data (never read from text);
+//! - [`owner`]: only this user at either end of the socket;
+//! - [`text`]: text from other users made safe to show (escapes);
 //! - [`names`], [`status`], [`tree`], [`chat`]: the words, readings, room rows
 //!   and chat log every front end shows alike.
 //!
@@ -25,7 +27,9 @@ pub mod link;
 pub mod local;
 pub mod mirror;
 pub mod names;
+pub mod owner;
 pub mod status;
+pub mod text;
 pub mod tree;
 pub mod trust;
 
@@ -127,15 +131,42 @@ pub const HOW_TO_START: &str = "start it with `voiced &` or `systemctl --user st
 #[cfg(windows)]
 pub const HOW_TO_START: &str = "start it with `start /b voiced` (or from the Startup folder)";
 
-/// The daemon could not be reached.
+/// The daemon could not be reached (or what answers is refused: see
+/// [`owner`]).
 #[derive(Debug, thiserror::Error)]
-#[error("voiced is not running (no answer on {}): {HOW_TO_START}", path.display())]
+#[error("{}", self.describe())]
 pub struct NotRunning {
     /// The socket that was tried.
     pub path: PathBuf,
     /// Why the connection failed.
     #[source]
     pub source: tonic::transport::Error,
+}
+
+impl NotRunning {
+    /// The refusal of a socket that another user serves, if that is why.
+    pub fn refused(&self) -> Option<&std::io::Error> {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&self.source);
+        while let Some(e) = cause {
+            if let Some(io) = e.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::PermissionDenied
+            {
+                return Some(io);
+            }
+            cause = e.source();
+        }
+        None
+    }
+
+    fn describe(&self) -> String {
+        match self.refused() {
+            Some(refusal) => format!("cannot use voiced's socket: {refusal}"),
+            None => format!(
+                "voiced is not running (no answer on {}): {HOW_TO_START}",
+                self.path.display()
+            ),
+        }
+    }
 }
 
 /// A gRPC client of the daemon listening on `path`.

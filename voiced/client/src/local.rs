@@ -37,9 +37,19 @@ pub fn socket_arg(arg: &str) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// Opens a connection to the local socket at `path`.
+/// Opens a connection to the local socket at `path`; on Unix only to a
+/// voiced of this user (the uid the kernel reports for the listener, see
+/// [`crate::owner`]): a socket served by another user is refused with an
+/// error of kind `PermissionDenied` that says so.
 pub async fn connect(path: &Path) -> io::Result<Stream> {
-    Stream::connect(name(path)?).await
+    let stream = Stream::connect(name(path)?).await?;
+    #[cfg(unix)]
+    {
+        use interprocess::local_socket::traits::StreamCommon as _;
+        let peer = stream.peer_creds().ok().and_then(|c| c.euid());
+        crate::owner::check_peer(peer, crate::owner::my_uid(), path, "voiced")?;
+    }
+    Ok(stream)
 }
 
 #[cfg(test)]

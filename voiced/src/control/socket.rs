@@ -39,9 +39,10 @@ pub struct Listener {
     inner: LocalListener,
 }
 
-/// Binds the socket at `path` (its directory made 0700 if new; the socket
-/// 0600 from the start, with no window in which others could connect),
-/// replacing a stale socket and refusing a live one.
+/// Binds the socket at `path` (its directory made 0700 if new, and refused
+/// unless it is ours and not writable by others; the socket 0600 from the
+/// start, with no window in which others could connect), replacing a stale
+/// socket and refusing a live one.
 pub async fn bind(path: &Path) -> Result<Listener, SocketError> {
     let io = |source| SocketError::Io {
         path: path.to_path_buf(),
@@ -55,6 +56,9 @@ pub async fn bind(path: &Path) -> Result<Listener, SocketError> {
     {
         if let Some(dir) = path.parent() {
             crate::fsutil::create_private_dir(dir).map_err(io)?;
+            // A directory someone else made or may write to could hand our
+            // socket to them (see `voiced_client::owner`).
+            voiced_client::owner::check_dir(dir).map_err(io)?;
         }
         if std::fs::symlink_metadata(path).is_ok() {
             tracing::info!(socket = %path.display(), "replacing a stale socket");
@@ -95,13 +99,42 @@ fn owner_only() -> io::Result<interprocess::os::windows::security_descriptor::Se
 impl Listener {
     /// The accepted connections, for tonic's `serve_with_incoming*`. When the
     /// stream is dropped the listener goes with it and, on Unix, its socket
-    /// file is removed.
+    /// file is removed. On Unix a connection from another user (the uid the
+    /// kernel reports for it) is closed at once and never served.
     pub fn incoming(self) -> impl Stream<Item = io::Result<Connection>> + Send + 'static {
         futures_util::stream::unfold(self.inner, |listener| async move {
-            let accepted = listener.accept().await.map(Connection);
-            Some((accepted, listener))
+            loop {
+                let accepted = listener.accept().await;
+                match accepted {
+                    Ok(stream) if !from_me(&stream) => continue,
+                    accepted => return Some((accepted.map(Connection), listener)),
+                }
+            }
         })
     }
+}
+
+/// Whether the peer of an accepted connection runs as this user (logged
+/// when not).
+#[cfg(unix)]
+fn from_me(stream: &LocalStream) -> bool {
+    use interprocess::local_socket::traits::StreamCommon as _;
+    let peer = stream.peer_creds().ok().and_then(|c| c.euid());
+    let me = voiced_client::owner::my_uid();
+    match voiced_client::owner::check_peer(peer, me, Path::new("the control socket"), "client") {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("refused a control connection: {e}");
+            false
+        }
+    }
+}
+
+/// Whether the peer of an accepted connection runs as this user: the named
+/// pipe's security descriptor already admits no one else.
+#[cfg(not(unix))]
+fn from_me(_stream: &LocalStream) -> bool {
+    true
 }
 
 /// One front end's connection to the control socket.

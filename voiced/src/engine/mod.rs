@@ -3,6 +3,7 @@
 //! trust. It holds no global state, so it can run embedded in any process;
 //! the daemon wraps it in the gRPC control API.
 
+mod chat_log;
 mod link;
 mod manager;
 mod ops;
@@ -18,7 +19,6 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use voice_proto::StateHash;
 use voice_proto::pb::control::{ConnectionState, Event, StateReply, StatusReply, event};
-use voice_proto::pb::wire::ChatMessage;
 
 use crate::audio::AudioEngine;
 use crate::config::Config;
@@ -31,8 +31,7 @@ use crate::paths::Paths;
 pub use link::Link;
 pub use settings::VoiceSettings;
 
-/// Chat messages kept for `ChatHistory`.
-pub const CHAT_HISTORY: usize = 1000;
+pub use chat_log::{CHAT_HISTORY, CHAT_HISTORY_BYTES, ChatLog};
 
 /// Where the connection is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,7 +69,7 @@ pub(crate) struct EngineState {
     /// Password and display name of the current server, reused when the
     /// same server is connected again without them (e.g. `claim-admin`).
     pub(crate) last_login: (String, String),
-    pub(crate) chat: VecDeque<ChatMessage>,
+    pub(crate) chat: ChatLog,
     pub(crate) voice: VoiceSettings,
     /// Fingerprints trusted for this run only (`Trust` with `permanent = false`).
     pub(crate) session_pins: HashMap<String, String>,
@@ -141,7 +140,7 @@ impl Engine {
                     mirror: None,
                     last_room: 0,
                     last_login: (String::new(), String::new()),
-                    chat: VecDeque::new(),
+                    chat: ChatLog::default(),
                     voice: VoiceSettings::default(),
                     session_pins: HashMap::new(),
                     listener_reports: voice::ListenerReports::default(),

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use voice_proto::pb::control::{ErrorEvent, StateReply, event};
 use voice_proto::pb::wire::{SnapshotRequest, client_msg, server_msg};
 
+use super::Engine;
 use super::link::{Link, Reply};
-use super::{CHAT_HISTORY, Engine};
 use crate::connection::frames::{FrameReader, StreamError};
 use crate::connection::mirror::UpdateOutcome;
 
@@ -30,6 +30,11 @@ pub(super) fn spawn(
     tokio::spawn(async move { read_voice(&e3, generation, &l3).await });
 }
 
+/// Speakers tracked as talking at once (the same budget as the mixer's
+/// decoders, 64): when full, ids that are no session of the state are
+/// forgotten, and a new speaker beyond it gets no `Talking` event.
+const MAX_TALKING: usize = voice_audio::playback::MAX_SPEAKERS;
+
 /// Voice datagrams: handed to the audio engine; talk bursts become
 /// `Talking` events (the payload is never decoded here).
 async fn read_voice(engine: &Engine, generation: u64, link: &Arc<Link>) {
@@ -45,10 +50,19 @@ async fn read_voice(engine: &Engine, generation: u64, link: &Arc<Link>) {
             continue;
         };
         engine.inner.audio.play(&v);
+        let new_speaker = !v.end_of_burst() && !talking.contains(&v.speaker);
+        if new_speaker && talking.len() >= MAX_TALKING {
+            let st = engine.lock();
+            if let Some(m) = st.mirror.as_ref() {
+                talking.retain(|id| m.state().session(*id).is_some());
+            }
+        }
         let change = if v.end_of_burst() {
             talking.remove(&v.speaker).then_some(false)
-        } else {
+        } else if talking.len() < MAX_TALKING || !new_speaker {
             talking.insert(v.speaker).then_some(true)
+        } else {
+            None
         };
         if let Some(on) = change {
             engine.emit(event::Kind::Talking(voice_proto::pb::control::Talking {
@@ -186,11 +200,7 @@ async fn read_chat(
 impl Engine {
     fn receive_chat(&self, c: voice_proto::pb::wire::ChatMessage) {
         {
-            let mut st = self.lock();
-            st.chat.push_back(c.clone());
-            while st.chat.len() > CHAT_HISTORY {
-                st.chat.pop_front();
-            }
+            self.lock().chat.push(c.clone());
         }
         self.emit(event::Kind::Chat(c));
     }

@@ -9,6 +9,14 @@ use crate::{AudioEvent, FRAME_10MS, IncomingPacket, Speaker};
 /// A speaker silent this long is forgotten.
 const IDLE_FORGET: Duration = Duration::from_secs(30);
 
+/// Speakers mixed at once: 64, each with its Opus decoder (about 26 KB),
+/// its jitter buffer (at most `max_delay` plus catch-up of packets) and
+/// 2 × 5760 samples of PCM, so a few MB and 64 decodes per frame at most,
+/// whatever number of speaker ids a server sends. A packet from a new
+/// speaker when all are taken replaces the longest-silent one that is not
+/// talking, or is dropped.
+pub const MAX_SPEAKERS: usize = 64;
+
 /// All remote speakers of the room, mixed.
 #[derive(Debug, Default)]
 pub struct Mixer {
@@ -34,6 +42,10 @@ impl Mixer {
         if self.deafened {
             return;
         }
+        if !self.speakers.contains_key(&voice.speaker) && !self.make_room() {
+            tracing::debug!(speaker = voice.speaker, "too many speakers; packet dropped");
+            return;
+        }
         let stream = match self.speakers.entry(voice.speaker) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
@@ -47,6 +59,32 @@ impl Mixer {
             }
         };
         stream.receive(voice.seq, voice.end_of_burst, voice.opus, now);
+    }
+
+    /// Makes room for one more speaker under [`MAX_SPEAKERS`] by forgetting
+    /// the longest-silent one that is not talking; false if all are talking.
+    fn make_room(&mut self) -> bool {
+        if self.speakers.len() < MAX_SPEAKERS {
+            return true;
+        }
+        let quietest = self
+            .speakers
+            .iter()
+            .filter(|(_, s)| !s.is_talking())
+            .min_by_key(|(_, s)| s.last_packet())
+            .map(|(id, _)| *id);
+        match quietest {
+            Some(id) => {
+                self.speakers.remove(&id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many speakers have a decoder now (at most [`MAX_SPEAKERS`]).
+    pub fn speaker_count(&self) -> usize {
+        self.speakers.len()
     }
 
     /// Per-user volume (linear gain, 0–4; 1 is unchanged).

@@ -9,6 +9,6 @@ mod speaker;
 
 pub use jitter::{JitterBuffer, JitterSettings, Playout};
 pub use limiter::Limiter;
-pub use mixer::Mixer;
+pub use mixer::{MAX_SPEAKERS, Mixer};
 pub use output_queue::OutputQueue;
 pub use speaker::SpeakerStream;
