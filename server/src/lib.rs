@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod hub;
+mod legacy_names;
 pub mod running;
 pub mod server;
 pub mod store;

@@ -352,6 +352,7 @@ fn load_state(store: &Store, config: &Config) -> Result<State, StartError> {
         roles: store.roles()?,
         ..StateSnapshot::default()
     };
+    crate::legacy_names::clean(store, &mut snapshot)?;
     snapshot.rooms.sort_by_key(|r| r.id);
     snapshot.roles.sort_by(|a, b| a.name.cmp(&b.name));
     if store.meta_text(META_STATE_STORED)?.is_none() {

@@ -206,6 +206,23 @@ impl Store {
         Ok(())
     }
 
+    /// Renames a role in every stored user record that holds it.
+    pub fn rename_role_in_users(&self, old: &str, new: &str) -> Result<(), StoreError> {
+        for entry in self.users.iter() {
+            let (key, value) = entry?;
+            let mut user: User = decode("users", &value)?;
+            if user.roles.iter().any(|r| r == old) {
+                for role in &mut user.roles {
+                    if role == old {
+                        new.clone_into(role);
+                    }
+                }
+                self.users.insert(key, user.encode_to_vec())?;
+            }
+        }
+        Ok(())
+    }
+
     /// The user record of a key.
     pub fn user(&self, key: &[u8]) -> Result<Option<User>, StoreError> {
         self.users

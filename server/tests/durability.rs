@@ -243,3 +243,52 @@ async fn a_login_refused_as_full_stores_nothing_for_its_key() {
     );
     server.stop().await;
 }
+
+/// Names stored before bidi and invisible characters were refused do not
+/// stop the server: they are cleaned at start (and role references with
+/// them), so the state loads and every client can mirror it.
+#[tokio::test]
+async fn names_stored_before_the_unsafe_character_rule_are_cleaned_at_start() {
+    use voice_proto::pb::wire::{AclRule, Role, Room, acl_rule};
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::in_dir(dir.path()).await;
+    server.stop().await;
+    {
+        let store = voice_server::store::Store::open(&dir.path().join("db")).unwrap();
+        store
+            .put_role(&Role {
+                name: "mo\u{200B}d".into(),
+                description: String::new(),
+            })
+            .unwrap();
+        store
+            .put_room(&Room {
+                id: 5,
+                parent: 0,
+                name: "eve\u{202E}nimda".into(),
+                description: "two\nlines\u{1b}[2J".into(),
+                inherit_acl: true,
+                acl: vec![AclRule {
+                    subject: Some(acl_rule::Subject::Role("mo\u{200B}d".into())),
+                    allow: 1,
+                    deny: 0,
+                    apply_here: true,
+                    apply_subs: true,
+                }],
+                ..Room::default()
+            })
+            .unwrap();
+        store.flush_blocking().unwrap();
+    }
+    let server = TestServer::in_dir(dir.path()).await;
+    let client = server.join("reader").await;
+    let room = client.state.room(5).expect("the room survived");
+    assert_eq!(room.name, "evenimda");
+    assert_eq!(room.description, "two\nlines[2J");
+    assert!(client.state.roles().contains_key("mod"));
+    assert!(matches!(
+        &room.acl[0].subject,
+        Some(acl_rule::Subject::Role(r)) if r == "mod"
+    ));
+    server.stop().await;
+}
