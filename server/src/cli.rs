@@ -143,6 +143,16 @@ pub struct Overrides {
     /// How long a throttled address is refused, seconds.
     #[arg(long, env = "VOICE_SERVER_THROTTLE_REFUSE_SECS")]
     pub throttle_refuse_secs: Option<u64>,
+    /// Connections logging in at once.
+    #[arg(long, env = "VOICE_SERVER_MAX_PENDING_LOGINS")]
+    pub max_pending_logins: Option<usize>,
+    /// Pending logins from which peers must prove their address (QUIC
+    /// retry) and per-address caps apply.
+    #[arg(long, env = "VOICE_SERVER_LOGIN_RETRY_THRESHOLD")]
+    pub login_retry_threshold: Option<usize>,
+    /// Pending logins per address (IPv4, or IPv6 /64) under pressure.
+    #[arg(long, env = "VOICE_SERVER_MAX_PENDING_LOGINS_PER_ADDRESS")]
+    pub max_pending_logins_per_address: Option<usize>,
 }
 
 macro_rules! merge {
@@ -212,7 +222,10 @@ impl Cli {
             handshake_timeout_ms,
             throttle_failures,
             throttle_window_secs,
-            throttle_refuse_secs
+            throttle_refuse_secs,
+            max_pending_logins,
+            login_retry_threshold,
+            max_pending_logins_per_address
         );
         Ok(config)
     }

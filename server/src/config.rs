@@ -101,6 +101,18 @@ pub struct Config {
     pub throttle_window_secs: u64,
     /// How long a throttled address is refused, in seconds.
     pub throttle_refuse_secs: u64,
+    /// Connections that may be logging in at once (from the first QUIC
+    /// packet to the end of the voice/1 login); beyond that new connections
+    /// are refused before any TLS work. Default 1024.
+    pub max_pending_logins: usize,
+    /// Pending logins from which the server is under pressure: it asks new
+    /// peers to prove their address (QUIC retry) and caps pending logins per
+    /// address. One address (IPv4, or IPv6 /64) never holds more than this.
+    /// Default 128.
+    pub login_retry_threshold: usize,
+    /// Pending logins one address (IPv4, or IPv6 /64) may hold while the
+    /// server is under pressure. Default 8.
+    pub max_pending_logins_per_address: usize,
 }
 
 impl Default for Config {
@@ -137,6 +149,9 @@ impl Default for Config {
             throttle_failures: 10,
             throttle_window_secs: 120,
             throttle_refuse_secs: 300,
+            max_pending_logins: 1024,
+            login_retry_threshold: 128,
+            max_pending_logins_per_address: 8,
         }
     }
 }

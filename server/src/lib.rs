@@ -7,12 +7,14 @@
 //! - [`admin`] is the gRPC admin socket and its client.
 
 pub mod acme;
+pub mod address;
 pub mod admin;
 pub mod cert_reload;
 pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod hub;
+pub mod pending;
 pub mod running;
 pub mod server;
 pub mod store;
