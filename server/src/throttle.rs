@@ -108,10 +108,10 @@ impl Throttle {
             }
         }
         if !table.entries.contains_key(&key) {
-            if table.entries.len() >= self.capacity {
-                if let Some(oldest) = table.order.pop_front() {
-                    table.entries.remove(&oldest);
-                }
+            if table.entries.len() >= self.capacity
+                && let Some(oldest) = table.order.pop_front()
+            {
+                table.entries.remove(&oldest);
             }
             table.order.push_back(key);
         }

@@ -205,7 +205,10 @@ async fn open_server_with_empty_password_and_generated_password() {
     server.stop().await;
     // The same password after a restart, no longer shown.
     let mut server = TestServer::start(config).await;
-    assert!(server.password.is_empty(), "a kept password is not shown again");
+    assert!(
+        server.password.is_empty(),
+        "a kept password is not shown again"
+    );
     server.password = generated;
     server.join("again").await;
     server.stop().await;

@@ -31,7 +31,10 @@ fn v4(server: &TestServer) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], server.addr.port()))
 }
 
-async fn dual_stack_server(dir: &std::path::Path, tune: impl FnOnce(&mut voice_server::Config)) -> TestServer {
+async fn dual_stack_server(
+    dir: &std::path::Path,
+    tune: impl FnOnce(&mut voice_server::Config),
+) -> TestServer {
     let mut config = config(dir);
     config.listen = "[::]:0".parse().unwrap();
     tune(&mut config);
@@ -65,7 +68,10 @@ async fn stalled_handshakes_from_one_address_do_not_lock_out_another() {
             Err(_) => refused += 1,
         }
     }
-    assert!(!stalled.is_empty(), "the attacker's first connections get in");
+    assert!(
+        !stalled.is_empty(),
+        "the attacker's first connections get in"
+    );
     assert!(refused > 0, "the attacker cannot take every slot");
     // A user from 127.0.0.1 logs in meanwhile.
     let user = endpoint_on("127.0.0.1", &server);
@@ -95,7 +101,9 @@ async fn wrong_passwords_throttle_their_address_and_no_other() {
         login.password = password.to_owned();
         let guesser = guesser.clone();
         async move {
-            let conn = client::connect(&guesser, addr).await.expect("QUIC connects");
+            let conn = client::connect(&guesser, addr)
+                .await
+                .expect("QUIC connects");
             match Client::handshake(conn.clone(), login).await {
                 Some(_) => panic!("logged in"),
                 None => close_of(&conn).await,
