@@ -4,7 +4,7 @@
 //! exporter value of this QUIC connection, so it cannot be replayed on another
 //! connection (the exporter differs per TLS session).
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 /// Domain separation for the signed transcript.
 pub const CONTEXT: &[u8] = b"voice/1 client authentication\0";
@@ -52,7 +52,9 @@ pub fn verify(
     let key_bytes: [u8; 32] = public_key.try_into().map_err(|_| AuthError::BadKey)?;
     let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| AuthError::BadKey)?;
     let signature = Signature::from_slice(signature).map_err(|_| AuthError::BadSignature)?;
-    key.verify(&transcript(nonce, exporter), &signature)
+    // Strict: refuses small-order keys (for which a fixed signature holds
+    // for every transcript) and non-canonical signatures.
+    key.verify_strict(&transcript(nonce, exporter), &signature)
         .map_err(|_| AuthError::BadSignature)?;
     Ok(key)
 }

@@ -164,6 +164,16 @@ pub struct Overrides {
     /// Files one user key may share at once (0 = no limit).
     #[arg(long, env = "VOICE_SERVER_MAX_FILES_PER_KEY")]
     pub max_files_per_key: Option<usize>,
+    /// Connections logging in at once.
+    #[arg(long, env = "VOICE_SERVER_MAX_PENDING_LOGINS")]
+    pub max_pending_logins: Option<usize>,
+    /// Pending logins from which peers must prove their address (QUIC
+    /// retry) and per-address caps apply.
+    #[arg(long, env = "VOICE_SERVER_LOGIN_RETRY_THRESHOLD")]
+    pub login_retry_threshold: Option<usize>,
+    /// Pending logins per address (IPv4, or IPv6 /64) under pressure.
+    #[arg(long, env = "VOICE_SERVER_MAX_PENDING_LOGINS_PER_ADDRESS")]
+    pub max_pending_logins_per_address: Option<usize>,
 }
 
 macro_rules! merge {
@@ -240,7 +250,10 @@ impl Cli {
             max_queue_bytes,
             max_state_bytes,
             max_rooms_per_key,
-            max_files_per_key
+            max_files_per_key,
+            max_pending_logins,
+            login_retry_threshold,
+            max_pending_logins_per_address
         );
         Ok(config)
     }

@@ -123,6 +123,18 @@ pub struct Config {
     pub max_rooms_per_key: usize,
     /// Files one user key may share at once (default 100; 0 = no limit).
     pub max_files_per_key: usize,
+    /// Connections that may be logging in at once (from the first QUIC
+    /// packet to the end of the voice/1 login); beyond that new connections
+    /// are refused before any TLS work. Default 1024.
+    pub max_pending_logins: usize,
+    /// Pending logins from which the server is under pressure: it asks new
+    /// peers to prove their address (QUIC retry) and caps pending logins per
+    /// address. One address (IPv4, or IPv6 /64) never holds more than this.
+    /// Default 128.
+    pub login_retry_threshold: usize,
+    /// Pending logins one address (IPv4, or IPv6 /64) may hold while the
+    /// server is under pressure. Default 8.
+    pub max_pending_logins_per_address: usize,
 }
 
 impl Default for Config {
@@ -166,6 +178,9 @@ impl Default for Config {
             max_state_bytes: 4 << 20,
             max_rooms_per_key: 100,
             max_files_per_key: 100,
+            max_pending_logins: 1024,
+            login_retry_threshold: 128,
+            max_pending_logins_per_address: 8,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! - [`admin`] is the gRPC admin socket and its client.
 
 pub mod acme;
+pub mod address;
 pub mod admin;
 pub mod cert_reload;
 pub mod cli;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod conn;
 pub mod hub;
 mod legacy_names;
+pub mod pending;
 pub mod running;
 pub mod server;
 pub mod store;

@@ -19,6 +19,7 @@ use crate::acme::Acme;
 use crate::cert_reload::FileCert;
 use crate::config::{Config, ConfigError, TlsMode};
 use crate::hub::Hub;
+use crate::pending::{Admission, LoginSlots};
 use crate::store::{Store, StoreError};
 use crate::tls::{self, TlsError};
 
@@ -55,10 +56,15 @@ pub struct Banner {
     /// SHA-256 of the leaf certificate, hex (empty in `acme` mode, where
     /// clients check the certificate against their CA roots instead).
     pub fingerprint: String,
-    /// The password, when the server generated it.
+    /// The password, when the server generated it at this start (it is
+    /// shown once).
     pub generated_password: Option<String>,
-    /// The admin token, until claimed.
+    /// The admin token, when the server issued it at this start (it is
+    /// shown once; it stays valid until a client claims it).
     pub admin_token: Option<String>,
+    /// Where the new password and admin token were written instead of the
+    /// banner, when the banner goes to the systemd journal.
+    pub secrets_file: Option<PathBuf>,
     /// The admin socket.
     pub admin_socket: PathBuf,
     /// The names of the ACME certificate (`acme` mode).
@@ -77,6 +83,21 @@ impl Banner {
                 self.acme_domains.join(", ")
             ));
         }
+        if let Some(file) = &self.secrets_file {
+            lines.push(format!(
+                "secrets: the new password and admin token are in {} (not in the journal)",
+                file.display()
+            ));
+            return lines;
+        }
+        lines.extend(self.secret_lines());
+        lines
+    }
+
+    /// The `password: …` and `admin token: …` lines, for what was generated
+    /// at this start.
+    fn secret_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
         if let Some(p) = &self.generated_password {
             lines.push(format!("password: {p}"));
         }
@@ -123,11 +144,43 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartError {
     move |source| StartError::Io { what, source }
 }
 
-/// Connections that may be logging in at once.
-const MAX_PENDING_LOGINS: usize = 1024;
-
 /// Meta key of a generated password.
 const META_PASSWORD: &str = "generated_password";
+
+/// File in the data dir (mode 0600) that takes the new password and admin
+/// token when the banner would go to the systemd journal.
+const SECRETS_FILE: &str = "new-secrets.txt";
+
+/// Whether stdout is the systemd journal (`JOURNAL_STREAM` names its device
+/// and inode).
+#[cfg(unix)]
+fn stdout_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Ok(stdout) = std::fs::metadata("/proc/self/fd/1") else {
+        return false;
+    };
+    stream.to_string_lossy() == format!("{}:{}", stdout.dev(), stdout.ino())
+}
+
+#[cfg(not(unix))]
+fn stdout_is_journal() -> bool {
+    false
+}
+
+/// Writes `text` to a new file only its owner can read.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let _ = std::fs::remove_file(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    writeln!(file, "{text}")
+}
 
 impl Server {
     /// Opens the data dir, loads the state and binds the UDP port.
@@ -138,7 +191,8 @@ impl Server {
         restrict_dir(&data_dir);
         let store = Store::open(&data_dir.join("db"))?;
         let (password, generated_password) = password(&config, &store)?;
-        let mut admin_token = store.meta_text(crate::hub::META_ADMIN_TOKEN)?;
+        // Secrets are shown once, at the start that made them.
+        let mut admin_token = None;
         if store.meta_text("admin_token_issued")?.is_none() {
             let token = random_text(32);
             store.set_meta_text(crate::hub::META_ADMIN_TOKEN, &token)?;
@@ -181,19 +235,28 @@ impl Server {
             CertSource::Acme(acme) => acme.domains().to_vec(),
             CertSource::Files { .. } => Vec::new(),
         };
+        let mut banner = Banner {
+            listening,
+            fingerprint,
+            generated_password,
+            admin_token,
+            admin_socket,
+            acme_domains,
+            secrets_file: None,
+        };
+        let secrets = banner.secret_lines();
+        if !secrets.is_empty() && stdout_is_journal() {
+            let file = data_dir.join(SECRETS_FILE);
+            write_private(&file, &secrets.join("\n"))
+                .map_err(io(format!("cannot write {}", file.display())))?;
+            banner.secrets_file = Some(file);
+        }
         Ok(Self {
             certs,
             endpoint,
             hub,
             admin,
-            banner: Banner {
-                listening,
-                fingerprint,
-                generated_password,
-                admin_token,
-                admin_socket,
-                acme_domains,
-            },
+            banner,
         })
     }
 
@@ -251,21 +314,32 @@ impl Server {
             }
         }
         tracing::info!(addr = %self.banner.listening, "listening");
-        // Logins in progress are bounded; beyond that new connections are refused
-        // at the QUIC level before any TLS work.
-        let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_LOGINS));
+        // Logins in progress are bounded in total and per address; beyond
+        // that new connections are refused at the QUIC level before any TLS
+        // work, and under pressure peers must prove their address first.
+        let slots = LoginSlots::new(&self.hub.config);
         let accept = async {
             while let Some(incoming) = self.endpoint.accept().await {
-                let Ok(permit) = pending.clone().try_acquire_owned() else {
-                    tracing::warn!(remote = %incoming.remote_address(), "too many logins in progress");
-                    incoming.refuse();
-                    continue;
+                let remote = incoming.remote_address();
+                let validated = incoming.remote_address_validated() || !incoming.may_retry();
+                let slot = match slots.admit(remote.ip(), validated) {
+                    Admission::Admit(slot) => slot,
+                    Admission::Retry => {
+                        if let Err(e) = incoming.retry() {
+                            e.into_incoming().refuse();
+                        }
+                        continue;
+                    }
+                    Admission::Refuse(why) => {
+                        tracing::debug!(%remote, why, "connection refused");
+                        incoming.refuse();
+                        continue;
+                    }
                 };
                 let hub = self.hub.clone();
-                let remote = incoming.remote_address();
                 let span = tracing::info_span!("conn", %remote);
                 tracker.spawn(tracing::Instrument::instrument(
-                    crate::conn::serve(hub, incoming, permit),
+                    crate::conn::serve(hub, incoming, slot),
                     span,
                 ));
             }
@@ -308,15 +382,15 @@ fn password(config: &Config, store: &Store) -> Result<(String, Option<String>), 
         let text = std::fs::read_to_string(path).map_err(io(format!("{}", path.display())))?;
         return Ok((text.lines().next().unwrap_or("").to_owned(), None));
     }
-    let generated = match store.meta_text(META_PASSWORD)? {
-        Some(p) => p,
+    match store.meta_text(META_PASSWORD)? {
+        // Shown at the start that generated it only.
+        Some(p) => Ok((p, None)),
         None => {
             let p = random_text(20);
             store.set_meta_text(META_PASSWORD, &p)?;
-            p
+            Ok((p.clone(), Some(p)))
         }
-    };
-    Ok((generated.clone(), Some(generated)))
+    }
 }
 
 /// Meta key set once a new server's state is stored: a database that has

@@ -34,13 +34,33 @@ pub async fn bind(path: &Path) -> Result<tokio::net::UnixListener, StartError> {
         }
         std::fs::remove_file(path).map_err(io("cannot remove stale socket"))?;
     }
-    let listener = tokio::net::UnixListener::bind(path).map_err(io("cannot bind"))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(io("cannot restrict"))?;
-    }
-    Ok(listener)
+    // The socket only ever appears at `path` private: it is bound in a new
+    // directory of mode 0700 beside it, restricted to 0600, then renamed
+    // into place, so no other user can connect between bind and chmod.
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    static STAGING: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = STAGING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let staging = parent.join(format!(".admin-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&staging)
+        .map_err(io("cannot create a private directory beside"))?;
+    let private = staging.join("s");
+    let bound = tokio::net::UnixListener::bind(&private)
+        .map_err(io("cannot bind"))
+        .and_then(|listener| {
+            std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600))
+                .map_err(io("cannot restrict"))?;
+            std::fs::rename(&private, path).map_err(io("cannot move the socket to"))?;
+            Ok(listener)
+        });
+    let _ = std::fs::remove_dir_all(&staging);
+    bound
 }
 
 /// Serves the admin socket until `cancel`.

@@ -25,7 +25,7 @@ use crate::throttle::TokenBucket;
 pub async fn serve(
     hub: Arc<Hub>,
     incoming: quinn::Incoming,
-    login_permit: tokio::sync::OwnedSemaphorePermit,
+    login_slot: crate::pending::LoginSlot,
 ) {
     let remote = incoming.remote_address();
     let deadline = tokio::time::Instant::now() + hub.config.handshake_timeout();
@@ -75,7 +75,7 @@ pub async fn serve(
             return;
         }
     };
-    drop(login_permit);
+    drop(login_slot);
     let id = joined.id;
     session.store(id, Ordering::Release);
     tracing::info!(%remote, session = id, "session joined");
