@@ -55,7 +55,7 @@ fn propose(
                 }
                 // Undo: the inverses restore the state exactly.
                 for step in applied.iter().rev() {
-                    state.apply(&step.inverse).expect("inverse applies");
+                    state.apply_all(&step.inverse).expect("inverse applies");
                 }
                 assert_eq!(state.hash(), before, "undo restores the hash");
                 return;

@@ -292,3 +292,22 @@ async fn names_stored_before_the_unsafe_character_rule_are_cleaned_at_start() {
     ));
     server.stop().await;
 }
+
+/// Logging in again and again does not write (and sync) the user record
+/// each time: last seen is kept to the hour.
+#[tokio::test]
+async fn logging_in_again_soon_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::in_dir(dir.path()).await;
+    let login = server.login("regular");
+    let key = login.key.verifying_key().to_bytes();
+    let first = Client::connect(&server, login.clone()).await.unwrap();
+    let seen = server.hub.store.user(&key).unwrap().unwrap().last_seen_ms;
+    assert_ne!(seen, 0, "a first login is recorded");
+    drop(first);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let _again = Client::connect(&server, login).await.unwrap();
+    let after = server.hub.store.user(&key).unwrap().unwrap().last_seen_ms;
+    assert_eq!(after, seen, "the second login rewrote the user record");
+    server.stop().await;
+}

@@ -8,6 +8,10 @@ use super::{Hub, Inner, JoinError, Login, now_ms};
 use crate::config::Registration;
 use crate::store::StoreError;
 
+/// How fresh a user's stored `last_seen_ms` is kept (an hour): a login
+/// within that time of the last one writes nothing.
+pub const LAST_SEEN_GRANULARITY_MS: u64 = 3_600_000;
+
 /// Meta key of the one-time admin token.
 pub const META_ADMIN_TOKEN: &str = "admin_token";
 
@@ -46,8 +50,12 @@ impl Hub {
             changed = true;
         }
         let known_user = changed || !user.roles.is_empty() || user.registered_ms != 0;
-        if known_user {
-            user.last_seen_ms = now_ms();
+        // Last seen is kept to the hour: logging in again and again costs a
+        // disk sync at most once an hour per key, not once per login.
+        let now = now_ms();
+        let stale = now.saturating_sub(user.last_seen_ms) >= LAST_SEEN_GRANULARITY_MS;
+        if known_user && (changed || stale) {
+            user.last_seen_ms = now;
             self.store.put_user(&login.key, &user)?;
             self.store.flush().await?;
         }
