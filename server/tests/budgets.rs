@@ -26,19 +26,6 @@ fn room(id: u32, parent: u32, name: &str, description: String) -> Change {
     }
 }
 
-async fn admin(server: &TestServer, name: &str) -> Client {
-    let mut login = server.login(name);
-    login.admin_token = server.admin_token.clone().unwrap();
-    Client::connect(server, login).await.unwrap()
-}
-
-fn accepted(reply: Reply) -> voice_proto::pb::wire::Accepted {
-    match reply {
-        Reply::Accepted(a) => a,
-        Reply::Rejected(r) => panic!("rejected: {r:?}"),
-    }
-}
-
 /// Puts rooms straight into the server's state in one step (one hash), as
 /// if they had been there at start.
 async fn seed(server: &TestServer, changes: &[Change]) {

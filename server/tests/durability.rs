@@ -61,12 +61,6 @@ fn fill(path: &Path) {
     {}
 }
 
-async fn admin(server: &TestServer, name: &str) -> Client {
-    let mut login = server.login(name);
-    login.admin_token = server.admin_token.clone().unwrap();
-    Client::connect(server, login).await.unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_full_disk_changes_are_refused_unseen_and_acknowledged_ones_last() {
     let mnt = tempfile::tempdir().unwrap();

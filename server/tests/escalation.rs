@@ -59,19 +59,6 @@ fn for_key(client: &Client, allow: &[Permission], here: bool, subs: bool) -> Acl
     }
 }
 
-async fn admin(server: &TestServer, name: &str) -> Client {
-    let mut login = server.login(name);
-    login.admin_token = server.admin_token.clone().unwrap();
-    Client::connect(server, login).await.unwrap()
-}
-
-fn accepted(reply: Reply) -> voice_proto::pb::wire::Accepted {
-    match reply {
-        Reply::Accepted(a) => a,
-        Reply::Rejected(r) => panic!("rejected: {r:?}"),
-    }
-}
-
 /// The refusal of a proposal, which must be a permission refusal.
 fn denied(reply: Reply) -> voice_proto::pb::wire::Rejected {
     match reply {

@@ -9,19 +9,6 @@ use voice_proto::pb::wire::{
     AclRule, Change, Permission, Role, Room, RoomAcl, SessionRoles, acl_rule, change::Kind,
 };
 
-async fn admin(server: &TestServer, name: &str) -> Client {
-    let mut login = server.login(name);
-    login.admin_token = server.admin_token.clone().unwrap();
-    Client::connect(server, login).await.unwrap()
-}
-
-fn accepted(reply: Reply) -> voice_proto::pb::wire::Accepted {
-    match reply {
-        Reply::Accepted(a) => a,
-        Reply::Rejected(r) => panic!("rejected: {r:?}"),
-    }
-}
-
 /// The hash of rooms, roles and files (sessions differ across a restart).
 fn without_sessions(state: &voice_proto::State) -> voice_proto::StateHash {
     let mut snapshot = state.snapshot();

@@ -9,19 +9,6 @@ use voice_proto::pb::wire::{
     server_msg::Msg,
 };
 
-async fn admin(server: &TestServer, name: &str) -> Client {
-    let mut login = server.login(name);
-    login.admin_token = server.admin_token.clone().unwrap();
-    Client::connect(server, login).await.unwrap()
-}
-
-fn accepted(reply: Reply) -> voice_proto::pb::wire::Accepted {
-    match reply {
-        Reply::Accepted(a) => a,
-        Reply::Rejected(r) => panic!("rejected: {r:?}"),
-    }
-}
-
 async fn make_room(c: &mut Client, name: &str) -> u32 {
     accepted(
         c.propose(Change {

@@ -31,26 +31,6 @@ fn rename(id: u32, name: &str) -> Change {
     }
 }
 
-async fn admin(server: &TestServer, name: &str) -> Client {
-    let mut login = server.login(name);
-    login.admin_token = server.admin_token.clone().unwrap();
-    Client::connect(server, login).await.unwrap()
-}
-
-fn accepted(reply: Reply) -> voice_proto::pb::wire::Accepted {
-    match reply {
-        Reply::Accepted(a) => a,
-        Reply::Rejected(r) => panic!("rejected: {r:?}"),
-    }
-}
-
-fn rejected(reply: Reply) -> voice_proto::pb::wire::Rejected {
-    match reply {
-        Reply::Rejected(r) => r,
-        Reply::Accepted(a) => panic!("accepted: {a:?}"),
-    }
-}
-
 #[tokio::test]
 async fn rooms_create_rename_move_delete_with_and_without_permission() {
     let dir = tempfile::tempdir().unwrap();

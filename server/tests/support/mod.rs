@@ -89,6 +89,29 @@ impl TestServer {
     }
 }
 
+/// An administrator: logs in with the server's admin token.
+pub async fn admin(server: &TestServer, name: &str) -> Client {
+    let mut login = server.login(name);
+    login.admin_token = server.admin_token.clone().unwrap();
+    Client::connect(server, login).await.unwrap()
+}
+
+/// The acceptance of a proposal (a rejection fails the test).
+pub fn accepted(reply: Reply) -> voice_proto::pb::wire::Accepted {
+    match reply {
+        Reply::Accepted(a) => a,
+        Reply::Rejected(r) => panic!("rejected: {r:?}"),
+    }
+}
+
+/// The rejection of a proposal (an acceptance fails the test).
+pub fn rejected(reply: Reply) -> voice_proto::pb::wire::Rejected {
+    match reply {
+        Reply::Rejected(r) => r,
+        Reply::Accepted(a) => panic!("accepted: {a:?}"),
+    }
+}
+
 /// What a client logs in with.
 #[derive(Clone)]
 pub struct Login {
