@@ -1,4 +1,7 @@
-//! What the fuzz targets share: a seeded state to apply wire messages to.
+//! What the fuzz targets share: a seeded state to apply wire messages to,
+//! and the input format of the control API target ([`control`]).
+
+pub mod control;
 
 use voice_proto::pb::wire::{AclRule, Change, Room, Session, acl_rule, change::Kind};
 use voice_proto::{Limits, State};

@@ -64,3 +64,39 @@ pub fn verify(
 pub fn password_matches(given: &str, expected: &str) -> bool {
     blake3::hash(given.as_bytes()) == blake3::hash(expected.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A signature verifies for the transcript it signed and for no
+        /// other nonce or exporter value (the fuzz target covers any bytes
+        /// as key and signature).
+        #[test]
+        fn a_signature_holds_for_its_transcript_only(
+            seed in any::<[u8; 32]>(),
+            nonce in proptest::collection::vec(any::<u8>(), 0..40),
+            exporter in proptest::collection::vec(any::<u8>(), 0..40),
+            flip in any::<usize>(),
+        ) {
+            let key = SigningKey::from_bytes(&seed);
+            let public = key.verifying_key().to_bytes();
+            let good = sign(&key, &nonce, &exporter).to_bytes();
+            prop_assert_eq!(verify(&public, &good, &nonce, &exporter), Ok(key.verifying_key()));
+            let mut longer = exporter.clone();
+            longer.push(0);
+            prop_assert_eq!(verify(&public, &good, &nonce, &longer), Err(AuthError::BadSignature));
+            // Moving one byte from the nonce to the exporter changes the transcript.
+            if !nonce.is_empty() {
+                let (n, e) = nonce.split_at(nonce.len() - 1);
+                let moved: Vec<u8> = e.iter().chain(&exporter).copied().collect();
+                prop_assert_eq!(verify(&public, &good, n, &moved), Err(AuthError::BadSignature));
+            }
+            let mut bad = good;
+            bad[flip % 64] ^= 1;
+            prop_assert!(verify(&public, &bad, &nonce, &exporter).is_err());
+        }
+    }
+}

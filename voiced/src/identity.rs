@@ -68,6 +68,12 @@ impl Identity {
                 tracing::info!(public_key = %identity.public_hex(), "made a new identity");
                 Ok(identity)
             }
+            // Not text at all: as malformed as any other non-key.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                Err(IdentityError::Malformed {
+                    path: path.to_path_buf(),
+                })
+            }
             Err(e) => Err(io(e)),
         }
     }
@@ -124,5 +130,10 @@ mod tests {
         let err = Identity::load_or_create(&path).unwrap_err();
         assert!(matches!(err, IdentityError::Malformed { .. }), "{err}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a key");
+        // Bytes that are not even text get the same advice (seen writing the fuzz target).
+        std::fs::write(&path, [0xff, 0xfe, 0x00]).unwrap();
+        let err = Identity::load_or_create(&path).unwrap_err();
+        assert!(matches!(err, IdentityError::Malformed { .. }), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), [0xff, 0xfe, 0x00]);
     }
 }

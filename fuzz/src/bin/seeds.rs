@@ -6,7 +6,7 @@ use std::path::Path;
 
 use ed25519_dalek::SigningKey;
 use prost::Message;
-use voice_fuzz::seeded_state;
+use voice_fuzz::{control, seeded_state};
 use voice_proto::pb::wire::{
     AclRule, Authenticate, Change, ChatSend, ClientMsg, ExplainRequest, FileRemove, Hello,
     KickRequest, Ping, Propose, Role, RoleRemove, Room, RoomAcl, RoomEdit, RoomMove, RoomRemove,
@@ -261,5 +261,228 @@ fn main() -> std::io::Result<()> {
     ];
     let configs: Vec<Vec<u8>> = configs.into_iter().map(String::into_bytes).collect();
     write(dir, "server_config", &configs)?;
+
+    write(dir, "control_api", &control_seeds())?;
+    write(dir, "voiced_files", &file_seeds())?;
     Ok(())
+}
+
+/// Calls a front end really makes, a few to a seed; each seed reads back
+/// as the calls it was made of (the seeds check the input format).
+fn control_seeds() -> Vec<Vec<u8>> {
+    let seeds = control_calls();
+    seeds
+        .iter()
+        .map(|calls| {
+            let seed = control::encode(calls);
+            let read: Vec<(&str, &[u8])> = control::calls(&seed)
+                .into_iter()
+                .map(|(m, r)| (control::METHODS[m], r))
+                .collect();
+            let written: Vec<(&str, &[u8])> = calls.iter().map(|(m, r)| (*m, &r[..])).collect();
+            assert_eq!(read, written, "a control_api seed reads back");
+            seed
+        })
+        .collect()
+}
+
+fn control_calls() -> Vec<Vec<(&'static str, Vec<u8>)>> {
+    use voice_proto::pb::control as c;
+    let room = |r: &str| c::RoomRef { room: r.into() }.encode_to_vec();
+    vec![
+        vec![
+            ("Status", Vec::new()),
+            ("State", Vec::new()),
+            ("Join", room("/")),
+        ],
+        vec![
+            (
+                "CreateRoom",
+                c::CreateRoomRequest {
+                    parent: "/".into(),
+                    name: "Games".into(),
+                    description: "play".into(),
+                }
+                .encode_to_vec(),
+            ),
+            ("Join", room("/Games")),
+            (
+                "RenameRoom",
+                c::RenameRoomRequest {
+                    room: "/Games".into(),
+                    name: "Chess".into(),
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "MoveRoom",
+                c::MoveRoomRequest {
+                    room: "/Chess".into(),
+                    parent: "/".into(),
+                }
+                .encode_to_vec(),
+            ),
+            ("DeleteRoom", room("/Chess")),
+        ],
+        vec![
+            (
+                "SendChat",
+                c::SendChatRequest {
+                    text: "hello \u{1b}[2J".into(),
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "ChatHistory",
+                c::ChatHistoryRequest {
+                    limit: 10,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+        ],
+        vec![
+            (
+                "MoveUser",
+                c::MoveUserRequest {
+                    user: "1".into(),
+                    room: "/".into(),
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "Explain",
+                c::ExplainRequest {
+                    room: "/".into(),
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "ServerMute",
+                c::ServerMuteRequest {
+                    user: "1".into(),
+                    mute: true,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "Kick",
+                c::KickRequest {
+                    user: "1".into(),
+                    reason: "bye".into(),
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+        ],
+        vec![
+            ("SetMute", c::Toggle { on: true }.encode_to_vec()),
+            ("SetDeaf", c::Toggle { on: false }.encode_to_vec()),
+            ("PushToTalk", c::Toggle { on: true }.encode_to_vec()),
+            (
+                "SetVoiceMode",
+                c::VoiceModeRequest {
+                    mode: c::VoiceMode::PushToTalk as i32,
+                }
+                .encode_to_vec(),
+            ),
+            ("AudioSettings", Vec::new()),
+            (
+                "SetAudioSettings",
+                c::AudioConfig {
+                    bitrate: 24_000,
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            ("Devices", Vec::new()),
+            (
+                "SelectDevice",
+                c::SelectDeviceRequest {
+                    name: "default".into(),
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+        ],
+        vec![
+            (
+                "SetUserVolume",
+                c::UserVolumeRequest {
+                    user: "1".into(),
+                    volume: 1.5,
+                }
+                .encode_to_vec(),
+            ),
+            (
+                "SetUserLocalMute",
+                c::UserLocalMuteRequest {
+                    user: "1".into(),
+                    mute: true,
+                }
+                .encode_to_vec(),
+            ),
+            ("Identity", Vec::new()),
+            (
+                "SetDisplayName",
+                c::SetDisplayNameRequest { name: "Ada".into() }.encode_to_vec(),
+            ),
+        ],
+        vec![
+            (
+                "SaveBookmark",
+                c::Bookmark {
+                    name: "home".into(),
+                    server: "example.org:7878".into(),
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+            ("Bookmarks", Vec::new()),
+            (
+                "RemoveBookmark",
+                c::BookmarkRef {
+                    name: "home".into(),
+                }
+                .encode_to_vec(),
+            ),
+            ("KnownServers", Vec::new()),
+            (
+                "Trust",
+                c::TrustRequest {
+                    server: "example.org:7878".into(),
+                    fingerprint: "ab".repeat(32),
+                    permanent: true,
+                }
+                .encode_to_vec(),
+            ),
+        ],
+    ]
+}
+
+/// voiced's files as voiced writes them; the first byte picks the file.
+fn file_seeds() -> Vec<Vec<u8>> {
+    let seed = |which: u8, text: &str| {
+        let mut s = vec![which];
+        s.extend_from_slice(text.as_bytes());
+        s
+    };
+    vec![
+        seed(0, "display_name = \"Ada\"\nca_file = \"/etc/ca.pem\"\n"),
+        seed(
+            1,
+            "[[bookmark]]\nname = \"home\"\nserver = \"example.org:7878\"\npassword = \"pw\"\n",
+        ),
+        seed(
+            2,
+            &format!(
+                "# pinned\nexample.org:7878 {} 1700000000000\n",
+                "AB:".repeat(31) + "AB"
+            ),
+        ),
+        seed(3, &format!("{}\n", "07".repeat(32))),
+    ]
 }
