@@ -175,7 +175,12 @@ impl TokenBucket {
 
     /// Takes `n` tokens (bytes, say) if there are that many.
     pub fn take_n(&mut self, n: f64) -> bool {
-        let now = Instant::now();
+        self.take_at(Instant::now(), n)
+    }
+
+    /// Like [`TokenBucket::take_n`] at a time the caller read (the relay
+    /// reads the clock once per packet for its two buckets).
+    pub fn take_at(&mut self, now: Instant, n: f64) -> bool {
         let elapsed = now.duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);

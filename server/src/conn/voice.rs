@@ -40,7 +40,8 @@ pub async fn relay_loop(hub: Arc<Hub>, conn: quinn::Connection, session: Arc<Ato
         let Ok(packet) = voice::decode_client(&datagram, max_payload) else {
             continue;
         };
-        if !bucket.take() || !bytes.take_n(packet.opus.len() as f64) {
+        let now = std::time::Instant::now();
+        if !bucket.take_at(now, 1.0) || !bytes.take_at(now, packet.opus.len() as f64) {
             continue;
         }
         let table = routes.load();
