@@ -8,7 +8,6 @@
 #![no_main]
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -37,30 +36,9 @@ struct Fixture {
 
 static FIXTURE: OnceLock<Fixture> = OnceLock::new();
 
-/// Directories of this process's server and daemon: under the temp dir,
-/// named after the pid; those of fuzzing processes that are gone are
-/// removed first (a static is never dropped, so nothing removes them at
-/// exit).
-fn work_dir() -> PathBuf {
-    let base = std::env::temp_dir();
-    if let Ok(entries) = std::fs::read_dir(&base) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(pid) = name.strip_prefix("voice-fuzz-control-")
-                && !std::path::Path::new("/proc").join(pid).exists()
-            {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-    }
-    let dir = base.join(format!("voice-fuzz-control-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a work dir");
-    dir
-}
-
 fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
-        let dir = work_dir();
+        let dir = voice_fuzz::work_dir(&std::env::temp_dir(), "voice-fuzz-control");
         let runtime = voice_testkit::runtime();
         let server_dir = tempfile::tempdir_in(&dir).expect("a server dir");
         let server = runtime.block_on(TestServer::start_in(
@@ -76,7 +54,7 @@ fn fixture() -> &'static Fixture {
             service,
             roles: Vec::new(),
         };
-        fixture.reconnect();
+        fixture.connect();
         fixture.roles = fixture.my_roles().expect("logged in");
         fixture
     })
@@ -95,7 +73,7 @@ impl Fixture {
             .into_inner()
     }
 
-    fn reconnect(&self) {
+    fn connect(&self) {
         let mut request = self.server.connect_request("fuzz");
         request.accept_fingerprint = self.server.fingerprint.clone();
         let reply = self

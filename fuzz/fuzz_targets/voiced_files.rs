@@ -23,9 +23,7 @@ fn dir() -> &'static PathBuf {
         } else {
             std::env::temp_dir()
         };
-        let dir = base.join(format!("voice-fuzz-files-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a work dir");
-        dir
+        voice_fuzz::work_dir(&base, "voice-fuzz-files")
     })
 }
 

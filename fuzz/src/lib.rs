@@ -3,6 +3,27 @@
 
 pub mod control;
 
+use std::path::{Path, PathBuf};
+
+/// A directory of this fuzzing process under `base`, named `PREFIX-PID`;
+/// those of processes that are gone are removed first (a target's statics
+/// are never dropped, so nothing removes them at exit).
+pub fn work_dir(base: &Path, prefix: &str) -> PathBuf {
+    if let Ok(entries) = std::fs::read_dir(base) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('-'))
+                && !Path::new("/proc").join(pid).exists()
+            {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let dir = base.join(format!("{prefix}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a work dir");
+    dir
+}
+
 use voice_proto::pb::wire::{AclRule, Change, Room, Session, acl_rule, change::Kind};
 use voice_proto::{Limits, State};
 
