@@ -14,7 +14,7 @@ use voice_proto::pb::wire::{
     SharedFile, Snapshot, StateUpdate, StreamKind, Welcome, acl_rule, change::Kind, client_msg,
     server_msg,
 };
-use voice_proto::{auth, frame, voice};
+use voice_proto::{auth, voice};
 
 fn write(dir: &Path, target: &str, seeds: &[Vec<u8>]) -> std::io::Result<()> {
     let dir = dir.join(target);
@@ -241,8 +241,6 @@ fn main() -> std::io::Result<()> {
         .map(|m| ServerMsg { msg: Some(m) }.encode_to_vec())
         .collect();
     write(dir, "server_msg", &server_seeds)?;
-    // The framing of a real message, for the record.
-    let _ = frame::encode_to_bytes(&ServerMsg::default(), frame::SERVER_MAX_FRAME);
 
     let key = SigningKey::from_bytes(&[3; 32]);
     let nonce = [4u8; auth::NONCE_LEN];
