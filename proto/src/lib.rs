@@ -6,7 +6,8 @@
 //!   [`Change`](pb::wire::Change)s with their inverses, and proposals;
 //! - [`acl`]: effective permissions of a session in a room and why;
 //! - [`voice`]: the voice datagram headers; [`frame`]: the length-prefixed stream frames;
-//! - [`auth`]: the handshake transcript that a client signs.
+//! - [`auth`]: the handshake transcript that a client signs;
+//! - [`torrent`]: the BitTorrent info dictionaries a sharer publishes to the tracker.
 //!
 //! The crate does no I/O: every function is pure and every decoder has a size limit.
 
@@ -19,6 +20,7 @@ pub mod limits;
 pub mod pb;
 pub mod state;
 pub mod text;
+pub mod torrent;
 pub mod voice;
 
 pub use hash::StateHash;

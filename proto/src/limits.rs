@@ -53,6 +53,10 @@ pub struct MessageLimits {
     pub max_voice_payload: usize,
     /// Largest frame a client may send once authenticated, in bytes.
     pub max_frame_len: usize,
+    /// Largest file that may be shared, in bytes.
+    pub max_file_size: u64,
+    /// Largest torrent info dictionary the tracker accepts, in bytes.
+    pub max_torrent_info_bytes: usize,
 }
 
 /// A `usize` limit as a wire `u32` (saturating: a limit never wraps).
@@ -70,6 +74,8 @@ impl Limits {
             max_depth: wire(self.max_depth),
             max_voice_payload: wire(messages.max_voice_payload),
             max_frame_len: wire(messages.max_frame_len),
+            max_file_size: messages.max_file_size,
+            max_torrent_info_bytes: wire(messages.max_torrent_info_bytes),
         }
     }
 
@@ -108,6 +114,8 @@ mod tests {
             max_message_len: 5000,
             max_voice_payload: 1275,
             max_frame_len: 65536,
+            max_file_size: 1 << 30,
+            max_torrent_info_bytes: 1 << 20,
         });
         assert_eq!(wire.max_name_len, 200);
         assert_eq!(wire.max_message_len, 5000);

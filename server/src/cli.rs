@@ -164,6 +164,30 @@ pub struct Overrides {
     /// Files one user key may share at once (0 = no limit).
     #[arg(long, env = "VOICE_SERVER_MAX_FILES_PER_KEY")]
     pub max_files_per_key: Option<usize>,
+    /// Largest file that may be shared, in bytes.
+    #[arg(long, env = "VOICE_SERVER_MAX_FILE_SIZE")]
+    pub max_file_size: Option<u64>,
+    /// Largest torrent info dictionary the tracker keeps, in bytes.
+    #[arg(long, env = "VOICE_SERVER_MAX_TORRENT_INFO_BYTES")]
+    pub max_torrent_info_bytes: Option<usize>,
+    /// Swarms one session may be in at once.
+    #[arg(long, env = "VOICE_SERVER_MAX_SWARMS_PER_SESSION")]
+    pub max_swarms_per_session: Option<usize>,
+    /// Tracker requests per second per session, sustained.
+    #[arg(long, env = "VOICE_SERVER_TRACKER_RATE")]
+    pub tracker_rate: Option<f64>,
+    /// Tracker requests a session may send at once.
+    #[arg(long, env = "VOICE_SERVER_TRACKER_BURST")]
+    pub tracker_burst: Option<f64>,
+    /// Seconds between a peer's announces.
+    #[arg(long, env = "VOICE_SERVER_TRACKER_INTERVAL_SECS")]
+    pub tracker_interval_secs: Option<u64>,
+    /// Seconds a swarm may have no seeder before its file is dropped.
+    #[arg(long, env = "VOICE_SERVER_SWARM_GRACE_SECS")]
+    pub swarm_grace_secs: Option<u64>,
+    /// Bytes the tracker may hold for all swarms.
+    #[arg(long, env = "VOICE_SERVER_MAX_TRACKER_BYTES")]
+    pub max_tracker_bytes: Option<usize>,
     /// Connections logging in at once.
     #[arg(long, env = "VOICE_SERVER_MAX_PENDING_LOGINS")]
     pub max_pending_logins: Option<usize>,
@@ -251,6 +275,14 @@ impl Cli {
             max_state_bytes,
             max_rooms_per_key,
             max_files_per_key,
+            max_file_size,
+            max_torrent_info_bytes,
+            max_swarms_per_session,
+            tracker_rate,
+            tracker_burst,
+            tracker_interval_secs,
+            swarm_grace_secs,
+            max_tracker_bytes,
             max_pending_logins,
             login_retry_threshold,
             max_pending_logins_per_address

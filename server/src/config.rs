@@ -123,6 +123,29 @@ pub struct Config {
     pub max_rooms_per_key: usize,
     /// Files one user key may share at once (default 100; 0 = no limit).
     pub max_files_per_key: usize,
+    /// Largest file that may be shared, in bytes (default 4 GiB); a larger
+    /// one is refused when its torrent is published, before any data moves.
+    pub max_file_size: u64,
+    /// Largest torrent info dictionary the tracker keeps, in bytes (default
+    /// 1 MiB: 2 MiB pieces of a 4 GiB file take 40 KiB).
+    pub max_torrent_info_bytes: usize,
+    /// Swarms one session may be in at once, shared or downloading
+    /// (default 50).
+    pub max_swarms_per_session: usize,
+    /// Tracker requests (publish, fetch, announce, scrape) per second per
+    /// session, sustained (default 2).
+    pub tracker_rate: f64,
+    /// Tracker requests a session may send at once (default 60).
+    pub tracker_burst: f64,
+    /// Seconds between a peer's announces; a peer that misses three is
+    /// dropped from its swarms (default 30).
+    pub tracker_interval_secs: u64,
+    /// Seconds a swarm may have no seeder before it is dropped and its file
+    /// leaves the shared state (default 60).
+    pub swarm_grace_secs: u64,
+    /// Bytes the tracker may hold for all swarms (info dictionaries and
+    /// peers; default 64 MiB); a publish past it is refused.
+    pub max_tracker_bytes: usize,
     /// Connections that may be logging in at once (from the first QUIC
     /// packet to the end of the voice/1 login); beyond that new connections
     /// are refused before any TLS work. Default 1024.
@@ -178,6 +201,14 @@ impl Default for Config {
             max_state_bytes: 4 << 20,
             max_rooms_per_key: 100,
             max_files_per_key: 100,
+            max_file_size: 4 << 30,
+            max_torrent_info_bytes: 1 << 20,
+            max_swarms_per_session: 50,
+            tracker_rate: 2.0,
+            tracker_burst: 60.0,
+            tracker_interval_secs: 30,
+            swarm_grace_secs: 60,
+            max_tracker_bytes: 64 << 20,
             max_pending_logins: 1024,
             login_retry_threshold: 128,
             max_pending_logins_per_address: 8,
@@ -280,6 +311,16 @@ impl Config {
         if !positive(self.persist_rate, f64::MIN_POSITIVE) || !positive(self.persist_burst, 1.0) {
             return Err(ConfigError::Limits(
                 "persist_rate must be above 0 and persist_burst at least 1".to_owned(),
+            ));
+        }
+        if !positive(self.tracker_rate, f64::MIN_POSITIVE) || !positive(self.tracker_burst, 1.0) {
+            return Err(ConfigError::Limits(
+                "tracker_rate must be above 0 and tracker_burst at least 1".to_owned(),
+            ));
+        }
+        if self.tracker_interval_secs == 0 || self.tracker_interval_secs > 3600 {
+            return Err(ConfigError::Limits(
+                "tracker_interval_secs must be 1 to 3600".to_owned(),
             ));
         }
         Ok(())

@@ -3,6 +3,7 @@
 //! - [`server::Server`] binds the endpoint and runs until a shutdown future;
 //! - [`hub::Hub`] is the authority over the shared state;
 //! - [`conn`] serves one client connection (login, control, chat, voice);
+//! - [`tracker::Tracker`] keeps the BitTorrent swarms, in memory only;
 //! - [`store::Store`] persists users, rooms, roles and bans in sled;
 //! - [`admin`] is the gRPC admin socket and its client.
 
@@ -21,6 +22,7 @@ pub mod server;
 pub mod store;
 pub mod throttle;
 pub mod tls;
+pub mod tracker;
 
 use std::sync::Arc;
 

@@ -313,6 +313,7 @@ impl Server {
                 tracker.spawn(acme.run(cancel.clone()));
             }
         }
+        tracker.spawn(self.hub.clone().sweep_swarms_forever(cancel.clone()));
         tracing::info!(addr = %self.banner.listening, "listening");
         // Logins in progress are bounded in total and per address; beyond
         // that new connections are refused at the QUIC level before any TLS

@@ -9,8 +9,8 @@ mod support;
 use support::*;
 use voice_proto::close;
 use voice_proto::pb::wire::{
-    Change, Ping, Room, RoomEdit, RoomRemove, SharedFile, SnapshotRequest, change::Kind,
-    client_msg, server_msg::Msg,
+    Change, Ping, Room, RoomEdit, RoomRemove, SnapshotRequest, change::Kind, client_msg,
+    server_msg::Msg,
 };
 
 fn room(id: u32, parent: u32, name: &str, description: String) -> Change {
@@ -162,20 +162,9 @@ async fn the_state_stays_within_its_byte_budget_and_files_per_key() {
     );
     accepted(user.propose(room(0, 0, "mine 3", String::new())).await);
 
-    let share = |key: &ed25519_dalek::SigningKey, i: u8| Change {
-        kind: Some(Kind::AddFile(SharedFile {
-            id: 0,
-            info_hash: vec![i; 20],
-            name: format!("file {i}"),
-            size: 1,
-            room: 0,
-            owner_key: key.verifying_key().to_bytes().to_vec(),
-        })),
-    };
-    let key = user.key.clone();
-    accepted(user.propose(share(&key, 1)).await);
-    accepted(user.propose(share(&key, 2)).await);
-    match user.propose(share(&key, 3)).await {
+    accepted(user.share(0, "file 1", 1).await);
+    accepted(user.share(0, "file 2", 1).await);
+    match user.share(0, "file 3", 1).await {
         Reply::Rejected(r) => assert!(r.message.contains("max_files_per_key"), "{r:?}"),
         Reply::Accepted(a) => panic!("a third file was accepted: {a:?}"),
     }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use voice_proto::close;
-use voice_proto::pb::wire::{ClientMsg, Pong, client_msg::Msg as In, server_msg::Msg as Out};
+use voice_proto::pb::wire::{
+    ClientMsg, Pong, RequestFailed, client_msg::Msg as In, server_msg::Msg as Out,
+};
 use voice_proto::state::SessionId;
 
 pub use voice_net::ReadError;
@@ -141,6 +143,9 @@ async fn control_loop(
     reader: &mut FrameReader,
 ) -> Option<(u32, String)> {
     let mut bucket = TokenBucket::new(hub.config.control_rate, hub.config.control_burst);
+    // Tracker requests cost more (an info dictionary, a peer list): their
+    // own, smaller budget; past it they are refused, the session goes on.
+    let mut tracker = TokenBucket::new(hub.config.tracker_rate, hub.config.tracker_burst);
     loop {
         let msg = match reader.next().await {
             Ok(Some(msg)) => msg,
@@ -153,7 +158,25 @@ async fn control_loop(
                 "too many requests on the control stream".to_owned(),
             ));
         }
+        if let Some(request_id) = tracker_request(&msg.msg)
+            && !tracker.take()
+        {
+            let refusal = Out::Failed(RequestFailed {
+                request_id,
+                message: format!(
+                    "too many tracker requests: the limit is {} at once and {} per second \
+                     (tracker_rate); wait a moment and try again",
+                    hub.config.tracker_burst, hub.config.tracker_rate
+                ),
+            });
+            hub.send_to(id, encode(refusal)).await;
+            continue;
+        }
         match msg.msg {
+            Some(In::TorrentPublish(req)) => hub.torrent_publish(id, req).await,
+            Some(In::TorrentFetch(req)) => hub.torrent_fetch(id, req).await,
+            Some(In::Announce(req)) => hub.announce(id, req).await,
+            Some(In::Scrape(req)) => hub.scrape(id, req).await,
             Some(In::Propose(p)) => hub.propose(id, p).await,
             Some(In::SnapshotRequest(_)) => hub.send_snapshot(id).await,
             Some(In::Ping(p)) => {
@@ -180,5 +203,16 @@ async fn control_loop(
                 ));
             }
         }
+    }
+}
+
+/// The request id of a tracker request.
+fn tracker_request(msg: &Option<In>) -> Option<u64> {
+    match msg {
+        Some(In::TorrentPublish(r)) => Some(r.request_id),
+        Some(In::TorrentFetch(r)) => Some(r.request_id),
+        Some(In::Announce(r)) => Some(r.request_id),
+        Some(In::Scrape(r)) => Some(r.request_id),
+        _ => None,
     }
 }

@@ -190,6 +190,13 @@ impl Hub {
         applied: Vec<Applied>,
         proposer: SessionId,
     ) -> (Vec<Applied>, u64) {
+        for step in &applied {
+            if let Some(Kind::AddFile(file)) = &step.change.kind
+                && let Ok(hash) = <[u8; 20]>::try_from(file.info_hash.as_slice())
+            {
+                inner.tracker.attach_file(&(file.room, hash), file.id);
+            }
+        }
         self.rebuild_routes(inner);
         self.broadcast_locked(inner, &applied, proposer);
         (applied, inner.seq)
@@ -280,6 +287,11 @@ impl Hub {
                 )));
             }
         }
+        for step in applied {
+            if let Some(Kind::AddFile(file)) = &step.change.kind {
+                check_published(inner, key, file)?;
+            }
+        }
         let max_files = self.config.max_files_per_key;
         let shares = applied
             .iter()
@@ -299,4 +311,46 @@ impl Hub {
         }
         Ok(())
     }
+}
+
+/// A file entry must name a torrent its sharer published in that room, with
+/// the same name and size (so the file list tells the truth), once.
+fn check_published(
+    inner: &Inner,
+    key: &[u8],
+    file: &voice_proto::pb::wire::SharedFile,
+) -> Result<(), CommitError> {
+    let not_published = || {
+        CommitError::Limit(format!(
+            "no torrent with this info hash was published in room {}: publish the file's \
+             torrent to the server's tracker first (TorrentPublish)",
+            file.room
+        ))
+    };
+    let hash: [u8; 20] = file
+        .info_hash
+        .as_slice()
+        .try_into()
+        .map_err(|_| not_published())?;
+    let swarm = inner
+        .tracker
+        .swarm(&(file.room, hash))
+        .ok_or_else(not_published)?;
+    if swarm.publisher_key != key {
+        return Err(CommitError::Limit(
+            "this torrent was published by another user; only they can list it".to_owned(),
+        ));
+    }
+    if swarm.file_id.is_some() {
+        return Err(CommitError::Limit(
+            "this torrent is listed in the room already".to_owned(),
+        ));
+    }
+    if swarm.name != file.name || swarm.size != file.size {
+        return Err(CommitError::Limit(format!(
+            "the entry says {:?} of {} bytes, the torrent {:?} of {} bytes; they must match",
+            file.name, file.size, swarm.name, swarm.size
+        )));
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@ mod outbox;
 mod persist;
 mod requests;
 mod routes;
+mod tracker;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use commit::CommitError;
 pub use outbox::{FRAME_OVERHEAD, Outbox, OutboxReader, SnapshotQueued, outbox};
 pub use persist::META_ADMIN_TOKEN;
 pub use routes::{Listener, Route, Routes};
+pub use tracker::MAX_PEERS;
 
 use crate::config::Config;
 use crate::store::{Store, StoreError};
@@ -61,6 +63,8 @@ pub struct Inner {
     write_budgets: commit::WriteBudgets,
     /// Who created each room a user created (per-key room quota).
     creators: HashMap<u32, Vec<u8>>,
+    /// The BitTorrent swarms (memory only).
+    pub tracker: crate::tracker::Tracker,
 }
 
 /// Why a session could not join.
@@ -160,6 +164,7 @@ impl Hub {
                 next_chat: 1,
                 write_budgets: commit::WriteBudgets::default(),
                 creators,
+                tracker: crate::tracker::Tracker::default(),
             }),
             routes: Arc::new(ArcSwap::from_pointee(Routes::default())),
             store,
@@ -192,6 +197,8 @@ impl Hub {
             max_message_len: self.config.max_message_len,
             max_voice_payload: self.config.max_voice_payload,
             max_frame_len: frame::CLIENT_MAX_FRAME,
+            max_file_size: self.config.max_file_size,
+            max_torrent_info_bytes: self.config.max_torrent_info_bytes,
         })
     }
 
@@ -331,6 +338,7 @@ impl Hub {
     }
 
     fn remove_session_locked(&self, inner: &mut Inner, id: SessionId) {
+        inner.tracker.leave(id, std::time::Instant::now());
         if inner.state.session(id).is_none() {
             return;
         }

@@ -14,7 +14,7 @@ use voice_proto::{StateHash, close};
 use super::{CommitError, Hub, Inner, encode, encode_checked, now_ms, queue};
 
 impl Hub {
-    fn reply(inner: &Inner, id: SessionId, msg: Msg) {
+    pub(super) fn reply(inner: &Inner, id: SessionId, msg: Msg) {
         if let Some(link) = inner.links.get(&id) {
             queue(link, encode(msg));
         }

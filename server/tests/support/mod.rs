@@ -330,6 +330,28 @@ impl Client {
         }
     }
 
+    /// Sends a request built with a fresh request id; returns the answer
+    /// carrying that id (`Accepted`, `Failed`, or the request's own reply).
+    pub async fn request(&mut self, make: impl FnOnce(u64) -> client_msg::Msg) -> Msg {
+        let request_id = self.next_request;
+        self.next_request += 1;
+        self.control.send(make(request_id)).await;
+        loop {
+            let msg = self.next_reply().await.expect("a reply");
+            let id = match &msg {
+                Msg::Accepted(a) => Some(a.request_id),
+                Msg::Failed(f) => Some(f.request_id),
+                Msg::TorrentInfo(t) => Some(t.request_id),
+                Msg::Peers(p) => Some(p.request_id),
+                Msg::Scrape(s) => Some(s.request_id),
+                _ => None,
+            };
+            if id == Some(request_id) {
+                return msg;
+            }
+        }
+    }
+
     pub async fn reply_to(&mut self, request_id: u64) -> Reply {
         loop {
             match self.next_reply().await.expect("a reply") {
@@ -406,5 +428,51 @@ impl TestServer {
                 .map_err(|e| e.to_string()),
             None => Ok(()),
         }
+    }
+}
+
+/// A valid private info dictionary (piece hashes are not checked by the
+/// server, which never sees the data).
+pub fn torrent_info(name: &str, size: u64, private: bool) -> Vec<u8> {
+    let piece = 16384u64;
+    let pieces = size.div_ceil(piece) as usize;
+    let mut v = format!("d6:lengthi{size}e4:name{}:{name}", name.len()).into_bytes();
+    v.extend(format!("12:piece lengthi{piece}e6:pieces{}:", pieces * 20).as_bytes());
+    v.extend(std::iter::repeat_n(0xabu8, pieces * 20));
+    if private {
+        v.extend(b"7:privatei1e");
+    }
+    v.push(b'e');
+    v
+}
+
+impl Client {
+    /// Publishes a torrent of `size` bytes named `name` in `room`, then
+    /// proposes its file entry; the reply to the proposal.
+    pub async fn share(&mut self, room: u32, name: &str, size: u64) -> Reply {
+        let info = torrent_info(name, size, true);
+        let published = self
+            .request(|request_id| {
+                client_msg::Msg::TorrentPublish(voice_proto::pb::wire::TorrentPublish {
+                    request_id,
+                    room,
+                    info: info.clone(),
+                })
+            })
+            .await;
+        assert!(matches!(published, Msg::Accepted(_)), "{published:?}");
+        let change = Change {
+            kind: Some(voice_proto::pb::wire::change::Kind::AddFile(
+                voice_proto::pb::wire::SharedFile {
+                    id: 0,
+                    info_hash: voice_proto::torrent::info_hash(&info).to_vec(),
+                    name: name.to_owned(),
+                    size,
+                    room,
+                    owner_key: self.key.verifying_key().to_bytes().to_vec(),
+                },
+            )),
+        };
+        self.propose(change).await
     }
 }

@@ -1,0 +1,399 @@
+//! The BitTorrent tracker's memory: swarms keyed by room and info hash, each
+//! with the published info dictionary and its peers. Nothing here is ever
+//! written to disk; every byte it holds is counted against a budget.
+//!
+//! The hub holds it under its lock and decides who may see what (see
+//! `hub::tracker`); this module only keeps the books.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use voice_proto::state::SessionId;
+
+/// A swarm's key: its room and info hash.
+pub type SwarmKey = (u32, [u8; 20]);
+
+/// Bytes counted for a swarm beyond its info dictionary.
+const SWARM_OVERHEAD: usize = 256;
+/// Bytes counted for one peer.
+const PEER_COST: usize = 96;
+
+/// One peer of a swarm.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    /// Where other peers reach it: the address of its QUIC connection with
+    /// the port it announced.
+    pub addr: SocketAddr,
+    /// Bytes it still misses (0 = a seeder).
+    pub left: u64,
+    /// Its last announce.
+    pub last_seen: Instant,
+}
+
+/// One shared torrent.
+#[derive(Clone, Debug)]
+pub struct Swarm {
+    /// The bencoded info dictionary as published.
+    pub info: Bytes,
+    /// The name in it.
+    pub name: String,
+    /// The total size in it.
+    pub size: u64,
+    /// The session that published it.
+    pub publisher: SessionId,
+    /// Key of the user who published it.
+    pub publisher_key: Vec<u8>,
+    /// The shared-state file entry, once proposed.
+    pub file_id: Option<u32>,
+    /// Peers by session.
+    pub peers: HashMap<SessionId, Peer>,
+    /// Since when it has had no seeder (`None` while it has one).
+    pub seederless_since: Option<Instant>,
+}
+
+impl Swarm {
+    /// Peers with the whole file.
+    pub fn seeders(&self) -> usize {
+        self.peers.values().filter(|p| p.left == 0).count()
+    }
+
+    /// Bytes counted for it.
+    fn cost(&self) -> usize {
+        SWARM_OVERHEAD + self.info.len() + self.name.len() + self.peers.len() * PEER_COST
+    }
+}
+
+/// Why a tracker request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrackerError {
+    /// The session is in too many swarms.
+    #[error(
+        "you are in {0} swarms already, the most one session may (max_swarms_per_session): \
+         cancel a download or stop sharing a file first"
+    )]
+    TooManySwarms(usize),
+    /// The memory budget is spent.
+    #[error(
+        "the server's tracker is full ({0} bytes, max_tracker_bytes); try again later or tell \
+         the server's admin"
+    )]
+    Full(usize),
+    /// No such swarm.
+    #[error("no file with this info hash is shared in room {0}")]
+    UnknownSwarm(u32),
+}
+
+/// Every swarm, with the bytes they hold.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    swarms: HashMap<SwarmKey, Swarm>,
+    bytes: usize,
+}
+
+/// Limits the tracker enforces.
+#[derive(Clone, Copy, Debug)]
+pub struct TrackerLimits {
+    /// Swarms a session may be in (as a peer or as the publisher of a
+    /// swarm not yet joined).
+    pub max_swarms_per_session: usize,
+    /// Bytes for all swarms.
+    pub max_bytes: usize,
+}
+
+/// What one sweep removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Swarms dropped, with their file entry if they had one.
+    pub dropped: Vec<(SwarmKey, Option<u32>)>,
+    /// Peers dropped for missing their announces.
+    pub stale_peers: usize,
+}
+
+impl Tracker {
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// A swarm.
+    pub fn swarm(&self, key: &SwarmKey) -> Option<&Swarm> {
+        self.swarms.get(key)
+    }
+
+    /// Every swarm of a room.
+    pub fn swarms_in(&self, room: u32) -> impl Iterator<Item = (&SwarmKey, &Swarm)> {
+        self.swarms.iter().filter(move |(k, _)| k.0 == room)
+    }
+
+    /// Swarms a session is a peer of or published.
+    pub fn swarms_of(&self, session: SessionId) -> usize {
+        self.swarms
+            .values()
+            .filter(|s| s.publisher == session || s.peers.contains_key(&session))
+            .count()
+    }
+
+    /// Publishes a torrent (or confirms one published before, by anyone).
+    /// A new swarm counts against the publisher's swarms until it joins.
+    #[allow(clippy::too_many_arguments)]
+    pub fn publish(
+        &mut self,
+        key: SwarmKey,
+        info: Bytes,
+        name: String,
+        size: u64,
+        publisher: SessionId,
+        publisher_key: &[u8],
+        limits: TrackerLimits,
+        now: Instant,
+    ) -> Result<(), TrackerError> {
+        if self.swarms.contains_key(&key) {
+            return Ok(());
+        }
+        let mine = self.swarms_of(publisher);
+        if mine >= limits.max_swarms_per_session {
+            return Err(TrackerError::TooManySwarms(mine));
+        }
+        let swarm = Swarm {
+            info,
+            name,
+            size,
+            publisher,
+            publisher_key: publisher_key.to_vec(),
+            file_id: None,
+            peers: HashMap::new(),
+            seederless_since: Some(now),
+        };
+        let cost = swarm.cost();
+        if self.bytes + cost > limits.max_bytes {
+            return Err(TrackerError::Full(limits.max_bytes));
+        }
+        self.bytes += cost;
+        self.swarms.insert(key, swarm);
+        Ok(())
+    }
+
+    /// Notes the shared-state entry of a swarm.
+    pub fn attach_file(&mut self, key: &SwarmKey, file_id: u32) {
+        if let Some(swarm) = self.swarms.get_mut(key) {
+            swarm.file_id = Some(file_id);
+        }
+    }
+
+    /// Records an announce; `stopped` leaves the swarm.
+    pub fn announce(
+        &mut self,
+        key: &SwarmKey,
+        session: SessionId,
+        peer: Option<Peer>,
+        limits: TrackerLimits,
+        now: Instant,
+    ) -> Result<(), TrackerError> {
+        let joined_elsewhere = self.swarms_of(session);
+        let bytes = self.bytes;
+        let swarm = self
+            .swarms
+            .get_mut(key)
+            .ok_or(TrackerError::UnknownSwarm(key.0))?;
+        match peer {
+            None => {
+                if swarm.peers.remove(&session).is_some() {
+                    self.bytes -= PEER_COST;
+                }
+            }
+            Some(peer) => {
+                if !swarm.peers.contains_key(&session) {
+                    if swarm.publisher != session
+                        && joined_elsewhere >= limits.max_swarms_per_session
+                    {
+                        return Err(TrackerError::TooManySwarms(joined_elsewhere));
+                    }
+                    if bytes + PEER_COST > limits.max_bytes {
+                        return Err(TrackerError::Full(limits.max_bytes));
+                    }
+                    self.bytes += PEER_COST;
+                }
+                swarm.peers.insert(session, peer);
+            }
+        }
+        if swarm.seeders() > 0 {
+            swarm.seederless_since = None;
+        } else if swarm.seederless_since.is_none() {
+            swarm.seederless_since = Some(now);
+        }
+        Ok(())
+    }
+
+    /// Removes a session from every swarm (its connection closed).
+    pub fn leave(&mut self, session: SessionId, now: Instant) {
+        for swarm in self.swarms.values_mut() {
+            if swarm.peers.remove(&session).is_some() {
+                self.bytes -= PEER_COST;
+                if swarm.seeders() == 0 && swarm.seederless_since.is_none() {
+                    swarm.seederless_since = Some(now);
+                }
+            }
+        }
+    }
+
+    /// Drops peers silent for `stale` and swarms without a seeder for
+    /// `grace`, and swarms whose file entry `exists` no longer.
+    pub fn sweep(
+        &mut self,
+        now: Instant,
+        stale: Duration,
+        grace: Duration,
+        exists: impl Fn(u32) -> bool,
+    ) -> Swept {
+        let mut swept = Swept::default();
+        for swarm in self.swarms.values_mut() {
+            let before = swarm.peers.len();
+            swarm
+                .peers
+                .retain(|_, p| now.saturating_duration_since(p.last_seen) < stale);
+            let gone = before - swarm.peers.len();
+            swept.stale_peers += gone;
+            self.bytes -= gone * PEER_COST;
+            if swarm.seeders() == 0 && swarm.seederless_since.is_none() {
+                swarm.seederless_since = Some(now);
+            }
+        }
+        let dropped: Vec<SwarmKey> = self
+            .swarms
+            .iter()
+            .filter(|(_, s)| {
+                s.seederless_since
+                    .is_some_and(|t| now.saturating_duration_since(t) >= grace)
+                    || s.file_id.is_some_and(|id| !exists(id))
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for key in dropped {
+            if let Some(swarm) = self.swarms.remove(&key) {
+                self.bytes -= swarm.cost();
+                swept.dropped.push((key, swarm.file_id));
+            }
+        }
+        swept
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: TrackerLimits = TrackerLimits {
+        max_swarms_per_session: 2,
+        max_bytes: 4096,
+    };
+
+    fn peer(left: u64, now: Instant) -> Peer {
+        Peer {
+            addr: "127.0.0.1:6881".parse().unwrap(),
+            left,
+            last_seen: now,
+        }
+    }
+
+    fn publish(t: &mut Tracker, n: u8, by: SessionId, now: Instant) -> Result<(), TrackerError> {
+        t.publish(
+            (1, [n; 20]),
+            Bytes::from_static(b"d4:infoe"),
+            "f".into(),
+            1,
+            by,
+            &[by as u8; 32],
+            LIMITS,
+            now,
+        )
+    }
+
+    #[test]
+    fn a_swarm_without_seeder_goes_after_the_grace() {
+        let now = Instant::now();
+        let mut t = Tracker::default();
+        publish(&mut t, 1, 7, now).unwrap();
+        t.attach_file(&(1, [1; 20]), 42);
+        t.announce(&(1, [1; 20]), 7, Some(peer(0, now)), LIMITS, now)
+            .unwrap();
+        t.announce(&(1, [1; 20]), 8, Some(peer(10, now)), LIMITS, now)
+            .unwrap();
+        let grace = Duration::from_secs(5);
+        let stale = Duration::from_secs(90);
+        assert_eq!(
+            t.sweep(now + grace * 2, stale, grace, |_| true),
+            Swept::default()
+        );
+        t.leave(7, now + Duration::from_secs(1));
+        assert!(
+            t.sweep(now + Duration::from_secs(3), stale, grace, |_| true)
+                .dropped
+                .is_empty()
+        );
+        let swept = t.sweep(now + Duration::from_secs(6), stale, grace, |_| true);
+        assert_eq!(swept.dropped, vec![((1, [1; 20]), Some(42))]);
+        assert_eq!(t.bytes(), 0, "every byte is given back");
+    }
+
+    #[test]
+    fn silent_peers_and_removed_files_are_dropped() {
+        let now = Instant::now();
+        let mut t = Tracker::default();
+        publish(&mut t, 1, 7, now).unwrap();
+        t.attach_file(&(1, [1; 20]), 42);
+        t.announce(&(1, [1; 20]), 7, Some(peer(0, now)), LIMITS, now)
+            .unwrap();
+        let grace = Duration::from_secs(60);
+        let swept = t.sweep(
+            now + Duration::from_secs(91),
+            Duration::from_secs(90),
+            grace,
+            |_| true,
+        );
+        assert_eq!(swept.stale_peers, 1);
+        assert!(swept.dropped.is_empty());
+        let swept = t.sweep(now, Duration::from_secs(90), grace, |id| id != 42);
+        assert_eq!(swept.dropped.len(), 1);
+        assert_eq!(t.bytes(), 0);
+    }
+
+    #[test]
+    fn swarms_per_session_and_bytes_are_bounded() {
+        let now = Instant::now();
+        let mut t = Tracker::default();
+        publish(&mut t, 1, 7, now).unwrap();
+        publish(&mut t, 2, 7, now).unwrap();
+        assert_eq!(
+            publish(&mut t, 9, 7, now),
+            Err(TrackerError::TooManySwarms(2))
+        );
+        for n in 1..=2 {
+            t.announce(&(1, [n; 20]), 7, Some(peer(0, now)), LIMITS, now)
+                .unwrap();
+        }
+        assert_eq!(
+            publish(&mut t, 3, 7, now),
+            Err(TrackerError::TooManySwarms(2))
+        );
+        publish(&mut t, 3, 8, now).unwrap();
+        assert_eq!(
+            t.announce(&(1, [3; 20]), 7, Some(peer(0, now)), LIMITS, now),
+            Err(TrackerError::TooManySwarms(2))
+        );
+        let mut n = 10;
+        let err = loop {
+            if let Err(e) = publish(&mut t, n, 100 + SessionId::from(n), now) {
+                break e;
+            }
+            n += 1;
+        };
+        assert_eq!(err, TrackerError::Full(4096));
+        assert!(t.bytes() <= 4096);
+        assert_eq!(
+            t.announce(&(2, [1; 20]), 7, Some(peer(0, now)), LIMITS, now),
+            Err(TrackerError::UnknownSwarm(2))
+        );
+    }
+}
