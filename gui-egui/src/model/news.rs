@@ -1,6 +1,6 @@
 //! The mirror's news in the window's words.
 
-use voice_proto::pb::control::ConnectionState;
+use voice_proto::pb::control::{ConnectionState, TransferState};
 use voiced_client::mirror::{Mirror, News};
 
 use super::Level;
@@ -29,6 +29,15 @@ pub fn notification(mirror: &Mirror, news: News) -> Option<(Level, String)> {
         News::Device(message) => info(message),
         News::Error(message) => Some((Level::Error, message)),
         News::Failed { what, message } => Some((Level::Error, format!("{what} failed: {message}"))),
+        News::Shared { name, .. } => info(format!("{name} is shared: its link is in the chat")),
+        News::TransferFinished(t) => {
+            let level = if voiced_client::files::transfer_state(&t) == TransferState::Failed {
+                Level::Error
+            } else {
+                Level::Info
+            };
+            Some((level, voiced_client::files::finished_words(&t)))
+        }
         News::Chat { .. } | News::TrustAsked => None,
     }
 }

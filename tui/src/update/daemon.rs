@@ -51,6 +51,8 @@ fn on_news(app: &mut App, news: News) {
                 app.modal = Some(Modal::Trust(prompt));
             }
         }
+        News::Shared { name, .. } => app.notice = Some(format!("{name} is shared")),
+        News::TransferFinished(t) => app.notice = Some(voiced_client::files::finished_words(&t)),
         News::UserConnected { .. }
         | News::UserJoinedYou { .. }
         | News::UserLeftYou { .. }

@@ -36,7 +36,8 @@ fn daemon_down_counts_attempts_and_only_q_works() {
         [
             Command::LoadBookmarks,
             Command::LoadChatHistory,
-            Command::LoadIdentity
+            Command::LoadIdentity,
+            Command::LoadTransfers
         ]
     );
     assert_eq!(app.mirror.daemon, DaemonLink::Up);

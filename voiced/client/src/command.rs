@@ -4,10 +4,11 @@
 
 use voice_proto::pb::control::{
     AudioConfig, Bookmark, BookmarkRef, ChatHistoryRequest, ConnectRequest, CreateRoomRequest,
-    DevicesReply, Empty, IdentityReply, KickRequest, MoveUserRequest, RenameRoomRequest, RoomRef,
-    SelectDeviceRequest, SendChatRequest, ServerMuteRequest, StateReply, StatusReply, Toggle,
-    TrustRequest, UserLocalMuteRequest, UserVolumeRequest, VoiceMode, VoiceModeRequest,
-    select_device_request,
+    DevicesReply, DownloadRequest, Empty, FileEntry, FilesRequest, IdentityReply, KickRequest,
+    MoveUserRequest, RenameRoomRequest, RoomRef, SelectDeviceRequest, SendChatRequest,
+    ServerMuteRequest, ShareReply, ShareRequest, StateReply, StatusReply, Toggle, Transfer,
+    TransferRef, TrustRequest, UserLocalMuteRequest, UserVolumeRequest, VoiceMode,
+    VoiceModeRequest, select_device_request,
 };
 use voice_proto::pb::wire::ChatMessage;
 
@@ -126,6 +127,26 @@ pub enum Command {
         /// The device's name; empty for the system default.
         name: String,
     },
+    /// Share a file in a room (voiced seeds it and posts its magnet link).
+    Share {
+        /// The file's path as voiced sees it (absolute).
+        path: String,
+        /// The room (id, path or name); empty for the current room.
+        room: String,
+    },
+    /// Fetch the files shared in a room, with their seeders.
+    LoadFiles(u32),
+    /// Start downloading a shared file.
+    Download {
+        /// A magnet link, a 40-hex info hash or a file id.
+        file: String,
+        /// The directory for the finished file; empty for the download directory.
+        to: String,
+    },
+    /// Fetch every transfer (shares and downloads).
+    LoadTransfers,
+    /// Stop a transfer by its local id.
+    CancelTransfer(u32),
 }
 
 impl Command {
@@ -165,6 +186,11 @@ impl Command {
             Self::SetAudioSettings(_) => "change audio settings",
             Self::LoadDevices => "audio devices",
             Self::SelectDevice { .. } => "select device",
+            Self::Share { .. } => "share",
+            Self::LoadFiles(_) => "files",
+            Self::Download { .. } => "download",
+            Self::LoadTransfers => "transfers",
+            Self::CancelTransfer(_) => "cancel transfer",
         }
     }
 
@@ -197,6 +223,21 @@ pub enum Answer {
     Devices(DevicesReply),
     /// A device was selected (the device list is worth fetching again).
     DeviceSelected,
+    /// A file is shared.
+    Shared(ShareReply),
+    /// The files shared in a room.
+    Files {
+        /// The room asked about.
+        room: u32,
+        /// Its files.
+        files: Vec<FileEntry>,
+    },
+    /// A transfer started or changed (a download just added).
+    Transfer(Transfer),
+    /// Every transfer voiced has.
+    Transfers(Vec<Transfer>),
+    /// A transfer was cancelled.
+    TransferCancelled(u32),
 }
 
 impl Call for Command {
@@ -352,6 +393,26 @@ pub async fn execute(mut c: Client, command: Command) -> Result<Option<Answer>, 
             c.select_device(SelectDeviceRequest { direction, name })
                 .await?;
             Some(Answer::DeviceSelected)
+        }
+        Command::Share { path, room } => Some(Answer::Shared(
+            c.share(ShareRequest { path, room }).await?.into_inner(),
+        )),
+        Command::LoadFiles(room) => {
+            let request = FilesRequest {
+                room: room.to_string(),
+            };
+            let files = c.files(request).await?.into_inner().files;
+            Some(Answer::Files { room, files })
+        }
+        Command::Download { file, to } => Some(Answer::Transfer(
+            c.download(DownloadRequest { file, to }).await?.into_inner(),
+        )),
+        Command::LoadTransfers => Some(Answer::Transfers(
+            c.transfers(Empty {}).await?.into_inner().transfers,
+        )),
+        Command::CancelTransfer(id) => {
+            c.cancel_transfer(TransferRef { id }).await?;
+            Some(Answer::TransferCancelled(id))
         }
     };
     Ok(answer)

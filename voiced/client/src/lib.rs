@@ -11,8 +11,9 @@
 //! - [`trust`]: trust prompts as typed data (never read from text);
 //! - [`owner`]: only this user at either end of the socket;
 //! - [`text`]: text from other users made safe to show (escapes);
-//! - [`names`], [`status`], [`tree`], [`chat`]: the words, readings, room rows
-//!   and chat log every front end shows alike.
+//! - [`names`], [`status`], [`tree`], [`chat`], [`files`]: the words,
+//!   readings, room rows, chat log and transfer readings every front end
+//!   shows alike.
 //!
 //! The socket is `$VOICED_SOCKET` when set; else `voiced.sock` in
 //! `$XDG_RUNTIME_DIR/voice`, or in `/tmp/voice-$UID` when the runtime
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 pub mod chat;
 pub mod command;
+pub mod files;
 pub mod link;
 pub mod local;
 pub mod mirror;

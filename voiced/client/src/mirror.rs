@@ -1,6 +1,7 @@
 //! One mirror of the daemon for every interactive front end: what voiced
 //! reported (its status, the server's shared state, chat, who is talking,
-//! bookmarks, audio settings, a pending trust decision), folded from the
+//! bookmarks, audio settings, a pending trust decision, shared files and
+//! transfers), folded from the
 //! link's [`Report`]s by [`Mirror::apply`]. Pure: no I/O and no clock; what it
 //! asks for comes back as [`Command`]s, what a user should hear of as
 //! [`News`], which each front end shows in its own way.
@@ -10,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use voice_proto::acl::{Permissions, Subject, evaluate};
 use voice_proto::pb::control::event::Kind;
 use voice_proto::pb::control::{
-    AudioConfig, Bookmark, ConnectRequest, ConnectionState, DevicesReply, Event, InputLevel,
-    StateReply, StatusReply, TrustPrompt, VoiceMode,
+    AudioConfig, Bookmark, ConnectRequest, ConnectionState, DevicesReply, Event, FileEntry,
+    InputLevel, StateReply, StatusReply, Transfer, TransferState, TrustPrompt, VoiceMode,
 };
 use voice_proto::pb::wire::{Change, Permission, Session, StateUpdate, change};
 use voice_proto::state::RoomId;
@@ -89,6 +90,25 @@ pub enum News {
     },
     /// voiced asks for a trust decision: [`Mirror::trust`] holds it.
     TrustAsked,
+    /// A file was shared from here.
+    Shared {
+        /// The file's name.
+        name: String,
+        /// Its magnet link (also posted in the room's chat).
+        magnet: String,
+    },
+    /// A transfer came to its end: complete (the file is at its `path`) or
+    /// failed (its `error` says why).
+    TransferFinished(Transfer),
+}
+
+/// The files shared in a room, as voiced last listed them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RoomFiles {
+    /// The room.
+    pub room: u32,
+    /// Its files, with their seeders.
+    pub entries: Vec<FileEntry>,
 }
 
 /// What applying one report gave.
@@ -153,6 +173,13 @@ pub struct Mirror {
     pub answered_fingerprint: Option<String>,
     /// The last connect request made from here (a trust decision repeats it).
     pub last_connect: Option<ConnectRequest>,
+    /// The files of a room, once a front end asked for them (`None` until
+    /// then): kept fresh while the room's files, its room or our transfers
+    /// change.
+    pub files: Option<RoomFiles>,
+    /// Every transfer of voiced by its local id, the latest report of each
+    /// (gone ones dropped).
+    pub transfers: BTreeMap<u32, Transfer>,
     /// A full state was asked for after a mismatch and has not come yet:
     /// updates meanwhile wait for it instead of asking again.
     resync_pending: bool,
@@ -184,6 +211,8 @@ impl Mirror {
             trust: None,
             answered_fingerprint: None,
             last_connect: None,
+            files: None,
+            transfers: BTreeMap::new(),
             resync_pending: false,
         }
     }
@@ -201,7 +230,9 @@ impl Mirror {
                     Command::LoadBookmarks,
                     Command::LoadChatHistory,
                     Command::LoadIdentity,
+                    Command::LoadTransfers,
                 ];
+                self.refresh_files(&mut out);
             }
             Report::Down { error } => {
                 let attempts = match &self.daemon {
@@ -268,6 +299,35 @@ impl Mirror {
             }
             Answer::Devices(devices) => self.devices = Some(devices),
             Answer::DeviceSelected => out.commands.push(Command::LoadDevices),
+            Answer::Shared(reply) => {
+                out.news.push(News::Shared {
+                    name: reply.name,
+                    magnet: reply.magnet,
+                });
+                self.refresh_files(out);
+            }
+            Answer::Files { room, files } => {
+                self.files = Some(RoomFiles {
+                    room,
+                    entries: files,
+                });
+            }
+            // Events may already have told more of a transfer just added.
+            Answer::Transfer(t) => {
+                if crate::files::transfer_state(&t) != TransferState::Gone {
+                    self.transfers.entry(t.id).or_insert(t);
+                }
+            }
+            Answer::Transfers(all) => {
+                self.transfers = all
+                    .into_iter()
+                    .filter(|t| crate::files::transfer_state(t) != TransferState::Gone)
+                    .map(|t| (t.id, t))
+                    .collect();
+            }
+            Answer::TransferCancelled(id) => {
+                self.transfers.remove(&id);
+            }
         }
     }
 
@@ -298,7 +358,54 @@ impl Mirror {
                 out.news.push(News::Device(d.message));
             }
             Kind::Trust(prompt) => self.ask_trust(prompt, out),
+            Kind::Transfer(t) => self.on_transfer(t, out),
         }
+    }
+
+    /// Keeps the latest report of a transfer; a change of state is news
+    /// when it ends, and changes the seeders of the files shown.
+    fn on_transfer(&mut self, t: Transfer, out: &mut Applied) {
+        let state = crate::files::transfer_state(&t);
+        let was = self.transfers.get(&t.id).map(crate::files::transfer_state);
+        if state == TransferState::Gone {
+            self.transfers.remove(&t.id);
+        } else {
+            self.transfers.insert(t.id, t.clone());
+        }
+        if was == Some(state) {
+            return;
+        }
+        if matches!(state, TransferState::Complete | TransferState::Failed) {
+            out.news.push(News::TransferFinished(t));
+        }
+        self.refresh_files(out);
+    }
+
+    /// Asks for the files of the current room again, when a front end shows
+    /// them.
+    fn refresh_files(&self, out: &mut Applied) {
+        if self.files.is_some()
+            && !out
+                .commands
+                .iter()
+                .any(|c| matches!(c, Command::LoadFiles(_)))
+        {
+            out.commands.push(Command::LoadFiles(self.current_room()));
+        }
+    }
+
+    /// The files of the current room as voiced last listed them (`None`
+    /// until they are asked for, or while another room's are held).
+    pub fn files_here(&self) -> Option<&[FileEntry]> {
+        self.files
+            .as_ref()
+            .filter(|f| f.room == self.current_room())
+            .map(|f| f.entries.as_slice())
+    }
+
+    /// The transfers, by id.
+    pub fn transfer_list(&self) -> impl Iterator<Item = &Transfer> {
+        self.transfers.values()
     }
 
     fn on_status(&mut self, status: StatusReply, out: &mut Applied) {
@@ -309,6 +416,9 @@ impl Mirror {
             if was == ConnectionState::Connected {
                 self.state = None;
                 self.resync_pending = false;
+                if let Some(files) = self.files.as_mut() {
+                    files.entries.clear();
+                }
             }
         }
         out.news.push(News::Status { was });
@@ -323,6 +433,7 @@ impl Mirror {
                     self.status.session_id = reply.session_id;
                 }
                 self.state = Some(state);
+                self.refresh_files(out);
             }
             Err(e) => out
                 .news
@@ -353,6 +464,9 @@ impl Mirror {
         }
         let state = &*state;
         self.talking.retain(|s| state.session(*s).is_some());
+        if self.touches_files(&change) {
+            self.refresh_files(out);
+        }
         self.announce(&change, mover, out);
     }
 
@@ -360,6 +474,22 @@ impl Mirror {
     fn resync(&mut self, out: &mut Applied) {
         self.resync_pending = true;
         out.commands.push(Command::LoadState);
+    }
+
+    /// Whether a change alters the files shown: a file added or removed, a
+    /// room removed (its files go), or we moved to another room.
+    fn touches_files(&self, change: &Change) -> bool {
+        let Some(shown) = self.files.as_ref() else {
+            return false;
+        };
+        match &change.kind {
+            Some(change::Kind::AddFile(_) | change::Kind::RemoveFile(_)) => true,
+            Some(change::Kind::RemoveRoom(_)) => true,
+            Some(change::Kind::MoveSession(m)) => {
+                m.session == self.session_id() && m.room != shown.room
+            }
+            _ => false,
+        }
     }
 
     /// Whether a full state was asked for and has not come yet.
@@ -678,6 +808,84 @@ mod tests {
                 message: "refused".into()
             }]
         );
+    }
+
+    #[test]
+    fn transfers_keep_their_latest_report_and_files_follow_their_changes() {
+        use voice_proto::pb::control::{FileEntry, TransferKind};
+        use voice_proto::pb::wire::{FileRemove, SharedFile};
+
+        let file = SharedFile {
+            id: 1,
+            info_hash: vec![7; 20],
+            name: "a.bin".into(),
+            size: 10,
+            room: 0,
+            owner_key: vec![1; 32],
+        };
+        // Files are asked for by a front end; until then nothing is fetched.
+        let mut mirror = connected();
+        assert!(mirror.files_here().is_none());
+        let added = update(&mut mirror, change::Kind::AddFile(file.clone()));
+        assert!(added.commands.is_empty());
+        let removed = update(&mut mirror, change::Kind::RemoveFile(FileRemove { id: 1 }));
+        assert!(removed.commands.is_empty());
+        // From then on they stay fresh.
+        mirror.apply(Report::Answer(Answer::Files {
+            room: 0,
+            files: vec![FileEntry {
+                id: 1,
+                name: "a.bin".into(),
+                ..FileEntry::default()
+            }],
+        }));
+        assert_eq!(mirror.files_here().map(<[_]>::len), Some(1));
+        let added = update(&mut mirror, change::Kind::AddFile(file));
+        assert_eq!(added.commands, [Command::LoadFiles(0)]);
+
+        let report = |id, state: TransferState, done| {
+            event(Kind::Transfer(Transfer {
+                id,
+                kind: TransferKind::Download as i32,
+                state: state as i32,
+                name: "a.bin".into(),
+                size: 10,
+                done_bytes: done,
+                ..Transfer::default()
+            }))
+        };
+        let started = mirror.apply(report(3, TransferState::Downloading, 2));
+        assert_eq!(started.commands, [Command::LoadFiles(0)]);
+        // Progress alone is no news and asks for nothing.
+        let progress = mirror.apply(report(3, TransferState::Downloading, 6));
+        assert_eq!(progress, Applied::default());
+        assert_eq!(mirror.transfers[&3].done_bytes, 6);
+        // The answer of the Download call comes late: it does not undo progress.
+        mirror.apply(Report::Answer(Answer::Transfer(Transfer {
+            id: 3,
+            state: TransferState::Checking as i32,
+            ..Transfer::default()
+        })));
+        assert_eq!(mirror.transfers[&3].done_bytes, 6);
+        let done = mirror.apply(report(3, TransferState::Complete, 10));
+        assert!(matches!(&done.news[..], [News::TransferFinished(t)] if t.id == 3));
+        mirror.apply(report(3, TransferState::Gone, 10));
+        assert!(mirror.transfers.is_empty());
+        // The list replaces what was kept, without gone ones.
+        mirror.apply(Report::Answer(Answer::Transfers(vec![
+            Transfer {
+                id: 4,
+                ..Transfer::default()
+            },
+            Transfer {
+                id: 5,
+                state: TransferState::Gone as i32,
+                ..Transfer::default()
+            },
+        ])));
+        assert_eq!(mirror.transfers.keys().copied().collect::<Vec<_>>(), [4]);
+        mirror.apply(Report::Answer(Answer::TransferCancelled(4)));
+        assert!(mirror.transfers.is_empty());
     }
 
     #[test]
