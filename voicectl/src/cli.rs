@@ -222,6 +222,37 @@ pub enum Command {
         /// A user (default: me).
         user: Option<String>,
     },
+    /// Share FILE in my room (or ROOM): voiced seeds it, lists it and posts
+    /// its magnet link in the chat; prints the magnet link.
+    Share {
+        /// The file (a path relative to here is fine).
+        file: PathBuf,
+        /// The room (default: mine).
+        #[arg(long)]
+        room: Option<String>,
+    },
+    /// The files shared in my room (or ROOM), with their seeders.
+    Files {
+        /// The room (default: mine).
+        #[arg(long)]
+        room: Option<String>,
+    },
+    /// Download a shared file (a magnet link, an info hash or a file id) and
+    /// wait until it is complete and verified; prints its path.
+    Download {
+        /// MAGNET, INFO_HASH or ID.
+        file: String,
+        /// Directory for the file (default: voiced's download directory).
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+    },
+    /// My shares and downloads, with their progress.
+    Transfers,
+    /// Stop a transfer (a download is dropped, a share unlisted).
+    Cancel {
+        /// The transfer's id (see `voicectl transfers`).
+        id: u32,
+    },
     /// Print events as they happen, one JSON object a line.
     Watch {
         /// Include input levels (about 20 a second).

@@ -4,6 +4,9 @@ use serde_json::{Value, json};
 use voice_proto::hash::hex;
 use voice_proto::pb::control::{self as c, event};
 use voice_proto::pb::wire::{self as w, StateSnapshot};
+use voiced_client::files::{
+    human_size, human_speed, is_finished, percent, transfer_kind_name, transfer_state_name,
+};
 use voiced_client::names::{format_time_ms, state_name, voice_mode_name};
 use voiced_client::text::{printable, printable_multiline};
 
@@ -335,6 +338,9 @@ pub fn event_json(e: &c::Event) -> Value {
             "previous_fingerprint": t.previous_fingerprint,
             "previous_first_seen_ms": t.previous_first_seen_ms,
         }),
+        Some(event::Kind::Transfer(t)) => {
+            json!({"event": "transfer", "transfer": transfer_json(t)})
+        }
         None => json!({"event": "unknown"}),
     }
 }
@@ -389,4 +395,183 @@ pub fn explanation_text(x: &w::Explanation) -> String {
         ));
     }
     out
+}
+
+/// `text` cut to `width` characters, with `…` where it was cut.
+fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_owned()
+    } else {
+        let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// A shared file as JSON.
+pub fn file_json(f: &c::FileEntry) -> Value {
+    json!({
+        "id": f.id,
+        "name": f.name,
+        "size": f.size,
+        "sharer": f.sharer,
+        "sharer_key": f.sharer_key,
+        "seeders": f.seeders,
+        "leechers": f.leechers,
+        "info_hash": f.info_hash,
+        "room": f.room,
+        "magnet": f.magnet,
+    })
+}
+
+/// The shared files for people: a table of id, name, size, sharer, seeders.
+pub fn files_text(files: &[c::FileEntry]) -> String {
+    if files.is_empty() {
+        return "no files shared in this room\n".to_owned();
+    }
+    let mut out = format!(
+        "{:<5} {:<32} {:>10}  {:<20} {:>7}\n",
+        "ID", "NAME", "SIZE", "SHARER", "SEEDERS"
+    );
+    for f in files {
+        out.push_str(&format!(
+            "{:<5} {:<32} {:>10}  {:<20} {:>7}\n",
+            f.id,
+            clip(&printable(&f.name), 32),
+            human_size(f.size),
+            clip(&printable(&f.sharer), 20),
+            f.seeders
+        ));
+    }
+    out
+}
+
+/// A transfer as JSON.
+pub fn transfer_json(t: &c::Transfer) -> Value {
+    json!({
+        "id": t.id,
+        "kind": transfer_kind_name(t.kind),
+        "state": transfer_state_name(t.state),
+        "name": t.name,
+        "info_hash": t.info_hash,
+        "size": t.size,
+        "done_bytes": t.done_bytes,
+        "uploaded_bytes": t.uploaded_bytes,
+        "download_bps": t.download_bps,
+        "upload_bps": t.upload_bps,
+        "peers": t.peers,
+        "room": t.room,
+        "file_id": t.file_id,
+        "path": t.path,
+        "error": t.error,
+    })
+}
+
+/// One progress line of `voicectl download --json`.
+pub fn progress_json(t: &c::Transfer) -> Value {
+    json!({
+        "id": t.id,
+        "state": transfer_state_name(t.state),
+        "done_bytes": t.done_bytes,
+        "size": t.size,
+        "download_bps": t.download_bps,
+        "peers": t.peers,
+    })
+}
+
+/// The transfers for people: id, kind, state, name, progress, speed, peers
+/// (a failed one's reason on the line below).
+pub fn transfers_text(transfers: &[c::Transfer]) -> String {
+    if transfers.is_empty() {
+        return "no transfers\n".to_owned();
+    }
+    let mut out = format!(
+        "{:<5} {:<8} {:<11} {:<32} {:>4}  {:>12} {:>5}\n",
+        "ID", "KIND", "STATE", "NAME", "%", "SPEED", "PEERS"
+    );
+    for t in transfers {
+        let speed = if c::TransferKind::try_from(t.kind) == Ok(c::TransferKind::Download)
+            && !is_finished(t)
+        {
+            format!("↓{}", human_speed(t.download_bps))
+        } else {
+            format!("↑{}", human_speed(t.upload_bps))
+        };
+        out.push_str(&format!(
+            "{:<5} {:<8} {:<11} {:<32} {:>3}%  {:>12} {:>5}\n",
+            t.id,
+            transfer_kind_name(t.kind),
+            transfer_state_name(t.state),
+            clip(&printable(&t.name), 32),
+            percent(t),
+            speed,
+            t.peers
+        ));
+        if !t.error.is_empty() {
+            out.push_str(&format!("      {}\n", printable(&t.error)));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transfer(state: c::TransferState) -> c::Transfer {
+        c::Transfer {
+            id: 7,
+            kind: c::TransferKind::Download as i32,
+            state: state as i32,
+            name: "big\u{1b}[2J.bin".into(),
+            size: 4 * 1024 * 1024,
+            done_bytes: 1024 * 1024,
+            download_bps: 512 * 1024,
+            peers: 2,
+            ..c::Transfer::default()
+        }
+    }
+
+    #[test]
+    fn files_are_a_table_with_human_sizes_and_escaped_names() {
+        let files = [c::FileEntry {
+            id: 3,
+            name: "notes\u{202e}.txt".into(),
+            size: 1536,
+            sharer: "ann".into(),
+            seeders: 2,
+            ..c::FileEntry::default()
+        }];
+        let text = files_text(&files);
+        let row = text.lines().nth(1).unwrap_or_default();
+        assert!(row.starts_with("3     notes"), "{text}");
+        assert!(row.contains("1.5 KiB") && row.contains("ann"), "{text}");
+        assert!(!text.contains('\u{202e}'), "{text}");
+        let json = file_json(&files[0]);
+        for key in ["id", "name", "size", "sharer", "seeders"] {
+            assert!(json.get(key).is_some(), "{key}");
+        }
+        assert_eq!(files_text(&[]), "no files shared in this room\n");
+    }
+
+    #[test]
+    fn transfers_show_progress_speed_and_why_one_failed() {
+        let mut failed = transfer(c::TransferState::Failed);
+        failed.error = "no peer has it".into();
+        let text = transfers_text(&[transfer(c::TransferState::Downloading), failed]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].contains("download") && lines[1].contains("downloading"));
+        assert!(
+            lines[1].contains(" 25%") && lines[1].contains("↓512.0 KiB/s"),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert_eq!(lines[3].trim(), "no peer has it");
+        assert_eq!(
+            progress_json(&transfer(c::TransferState::Checking)),
+            json!({"id": 7, "state": "checking", "done_bytes": 1048576, "size": 4194304,
+                   "download_bps": 524288, "peers": 2})
+        );
+        assert_eq!(clip("abcdef", 4), "abc…");
+    }
 }

@@ -5,6 +5,7 @@
 pub mod audio;
 pub mod chat;
 pub mod connection;
+pub mod files;
 pub mod rooms;
 pub mod servers;
 pub mod trust;
@@ -174,6 +175,11 @@ pub async fn run(client: &mut Client, cli: &Cli) -> Result<Output, Failure> {
             session_only,
         } => trust::trust(client, server, fingerprint, *session_only).await,
         C::KnownServers => trust::known_servers(client).await,
+        C::Share { file, room } => files::share(client, file, room.as_deref()).await,
+        C::Files { room } => files::files(client, room.as_deref()).await,
+        C::Download { file, to } => files::download(client, cli.json, file, to.as_deref()).await,
+        C::Transfers => files::transfers(client).await,
+        C::Cancel { id } => files::cancel(client, *id).await,
         C::Watch { levels } => watch::watch(client, *levels).await,
         C::Completions { shell } => completions(*shell),
         C::Man => man(),
