@@ -28,13 +28,39 @@ pub enum ConfigError {
 }
 
 /// The user's settings in `config.toml`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
     /// Display name used when a connection does not give one.
     pub display_name: String,
     /// Extra CA certificate (PEM) trusted for every server.
     pub ca_file: Option<PathBuf>,
+    /// Seconds a shared or downloaded file's cache copy is kept and seeded
+    /// (default 86400, a day); the cache is also emptied when voiced exits.
+    pub torrent_ttl: u64,
+    /// Where finished downloads go (default: the XDG download directory).
+    pub download_dir: Option<PathBuf>,
+    /// TCP port for BitTorrent peers (0 = any free port).
+    pub bt_port: u16,
+    /// Upload cap for BitTorrent in bytes per second (0 = none), so seeding
+    /// never crowds out voice on a thin uplink.
+    pub bt_upload_limit: u32,
+}
+
+/// The default `torrent_ttl`: a day.
+pub const DEFAULT_TORRENT_TTL: u64 = 24 * 3600;
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            display_name: String::new(),
+            ca_file: None,
+            torrent_ttl: DEFAULT_TORRENT_TTL,
+            download_dir: None,
+            bt_port: 0,
+            bt_upload_limit: 0,
+        }
+    }
 }
 
 /// A saved server.
@@ -118,7 +144,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = Config {
             display_name: "Ada".into(),
-            ca_file: None,
+            torrent_ttl: 60,
+            ..Config::default()
         };
         cfg.save(&dir.path().join("config.toml")).unwrap();
         assert_eq!(Config::load(&dir.path().join("config.toml")).unwrap(), cfg);

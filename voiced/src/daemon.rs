@@ -93,6 +93,7 @@ impl Daemon {
             .add_service(service)
             .serve_with_incoming_shutdown(self.listener.incoming(), shutdown)
             .await;
+        self.engine.stop_files().await;
         self.engine.disconnect().await;
         self.engine.stop_audio();
         // The socket file went with the listener when tonic dropped it.

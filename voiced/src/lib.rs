@@ -5,6 +5,7 @@
 //! - [`daemon`] and [`control`]: the engine behind the gRPC control API on a
 //!   local socket; [`cli`]: the `voiced` binary's entry point;
 //! - [`client`]: what front ends need to reach the daemon (cheap);
+//! - [`files`]: files over BitTorrent (librqbit, the loopback tracker, the cache);
 //! - [`paths`], [`identity`], [`config`], [`trust`], [`connection`].
 
 pub mod audio;
@@ -16,6 +17,7 @@ pub mod control;
 pub mod daemon;
 pub mod engine;
 pub mod error;
+pub mod files;
 mod fsutil;
 pub mod identity;
 pub mod paths;

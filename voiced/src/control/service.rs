@@ -223,6 +223,32 @@ impl Voiced for ControlService {
         ok(Empty {})
     }
 
+    async fn share(&self, r: Request<c::ShareRequest>) -> R<c::ShareReply> {
+        let r = r.into_inner();
+        ok(self.engine.share(&r.path, &r.room).await?)
+    }
+
+    async fn files(&self, r: Request<c::FilesRequest>) -> R<c::FilesReply> {
+        let files = self.engine.files(&r.into_inner().room).await?;
+        ok(c::FilesReply { files })
+    }
+
+    async fn download(&self, r: Request<c::DownloadRequest>) -> R<c::Transfer> {
+        let r = r.into_inner();
+        ok(self.engine.download(&r.file, &r.to).await?)
+    }
+
+    async fn transfers(&self, _: Request<Empty>) -> R<c::TransfersReply> {
+        ok(c::TransfersReply {
+            transfers: self.engine.transfers(),
+        })
+    }
+
+    async fn cancel_transfer(&self, r: Request<c::TransferRef>) -> R<Empty> {
+        self.engine.cancel_transfer(r.into_inner().id).await?;
+        ok(Empty {})
+    }
+
     type WatchStream = Pin<Box<dyn Stream<Item = Result<Event, Status>> + Send + 'static>>;
 
     async fn watch(&self, r: Request<WatchRequest>) -> R<Self::WatchStream> {

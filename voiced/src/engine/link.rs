@@ -6,7 +6,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::oneshot;
-use voice_proto::pb::wire::{Accepted, Explanation, Rejected, client_msg};
+use voice_proto::pb::wire::{
+    Accepted, Explanation, Rejected, TorrentInfo, TrackerPeers, TrackerScrapeReply, client_msg,
+};
 
 use crate::connection::frames::{self, StreamError};
 
@@ -21,6 +23,12 @@ pub enum Reply {
     Explain(Explanation),
     /// A request failed.
     Failed(String),
+    /// A torrent's info dictionary.
+    TorrentInfo(TorrentInfo),
+    /// Peers of a swarm.
+    Peers(TrackerPeers),
+    /// Seeders and leechers of a room's swarms.
+    Scrape(TrackerScrapeReply),
 }
 
 /// One logged-in connection.
@@ -31,6 +39,8 @@ pub struct Link {
     pub session_id: u32,
     /// Longest chat message the server accepts (0 = unknown).
     pub max_message_len: u32,
+    /// Largest file the server lets us share (0 = unknown).
+    pub max_file_size: u64,
     control_tx: tokio::sync::Mutex<quinn::SendStream>,
     chat_tx: tokio::sync::Mutex<quinn::SendStream>,
     pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
@@ -44,6 +54,7 @@ impl Link {
         conn: quinn::Connection,
         session_id: u32,
         max_message_len: u32,
+        max_file_size: u64,
         control_tx: quinn::SendStream,
         chat_tx: quinn::SendStream,
         endpoint: quinn::Endpoint,
@@ -52,6 +63,7 @@ impl Link {
             conn,
             session_id,
             max_message_len,
+            max_file_size,
             control_tx: tokio::sync::Mutex::new(control_tx),
             chat_tx: tokio::sync::Mutex::new(chat_tx),
             pending: Mutex::new(HashMap::new()),

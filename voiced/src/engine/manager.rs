@@ -326,6 +326,7 @@ impl Engine {
             d.conn.clone(),
             w.session_id,
             w.limits.as_ref().map_or(0, |l| l.max_message_len),
+            w.limits.as_ref().map_or(0, |l| l.max_file_size),
             d.control_tx,
             d.chat_tx,
             d.endpoint,

@@ -92,6 +92,8 @@ pub(crate) struct Inner {
     /// each other stale.
     pub(crate) proposing: tokio::sync::Mutex<()>,
     pub(crate) state: Mutex<EngineState>,
+    /// Files over BitTorrent: transfers and their cache.
+    pub(crate) files: crate::files::Files,
 }
 
 /// The client engine. Cheap to clone (shared inside).
@@ -116,6 +118,7 @@ impl Engine {
             .map_err(|e| Error::Failed(e.to_string()))?;
         let config =
             Config::load(&paths.config_file()).map_err(|e| Error::Failed(e.to_string()))?;
+        let files = crate::files::Files::new(&paths.cache_dir);
         let (events, _) = broadcast::channel(1024);
         let (hash, _) = watch::channel(None);
         Ok(Self {
@@ -128,6 +131,7 @@ impl Engine {
                 recent: Mutex::new(VecDeque::new()),
                 backoff: Backoff::default(),
                 proposing: tokio::sync::Mutex::new(()),
+                files,
                 state: Mutex::new(EngineState {
                     config,
                     conn: ConnState::Disconnected,

@@ -167,6 +167,11 @@ async fn read_control(
             Some(server_msg::Msg::Failed(f)) => {
                 link.resolve(f.request_id, Reply::Failed(f.message))
             }
+            Some(server_msg::Msg::TorrentInfo(t)) => {
+                link.resolve(t.request_id, Reply::TorrentInfo(t))
+            }
+            Some(server_msg::Msg::Peers(p)) => link.resolve(p.request_id, Reply::Peers(p)),
+            Some(server_msg::Msg::Scrape(s)) => link.resolve(s.request_id, Reply::Scrape(s)),
             Some(server_msg::Msg::Chat(c)) => engine.receive_chat(c),
             Some(server_msg::Msg::ListenerLoss(l)) => engine.listener_loss(l.loss_permille),
             Some(other) => tracing::trace!(?other, "ignored on the control stream"),

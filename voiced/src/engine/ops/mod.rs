@@ -5,6 +5,7 @@
 mod audio;
 mod bookmarks;
 mod chat;
+mod files;
 mod identity;
 mod moderation;
 mod requests;

@@ -123,7 +123,9 @@ impl Engine {
                     _ => return Err(Error::Invalid(format!("refused: {}", r.message))),
                 },
                 Reply::Failed(m) => return Err(Error::Failed(m)),
-                Reply::Explain(_) => return Err(Error::Failed("unexpected answer".into())),
+                Reply::Explain(_) | Reply::TorrentInfo(_) | Reply::Peers(_) | Reply::Scrape(_) => {
+                    return Err(Error::Failed("unexpected answer".into()));
+                }
             }
         }
         Err(Error::Failed("the state kept changing; try again".into()))
