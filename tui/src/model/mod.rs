@@ -1,12 +1,14 @@
 //! The model: everything the screen shows, and nothing else.
 
 mod chat;
+mod files;
 mod modal;
 mod tree;
 
 use voice_proto::pb::control::ConnectionState;
 
 pub use chat::ChatLog;
+pub use files::{FilesRow, Pane};
 pub use modal::{ConnectDialog, ConnectEntry, Modal, PromptKind};
 pub use tree::{Row, RowKind};
 pub use voiced_client::mirror::{DaemonLink, Mirror, mirror_limits};
@@ -18,6 +20,8 @@ pub enum Focus {
     Tree,
     /// The chat input line: keys are text.
     Chat,
+    /// The files pane: keys select, download and cancel.
+    Files,
 }
 
 /// Push-to-talk: how the key works and whether it is held.
@@ -45,6 +49,13 @@ pub struct App {
     pub focus: Focus,
     /// The chat input line.
     pub input: String,
+    /// What the right-hand pane shows.
+    pub pane: Pane,
+    /// The selected row of the files pane.
+    pub files_selected: Option<FilesRow>,
+    /// When the files were last asked for (Unix ms; seeders change without
+    /// a change of state, so an open pane asks again now and then).
+    pub files_asked_ms: u64,
     /// A dialog over the screen.
     pub modal: Option<Modal>,
     /// Push-to-talk key state.
@@ -69,6 +80,9 @@ impl App {
             selected: None,
             focus: Focus::Tree,
             input: String::new(),
+            pane: Pane::Chat,
+            files_selected: None,
+            files_asked_ms: 0,
             modal: None,
             ptt: PushToTalk::default(),
             notice: None,
@@ -96,6 +110,29 @@ impl App {
 }
 
 impl App {
+    /// The rows of the files pane: the current room's files, then every
+    /// transfer.
+    pub fn files_rows(&self) -> Vec<FilesRow> {
+        let files = self.mirror.files_here().unwrap_or_default();
+        files
+            .iter()
+            .map(|f| FilesRow::File(f.id))
+            .chain(
+                self.mirror
+                    .transfers
+                    .keys()
+                    .map(|id| FilesRow::Transfer(*id)),
+            )
+            .collect()
+    }
+
+    /// Index of the selected row of the files pane (0 when none or gone).
+    pub fn files_selected_index(&self, rows: &[FilesRow]) -> usize {
+        self.files_selected
+            .and_then(|s| rows.iter().position(|r| *r == s))
+            .unwrap_or(0)
+    }
+
     /// The entries of the connect dialog: "disconnect" while connected or
     /// trying, every bookmark, then the address and password fields.
     pub fn connect_entries(&self) -> Vec<ConnectEntry> {

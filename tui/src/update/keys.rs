@@ -5,7 +5,7 @@ use voice_proto::pb::control::VoiceMode;
 use voice_proto::state::ROOT;
 
 use crate::action::Command;
-use crate::model::{App, ConnectDialog, DaemonLink, Focus, Modal, PromptKind, RowKind};
+use crate::model::{App, ConnectDialog, DaemonLink, Focus, Modal, Pane, PromptKind, RowKind};
 
 /// The push-to-talk key (held where the terminal reports releases).
 pub const PTT_KEY: KeyCode = KeyCode::Char(' ');
@@ -21,7 +21,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     // Push-to-talk is the only key whose release matters.
     if key.code == PTT_KEY
         && app.modal.is_none()
-        && app.focus == Focus::Tree
+        && matches!(app.focus, Focus::Tree | Focus::Files)
         && app.mirror.daemon == DaemonLink::Up
     {
         return push_to_talk(app, key.kind);
@@ -45,6 +45,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     match app.focus {
         Focus::Tree => tree_key(app, key),
         Focus::Chat => chat_key(app, key),
+        Focus::Files => super::files::on_key(app, key),
     }
 }
 
@@ -130,7 +131,11 @@ fn tree_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
             super::modal::clamp_connect_selection(app);
             return vec![Command::LoadBookmarks];
         }
-        KeyCode::Char('i') | KeyCode::Tab => app.focus = Focus::Chat,
+        KeyCode::Char('i') | KeyCode::Tab => {
+            app.pane = Pane::Chat;
+            app.focus = Focus::Chat;
+        }
+        KeyCode::Char('f') if app.mirror.state.is_some() => return super::files::open(app),
         KeyCode::Esc => app.notice = None,
         _ => {}
     }

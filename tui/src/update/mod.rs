@@ -1,6 +1,7 @@
 //! `update`: the pure step from (model, action) to (model', commands).
 
 mod daemon;
+mod files;
 mod keys;
 mod modal;
 mod mouse;
@@ -8,6 +9,7 @@ mod mouse;
 use crate::action::{Action, Command};
 use crate::model::{App, DaemonLink};
 
+pub use files::FILES_REFRESH_MS;
 pub use keys::PTT_KEY;
 
 /// Applies one action to the model and returns the calls to make. Pure: no
@@ -22,7 +24,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         }
         Action::Tick(now_ms) => {
             app.now_ms = now_ms;
-            Vec::new()
+            files::on_tick(app)
         }
         Action::KeyReleases(hold) => {
             app.ptt.hold = hold;

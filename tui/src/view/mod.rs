@@ -1,6 +1,7 @@
 //! The view: `impl Widget for &App`, a pure function of the model.
 
 mod chat;
+mod files;
 pub mod layout;
 mod offline;
 mod overlay;
@@ -11,7 +12,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
 
-use crate::model::{App, DaemonLink};
+use crate::model::{App, DaemonLink, Pane};
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -21,7 +22,10 @@ impl Widget for &App {
         }
         let panes = layout::areas(area);
         tree::render(self, panes.tree, buf);
-        chat::render(self, panes.chat, buf);
+        match self.pane {
+            Pane::Chat => chat::render(self, panes.chat, buf),
+            Pane::Files => files::render(self, panes.chat, buf),
+        }
         chat::render_input(self, panes.input, buf);
         status::render(self, panes.status, buf);
         status::render_hint(self, panes.hint, buf);

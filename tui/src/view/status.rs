@@ -119,10 +119,12 @@ fn meter(app: &App) -> Vec<Span<'static>> {
 pub(super) fn render_hint(app: &App, area: Rect, buf: &mut Buffer) {
     let text = if app.modal.is_some() {
         " Esc: close"
+    } else if app.focus == Focus::Files {
+        " ↑↓:select ⏎/d:download x:cancel transfer r:refresh Esc/f:back ?:help"
     } else if app.focus == Focus::Chat {
         " Enter: send  Esc/Tab: back to rooms  PgUp/PgDn: scroll  Ctrl-U: clear"
     } else {
-        " ?:help ↑↓:move ⏎:join m:mute d:deaf v:mode space:talk i:chat c:connect q:quit"
+        " ?:help ⏎:join m:mute d:deaf v:mode space:talk i:chat f:files c:connect q:quit"
     };
     Paragraph::new(text)
         .style(Style::new().fg(Color::DarkGray))
