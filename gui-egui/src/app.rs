@@ -45,6 +45,10 @@ pub struct App {
     pub ptt_button: bool,
     /// Where the window's own preferences live (`None`: not kept).
     pub prefs_path: Option<PathBuf>,
+    /// The files panel is shown.
+    pub files_open: bool,
+    /// When the files were last asked for (Unix ms).
+    pub files_asked_ms: u64,
 }
 
 impl App {
@@ -84,6 +88,8 @@ impl App {
             ptt_active: false,
             ptt_button: false,
             prefs_path,
+            files_open: false,
+            files_asked_ms: 0,
         })
     }
 
@@ -129,6 +135,12 @@ impl App {
             .resizable(true)
             .default_width(260.0)
             .show(ctx, |ui| panels::rooms::rooms_ui(ui, self));
+        if self.files_open {
+            egui::SidePanel::right("files")
+                .resizable(true)
+                .default_width(300.0)
+                .show(ctx, |ui| panels::files::files_ui(ui, self));
+        }
         egui::CentralPanel::default().show(ctx, |ui| panels::chat::chat_ui(ui, self));
         panels::connect::connect_ui(ctx, self);
         panels::connect::trust_ui(ctx, self);

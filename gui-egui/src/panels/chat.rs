@@ -3,6 +3,7 @@
 use eframe::egui;
 use voice_proto::pb::control::ConnectionState;
 use voice_proto::pb::wire::ChatMessage;
+use voiced_client::files::{magnet_links, magnet_name};
 use voiced_client::text::{printable, printable_multiline};
 
 use crate::App;
@@ -77,9 +78,15 @@ pub fn chat_ui(ui: &mut egui::Ui, app: &mut App) {
         .max_height((ui.available_height() - input_height).max(40.0))
         .show(ui, |ui| {
             let mut any = false;
+            let mut wanted = None;
             for message in app.model.chat.in_room(room) {
-                message_ui(ui, message);
+                if let Some(magnet) = message_ui(ui, message) {
+                    wanted = Some(magnet);
+                }
                 any = true;
+            }
+            if let Some(magnet) = wanted {
+                super::files::download(app, magnet);
             }
             if !any {
                 ui.weak(if connected {
@@ -118,7 +125,10 @@ pub fn chat_ui(ui: &mut egui::Ui, app: &mut App) {
     });
 }
 
-fn message_ui(ui: &mut egui::Ui, message: &ChatMessage) {
+/// Draws one message; a magnet link in it gets a *Download* button, whose
+/// link comes back when clicked.
+fn message_ui(ui: &mut egui::Ui, message: &ChatMessage) -> Option<String> {
+    let mut wanted = None;
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 0.0;
         ui.weak(clock(message.time_ms)).on_hover_text("UTC");
@@ -136,7 +146,19 @@ fn message_ui(ui: &mut egui::Ui, message: &ChatMessage) {
                 }
             }
         }
+        for magnet in magnet_links(&message.text) {
+            let name = magnet_name(magnet).unwrap_or_else(|| "this file".to_owned());
+            ui.label(" ");
+            if ui
+                .button(super::files::DOWNLOAD)
+                .on_hover_text(format!("Download {}", printable(&name)))
+                .clicked()
+            {
+                wanted = Some(magnet.to_owned());
+            }
+        }
     });
+    wanted
 }
 
 #[cfg(test)]

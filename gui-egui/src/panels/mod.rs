@@ -3,6 +3,7 @@
 
 pub mod chat;
 pub mod connect;
+pub mod files;
 pub mod notifications;
 pub mod offline;
 pub mod rooms;

@@ -80,6 +80,17 @@ pub fn toolbar_ui(ui: &mut egui::Ui, app: &mut App) {
             .is_pointer_button_down_on();
         app.ptt_button = held;
         ui.separator();
+        if ui
+            .add(egui::Button::new(super::files::FILES_BUTTON).selected(app.files_open))
+            .on_hover_text("Files shared in this room, and your downloads")
+            .clicked()
+        {
+            if app.files_open {
+                app.files_open = false;
+            } else {
+                super::files::open(app);
+            }
+        }
         if ui.button("Settings…").clicked() {
             app.settings.open = true;
             app.send(Command::LoadAudioSettings);
