@@ -28,7 +28,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("i / Tab", "write in the chat (Esc to leave)"),
     ("f", "files of this room and transfers (Esc to leave)"),
     ("  ⏎ / d", "there: download the selected file"),
-    ("  x / r", "there: cancel the selected transfer / list again"),
+    (
+        "  x / r",
+        "there: cancel the selected transfer / list again",
+    ),
     ("PgUp PgDn", "scroll the chat"),
     ("?", "this help"),
     ("q", "quit (the call goes on in voiced)"),
