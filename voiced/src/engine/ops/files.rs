@@ -23,6 +23,8 @@ use crate::files::{Bt, Transfer, remove_dir, torrent, unique_path};
 
 /// How often transfers are looked at (progress events, completion, expiry).
 const TICK: Duration = Duration::from_millis(500);
+/// How soon librqbit announces again while the server is unreachable.
+const OFFLINE_INTERVAL: Duration = Duration::from_secs(5);
 
 fn failed(e: impl std::fmt::Display) -> Error {
     Error::Failed(e.to_string())
@@ -674,7 +676,7 @@ async fn forward_announce(engine: Weak<Inner>, announce: Announce) -> Result<Ans
         .files
         .by_hash(&announce.info_hash)
         .ok_or("not a transfer of this daemon")?;
-    engine
+    match engine
         .announce(
             transfer.room,
             announce.info_hash,
@@ -682,5 +684,14 @@ async fn forward_announce(engine: Weak<Inner>, announce: Announce) -> Result<Ans
             announce.event,
         )
         .await
-        .map_err(|e| e.to_string())
+    {
+        Ok(answer) => Ok(answer),
+        // Offline for now: no peers, ask again soon (a failure would make
+        // librqbit back off for up to ten minutes).
+        Err(Error::NotConnected) => Ok(Answer {
+            peers: Vec::new(),
+            interval: OFFLINE_INTERVAL,
+        }),
+        Err(e) => Err(e.to_string()),
+    }
 }
