@@ -3,6 +3,7 @@
 //! itself over gRPC, not only on screen.
 #![allow(clippy::unwrap_used)] // tests: a failure is a test failure
 
+mod files;
 mod support;
 
 use egui_kittest::kittest::Queryable;

@@ -71,6 +71,22 @@ impl World {
         client
     }
 
+    /// Writes `text` as the world's voiced's `config.toml` (before
+    /// [`World::start_daemon`], which reads it).
+    pub fn write_config(&self, text: &str) {
+        let file = paths_in(self.dir.path()).config_file();
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+
+    /// Connects the world's voiced to the server as `name` over gRPC (no
+    /// window involved), accepting its certificate.
+    pub fn connect_daemon(&self, name: &str) {
+        let server = self.server.as_ref().expect("a world with a server");
+        let mut client = self.client();
+        self.runtime.block_on(connect(&mut client, server, name));
+    }
+
     /// Stops voiced the way SIGTERM does (it ends open `Watch` streams).
     pub fn stop_daemon(&mut self) {
         if let Some(daemon) = self.daemon.take() {
