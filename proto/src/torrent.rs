@@ -13,6 +13,11 @@ use sha1::{Digest, Sha1};
 /// Deepest nesting of bencode lists and dictionaries accepted.
 const MAX_DEPTH: usize = 8;
 
+/// Shortest piece accepted: one BitTorrent block (16 KiB).
+pub const MIN_PIECE_LENGTH: u64 = 16 << 10;
+/// Longest piece accepted (64 MiB; librqbit and others keep it in 32 bits).
+pub const MAX_PIECE_LENGTH: u64 = 64 << 20;
+
 /// Most files in one torrent.
 pub const MAX_TORRENT_FILES: usize = 10_000;
 
@@ -76,8 +81,10 @@ pub fn parse_info(bytes: &[u8], max_len: usize) -> Result<TorrentInfo, TorrentEr
     let name = utf8_field(&dict, b"name")?;
     check_component(&name)?;
     let piece_length = uint_field(&dict, b"piece length")?;
-    if piece_length == 0 {
-        return Err(invalid("the piece length is 0"));
+    if !(MIN_PIECE_LENGTH..=MAX_PIECE_LENGTH).contains(&piece_length) {
+        return Err(invalid(&format!(
+            "the piece length is {piece_length}; it must be {MIN_PIECE_LENGTH} to {MAX_PIECE_LENGTH} bytes"
+        )));
     }
     let pieces = match get(&dict, b"pieces") {
         Some(Value::Bytes(b)) if b.len() % 20 == 0 => b.len() / 20,
@@ -324,20 +331,20 @@ mod tests {
 
     #[test]
     fn a_single_file_info_parses() {
-        let info = parse_info(&single("a.bin", 5000, 2048, 3, true), 1 << 20).unwrap();
+        let info = parse_info(&single("a.bin", 50_000, 16384, 4, true), 1 << 20).unwrap();
         assert_eq!(
             info,
             TorrentInfo {
                 name: "a.bin".into(),
-                size: 5000,
-                piece_length: 2048,
-                pieces: 3,
+                size: 50_000,
+                piece_length: 16384,
+                pieces: 4,
                 files: 1,
                 private: true
             }
         );
         assert!(
-            !parse_info(&single("a.bin", 0, 2048, 0, false), 1 << 20)
+            !parse_info(&single("a.bin", 0, 16384, 0, false), 1 << 20)
                 .unwrap()
                 .private
         );
@@ -346,7 +353,7 @@ mod tests {
     #[test]
     fn a_directory_info_sums_its_files() {
         let mut v = b"d5:filesld6:lengthi10e4:pathl1:a1:beed6:lengthi5e4:pathl1:ceee".to_vec();
-        v.extend(b"4:name3:dir12:piece lengthi16e6:pieces20:");
+        v.extend(b"4:name3:dir12:piece lengthi16384e6:pieces20:");
         v.extend([1u8; 20]);
         v.push(b'e');
         let info = parse_info(&v, 1 << 20).unwrap();
@@ -356,9 +363,11 @@ mod tests {
     #[test]
     fn bad_info_is_refused_with_the_reason() {
         let cases: Vec<(Vec<u8>, &str)> = vec![
-            (single("a", 5000, 2048, 2, false), "needs 3"),
-            (single("..", 1, 16, 1, false), "not a file name"),
-            (single("a/b", 1, 16, 1, false), "path separator"),
+            (single("a", 50_000, 16384, 2, false), "needs 4"),
+            (single("a", 5000, 2048, 1, false), "piece length is 2048"),
+            (single("a", 1, 1 << 40, 1, false), "piece length is"),
+            (single("..", 1, 16384, 1, false), "not a file name"),
+            (single("a/b", 1, 16384, 1, false), "path separator"),
             (b"d4:name1:ae".to_vec(), "piece length is missing"),
             (b"i5e".to_vec(), "not a dictionary"),
             (b"d1:bi1e1:ai1ee".to_vec(), "not sorted"),
@@ -374,7 +383,7 @@ mod tests {
             let err = parse_info(&bytes, 1 << 20).unwrap_err().to_string();
             assert!(err.contains(want), "{err:?} should mention {want:?}");
         }
-        let err = parse_info(&single("a", 1, 16, 1, false), 10).unwrap_err();
+        let err = parse_info(&single("a", 1, 16384, 1, false), 10).unwrap_err();
         assert!(matches!(err, TorrentError::TooLarge { max: 10, .. }));
     }
 
