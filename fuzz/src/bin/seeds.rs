@@ -242,6 +242,13 @@ fn main() -> std::io::Result<()> {
         .collect();
     write(dir, "server_msg", &server_seeds)?;
 
+    let torrents = vec![
+        voiced::files::torrent::info_dict("song.ogg", 40_000, 16384, &[7; 60]),
+        voiced::files::torrent::info_dict("a", 1, 262_144, &[1; 20]),
+        b"d5:filesld6:lengthi10e4:pathl1:a1:beed6:lengthi5e4:pathl1:ceee4:name3:dir12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae".to_vec(),
+    ];
+    write(dir, "torrent_info", &torrents)?;
+
     let key = SigningKey::from_bytes(&[3; 32]);
     let nonce = [4u8; auth::NONCE_LEN];
     let exporter = [5u8; auth::EXPORTER_LEN];
