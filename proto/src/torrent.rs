@@ -26,6 +26,27 @@ pub fn info_hash(info: &[u8]) -> [u8; 20] {
     Sha1::digest(info).into()
 }
 
+/// A single-file info dictionary, keys in bencode order: `hashes` holds one
+/// 20-byte SHA-1 per piece.
+pub fn encode_single(
+    name: &str,
+    size: u64,
+    piece_length: u64,
+    hashes: &[u8],
+    private: bool,
+) -> Vec<u8> {
+    let mut out = format!("d6:lengthi{size}e4:name{}:{name}", name.len()).into_bytes();
+    out.extend_from_slice(
+        format!("12:piece lengthi{piece_length}e6:pieces{}:", hashes.len()).as_bytes(),
+    );
+    out.extend_from_slice(hashes);
+    if private {
+        out.extend_from_slice(b"7:privatei1e");
+    }
+    out.push(b'e');
+    out
+}
+
 /// What an info dictionary describes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TorrentInfo {
@@ -319,14 +340,7 @@ mod tests {
     use super::*;
 
     fn single(name: &str, length: u64, piece: u64, pieces: usize, private: bool) -> Vec<u8> {
-        let mut v = format!("d6:lengthi{length}e4:name{}:{name}", name.len()).into_bytes();
-        v.extend(format!("12:piece lengthi{piece}e6:pieces{}:", pieces * 20).as_bytes());
-        v.extend(std::iter::repeat_n(7u8, pieces * 20));
-        if private {
-            v.extend(b"7:privatei1e");
-        }
-        v.push(b'e');
-        v
+        encode_single(name, length, piece, &vec![7u8; pieces * 20], private)
     }
 
     #[test]

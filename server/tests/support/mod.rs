@@ -434,16 +434,8 @@ impl TestServer {
 /// A valid private info dictionary (piece hashes are not checked by the
 /// server, which never sees the data).
 pub fn torrent_info(name: &str, size: u64, private: bool) -> Vec<u8> {
-    let piece = 16384u64;
-    let pieces = size.div_ceil(piece) as usize;
-    let mut v = format!("d6:lengthi{size}e4:name{}:{name}", name.len()).into_bytes();
-    v.extend(format!("12:piece lengthi{piece}e6:pieces{}:", pieces * 20).as_bytes());
-    v.extend(std::iter::repeat_n(0xabu8, pieces * 20));
-    if private {
-        v.extend(b"7:privatei1e");
-    }
-    v.push(b'e');
-    v
+    let hashes = vec![0xabu8; size.div_ceil(16384) as usize * 20];
+    voice_proto::torrent::encode_single(name, size, 16384, &hashes, private)
 }
 
 impl Client {

@@ -58,15 +58,9 @@ pub fn hash_file(path: &std::path::Path, name: &str) -> std::io::Result<Vec<u8>>
     Ok(info_dict(name, size, piece as u64, &hashes))
 }
 
-/// A private single-file info dictionary (keys in bencode order).
+/// A private single-file info dictionary.
 pub fn info_dict(name: &str, size: u64, piece_length: u64, hashes: &[u8]) -> Vec<u8> {
-    let mut out = format!("d6:lengthi{size}e4:name{}:{name}", name.len()).into_bytes();
-    out.extend_from_slice(
-        format!("12:piece lengthi{piece_length}e6:pieces{}:", hashes.len()).as_bytes(),
-    );
-    out.extend_from_slice(hashes);
-    out.extend_from_slice(b"7:privatei1ee");
-    out
+    voice_proto::torrent::encode_single(name, size, piece_length, hashes, true)
 }
 
 /// A `.torrent` holding only the info dictionary: no announce list, so the
@@ -170,13 +164,8 @@ mod tests {
     use super::*;
 
     fn info(name: &str, size: u64) -> Vec<u8> {
-        let piece = 16384u64;
-        let pieces = size.div_ceil(piece) as usize;
-        let mut v = format!("d6:lengthi{size}e4:name{}:{name}", name.len()).into_bytes();
-        v.extend(format!("12:piece lengthi{piece}e6:pieces{}:", pieces * 20).as_bytes());
-        v.extend(std::iter::repeat_n(1u8, pieces * 20));
-        v.push(b'e');
-        v
+        let hashes = vec![1u8; size.div_ceil(16384) as usize * 20];
+        voice_proto::torrent::encode_single(name, size, 16384, &hashes, false)
     }
 
     #[test]
