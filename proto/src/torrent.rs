@@ -8,7 +8,11 @@
 //! files, every path component plain (no `..`, no separators, no control
 //! characters), UTF-8 names.
 
+use std::net::{IpAddr, SocketAddr};
+
 use sha1::{Digest, Sha1};
+
+use crate::pb::wire::PeerAddr;
 
 /// Deepest nesting of bencode lists and dictionaries accepted.
 const MAX_DEPTH: usize = 8;
@@ -45,6 +49,33 @@ pub fn encode_single(
     }
     out.push(b'e');
     out
+}
+
+impl From<SocketAddr> for PeerAddr {
+    fn from(addr: SocketAddr) -> Self {
+        let ip = match addr.ip().to_canonical() {
+            IpAddr::V4(v4) => v4.octets().to_vec(),
+            IpAddr::V6(v6) => v6.octets().to_vec(),
+        };
+        Self {
+            ip,
+            port: u32::from(addr.port()),
+        }
+    }
+}
+
+impl PeerAddr {
+    /// The address, or `None` when the IP is not 4 or 16 bytes or the port
+    /// is not 1 to 65535.
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        let port = u16::try_from(self.port).ok().filter(|p| *p != 0)?;
+        let ip = match self.ip.len() {
+            4 => IpAddr::from(<[u8; 4]>::try_from(self.ip.as_slice()).ok()?),
+            16 => IpAddr::from(<[u8; 16]>::try_from(self.ip.as_slice()).ok()?).to_canonical(),
+            _ => return None,
+        };
+        Some(SocketAddr::new(ip, port))
+    }
 }
 
 /// What an info dictionary describes.
@@ -399,6 +430,23 @@ mod tests {
         }
         let err = parse_info(&single("a", 1, 16384, 1, false), 10).unwrap_err();
         assert!(matches!(err, TorrentError::TooLarge { max: 10, .. }));
+    }
+
+    #[test]
+    fn peer_addresses_round_trip() {
+        for addr in ["127.0.0.1:6881", "[2001:db8::1]:80"] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            assert_eq!(PeerAddr::from(addr).socket_addr(), Some(addr));
+        }
+        let mapped: SocketAddr = "[::ffff:10.0.0.1]:5".parse().unwrap();
+        assert_eq!(PeerAddr::from(mapped).ip, vec![10, 0, 0, 1]);
+        for (ip, port) in [
+            (vec![1, 2, 3], 5),
+            (vec![1, 2, 3, 4], 0),
+            (vec![1, 2, 3, 4], 70_000),
+        ] {
+            assert_eq!(PeerAddr { ip, port }.socket_addr(), None);
+        }
     }
 
     #[test]

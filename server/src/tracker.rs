@@ -136,7 +136,7 @@ impl Tracker {
     }
 
     /// Publishes a torrent (or confirms one published before, by anyone).
-    /// A new swarm counts against the publisher's swarms until it joins.
+    /// A new swarm counts against its publisher's key until it is dropped.
     #[allow(clippy::too_many_arguments)]
     pub fn publish(
         &mut self,
@@ -152,7 +152,14 @@ impl Tracker {
         if self.swarms.contains_key(&key) {
             return Ok(());
         }
-        let mine = self.swarms_of(publisher);
+        // Published swarms count against the key, not only the session:
+        // logging in again does not buy another allowance while the old
+        // swarms wait out their grace.
+        let mine = self
+            .swarms
+            .values()
+            .filter(|s| s.publisher_key == publisher_key || s.peers.contains_key(&publisher))
+            .count();
         if mine >= limits.max_swarms_per_session {
             return Err(TrackerError::TooManySwarms(mine));
         }
@@ -369,6 +376,18 @@ mod tests {
             publish(&mut t, 9, 7, now),
             Err(TrackerError::TooManySwarms(2))
         );
+        // The same key in a new session gets no new allowance.
+        let again = t.publish(
+            (1, [9; 20]),
+            Bytes::from_static(b"d4:infoe"),
+            "f".into(),
+            1,
+            70,
+            &[7; 32],
+            LIMITS,
+            now,
+        );
+        assert_eq!(again, Err(TrackerError::TooManySwarms(2)));
         for n in 1..=2 {
             t.announce(&(1, [n; 20]), 7, Some(peer(0, now)), LIMITS, now)
                 .unwrap();

@@ -252,13 +252,7 @@ impl Hub {
             peers = others
                 .into_iter()
                 .take(MAX_PEERS)
-                .map(|p| PeerAddr {
-                    ip: match p.addr.ip() {
-                        std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
-                        std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
-                    },
-                    port: u32::from(p.addr.port()),
-                })
+                .map(|p| PeerAddr::from(p.addr))
                 .collect();
         }
         Ok(TrackerPeers {

@@ -77,9 +77,6 @@ fn move_selection(app: &mut App, delta: isize) {
     if rows.is_empty() {
         return;
     }
-    let current = app.files_selected_index(&rows) as isize;
-    let next = current
-        .saturating_add(delta)
-        .clamp(0, rows.len() as isize - 1) as usize;
+    let next = super::keys::step(app.files_selected_index(&rows), rows.len(), delta);
     app.files_selected = Some(rows[next]);
 }

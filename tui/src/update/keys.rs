@@ -174,11 +174,15 @@ pub(super) fn move_selection(app: &mut App, delta: isize) {
     if rows.is_empty() {
         return;
     }
-    let current = app.selected_index(&rows) as isize;
-    let next = current
-        .saturating_add(delta)
-        .clamp(0, rows.len() as isize - 1) as usize;
+    let next = step(app.selected_index(&rows), rows.len(), delta);
     app.selected = Some(rows[next].kind);
+}
+
+/// The row `delta` rows from `current` in a list of `len` (> 0), clamped.
+pub(super) fn step(current: usize, len: usize, delta: isize) -> usize {
+    (current as isize)
+        .saturating_add(delta)
+        .clamp(0, len as isize - 1) as usize
 }
 
 /// Scrolls the chat back (`delta` > 0) or forward.

@@ -168,12 +168,13 @@ impl Files {
         self.bt.lock().await.clone()
     }
 
-    /// A fresh cache directory for a transfer.
+    /// A fresh cache directory for a transfer (mode 0700 where new).
     pub fn new_dir(&self) -> Result<PathBuf, String> {
         let mut rand = [0u8; 8];
         getrandom::getrandom(&mut rand).map_err(|e| e.to_string())?;
         let dir = self.root.join(voice_proto::hash::hex(&rand));
-        std::fs::create_dir_all(&dir)
+        // Private: downloads in progress are nobody else's to read.
+        crate::fsutil::create_private_dir(&dir)
             .map_err(|e| format!("cannot make the cache directory {}: {e}", dir.display()))?;
         Ok(dir)
     }

@@ -2,7 +2,6 @@
 //! list a room's files, download one, follow and cancel transfers. The
 //! server is the tracker; librqbit moves the data between peers.
 
-use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -11,7 +10,7 @@ use voice_proto::pb::control::{
     FileEntry, ShareReply, Transfer as TransferMsg, TransferKind, TransferState, event,
 };
 use voice_proto::pb::wire::{
-    FileRemove, SharedFile, TorrentFetch, TorrentPublish, TrackerAnnounce, TrackerEvent,
+    FileRemove, PeerAddr, SharedFile, TorrentFetch, TorrentPublish, TrackerAnnounce, TrackerEvent,
     TrackerScrape, change::Kind, client_msg,
 };
 
@@ -112,15 +111,7 @@ impl Engine {
         let peers = peers
             .peers
             .iter()
-            .filter_map(|p| {
-                let port = u16::try_from(p.port).ok().filter(|p| *p != 0)?;
-                let ip = match p.ip.len() {
-                    4 => IpAddr::from(<[u8; 4]>::try_from(p.ip.as_slice()).ok()?),
-                    16 => IpAddr::from(<[u8; 16]>::try_from(p.ip.as_slice()).ok()?).to_canonical(),
-                    _ => return None,
-                };
-                Some(SocketAddr::new(ip, port))
-            })
+            .filter_map(PeerAddr::socket_addr)
             .collect();
         Ok(Answer { peers, interval })
     }
@@ -576,7 +567,7 @@ impl Engine {
 
     /// Starts the task that follows transfers (once per engine).
     fn start_transfer_ticker(&self) {
-        static_once(&self.inner, |weak| {
+        start_once(&self.inner, |weak| {
             tokio::spawn(async move {
                 let mut every = tokio::time::interval(TICK);
                 every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -656,7 +647,7 @@ impl Engine {
 }
 
 /// Runs `start` once per engine (the ticker).
-fn static_once(inner: &Arc<Inner>, start: impl FnOnce(Weak<Inner>)) {
+fn start_once(inner: &Arc<Inner>, start: impl FnOnce(Weak<Inner>)) {
     if !inner
         .files
         .ticker_started
