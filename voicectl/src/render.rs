@@ -5,7 +5,8 @@ use voice_proto::hash::hex;
 use voice_proto::pb::control::{self as c, event};
 use voice_proto::pb::wire::{self as w, StateSnapshot};
 use voiced_client::files::{
-    human_size, human_speed, is_finished, percent, transfer_kind_name, transfer_state_name,
+    human_size, human_speed, is_finished, percent, route_name, transfer_kind_name,
+    transfer_state_name,
 };
 use voiced_client::names::{format_time_ms, state_name, voice_mode_name};
 use voiced_client::text::{printable, printable_multiline};
@@ -464,6 +465,9 @@ pub fn transfer_json(t: &c::Transfer) -> Value {
         "file_id": t.file_id,
         "path": t.path,
         "error": t.error,
+        "route": t.route,
+        "relayed_peers": t.relayed_peers,
+        "relayed_bytes": t.relayed_bytes,
     })
 }
 
@@ -479,15 +483,31 @@ pub fn progress_json(t: &c::Transfer) -> Value {
     })
 }
 
-/// The transfers for people: id, kind, state, name, progress, speed, peers
-/// (a failed one's reason on the line below).
+/// How a transfer's peers are connected, for the ROUTE column: `direct`,
+/// `relayed`, `mixed` or `-`, and with any peer through the server's relay
+/// how many of the peers and the bytes it moved: `relayed (2 of 3, 14.2 MiB)`.
+pub fn route_text(t: &c::Transfer) -> String {
+    let name = route_name(t);
+    if t.relayed_peers == 0 {
+        return name.to_owned();
+    }
+    format!(
+        "{name} ({} of {}, {})",
+        t.relayed_peers,
+        t.peers.max(t.relayed_peers),
+        human_size(t.relayed_bytes)
+    )
+}
+
+/// The transfers for people: id, kind, state, name, progress, speed, peers,
+/// route (a failed one's reason on the line below).
 pub fn transfers_text(transfers: &[c::Transfer]) -> String {
     if transfers.is_empty() {
         return "no transfers\n".to_owned();
     }
     let mut out = format!(
-        "{:<5} {:<8} {:<11} {:<32} {:>4}  {:>12} {:>5}\n",
-        "ID", "KIND", "STATE", "NAME", "%", "SPEED", "PEERS"
+        "{:<5} {:<8} {:<11} {:<32} {:>4}  {:>12} {:>5}  {}\n",
+        "ID", "KIND", "STATE", "NAME", "%", "SPEED", "PEERS", "ROUTE"
     );
     for t in transfers {
         let speed = if c::TransferKind::try_from(t.kind) == Ok(c::TransferKind::Download)
@@ -498,14 +518,15 @@ pub fn transfers_text(transfers: &[c::Transfer]) -> String {
             format!("↑{}", human_speed(t.upload_bps))
         };
         out.push_str(&format!(
-            "{:<5} {:<8} {:<11} {:<32} {:>3}%  {:>12} {:>5}\n",
+            "{:<5} {:<8} {:<11} {:<32} {:>3}%  {:>12} {:>5}  {}\n",
             t.id,
             transfer_kind_name(t.kind),
             transfer_state_name(t.state),
             clip(&printable(&t.name), 32),
             percent(t),
             speed,
-            t.peers
+            t.peers,
+            route_text(t)
         ));
         if !t.error.is_empty() {
             out.push_str(&format!("      {}\n", printable(&t.error)));
@@ -573,5 +594,66 @@ mod tests {
                    "download_bps": 524288, "peers": 2})
         );
         assert_eq!(clip("abcdef", 4), "abc…");
+    }
+
+    /// `transfer` with its peers connected by `route`, `relayed` of them
+    /// through the relay.
+    fn routed(route: &str, peers: u32, relayed: u32, relayed_bytes: u64) -> c::Transfer {
+        c::Transfer {
+            route: route.into(),
+            peers,
+            relayed_peers: relayed,
+            relayed_bytes,
+            ..transfer(c::TransferState::Downloading)
+        }
+    }
+
+    #[test]
+    fn transfers_show_whether_their_peers_go_through_the_relay() {
+        let mib = 1024 * 1024;
+        let transfers = [
+            routed("direct", 2, 0, 0),
+            routed("relayed", 2, 2, 14 * mib + mib / 5),
+            routed("mixed", 3, 1, 512),
+            routed("", 0, 0, 0),
+            routed("pigeon", 1, 0, 0),
+        ];
+        let text = transfers_text(&transfers);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].ends_with("PEERS  ROUTE"), "{text}");
+        // Columns are counted in characters (the speed has an arrow).
+        let column = lines[0].len() - "ROUTE".len();
+        let routes: Vec<String> = lines[1..]
+            .iter()
+            .map(|l| l.chars().skip(column).collect())
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                "direct",
+                "relayed (2 of 2, 14.2 MiB)",
+                "mixed (1 of 3, 512 B)",
+                "-",
+                "unknown"
+            ],
+            "{text}"
+        );
+        // The route is the last column: rows without a relay stay narrow.
+        assert!(lines[1].ends_with("    2  direct"), "{text}");
+        assert!(lines[4].ends_with("    0  -"), "{text}");
+    }
+
+    #[test]
+    fn transfer_json_says_the_route_and_what_went_through_the_relay() {
+        let json = transfer_json(&routed("mixed", 3, 1, 4096));
+        assert_eq!(json["route"], "mixed");
+        assert_eq!(json["relayed_peers"], 1);
+        assert_eq!(json["relayed_bytes"], 4096);
+        for route in ["direct", "relayed", ""] {
+            let json = transfer_json(&routed(route, 1, 0, 0));
+            assert_eq!(json["route"], route);
+            assert_eq!(json["relayed_peers"], 0);
+            assert_eq!(json["relayed_bytes"], 0);
+        }
     }
 }

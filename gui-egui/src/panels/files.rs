@@ -1,5 +1,6 @@
 //! The files panel (right): the files shared in the current room, each with
-//! a *Download* button, and voiced's transfers with progress bars, *Cancel*,
+//! a *Download* button, and voiced's transfers with progress bars, how their
+//! peers are connected (directly or through the server's relay), *Cancel*,
 //! and *Open folder* once a download is complete.
 
 use std::path::Path;
@@ -7,7 +8,8 @@ use std::path::Path;
 use eframe::egui;
 use voice_proto::pb::control::{ConnectionState, Transfer, TransferKind, TransferState};
 use voiced_client::files::{
-    human_size, human_speed, percent, progress, transfer_state, transfer_state_name,
+    TransferRoute, human_size, human_speed, percent, progress, route_words, transfer_route,
+    transfer_state, transfer_state_name,
 };
 use voiced_client::text::printable;
 
@@ -24,6 +26,8 @@ pub const DOWNLOAD: &str = "Download";
 pub const CANCEL: &str = "Cancel";
 /// Label of a complete download's button that shows its folder.
 pub const OPEN_FOLDER: &str = "Open folder";
+/// What a transfer's route label starts with (`Route: direct`).
+pub const ROUTE: &str = "Route: ";
 
 /// How often an open panel asks for the files again (their seeders change
 /// without a change of state).
@@ -152,6 +156,7 @@ fn transfers_ui(ui: &mut egui::Ui, app: &mut App) {
                     .text(progress_text(t))
                     .fill(bar_color(t)),
             );
+            route_ui(ui, t);
             if transfer_state(t) == TransferState::Failed && !t.error.is_empty() {
                 ui.colored_label(ui.visuals().error_fg_color, printable(&t.error));
             }
@@ -163,6 +168,30 @@ fn transfers_ui(ui: &mut egui::Ui, app: &mut App) {
     if let Some(message) = open_failed {
         app.notifications.push(Level::Error, message, now_ms());
     }
+}
+
+/// How a transfer's peers are connected, as a label: `Route: direct`,
+/// `Route: relayed (1 of 2 peers, 14.2 MiB)`; nothing with no peer.
+fn route_ui(ui: &mut egui::Ui, t: &Transfer) {
+    let route = transfer_route(t);
+    if route == TransferRoute::NoPeer {
+        return;
+    }
+    let text = egui::RichText::new(route_text(t)).small();
+    if t.relayed_peers > 0 {
+        ui.label(text.color(ui.visuals().warn_fg_color))
+            .on_hover_text(
+                "Some peers reach each other only through the server's relay \
+             (both behind NAT): slower, and it uses the server's bandwidth.",
+            );
+    } else {
+        ui.label(text.weak());
+    }
+}
+
+/// The words of a transfer's route label (its accessible name too).
+pub fn route_text(t: &Transfer) -> String {
+    format!("{ROUTE}{}", route_words(t))
 }
 
 /// The words on a transfer's progress bar.
@@ -233,5 +262,19 @@ mod tests {
         assert_eq!(progress_text(&t), "complete · 4.0 MiB");
         t.state = TransferState::Checking as i32;
         assert_eq!(progress_text(&t), "checking");
+    }
+
+    #[test]
+    fn route_labels_say_how_many_peers_come_through_the_relay() {
+        let mut t = Transfer {
+            peers: 2,
+            route: "direct".into(),
+            ..Transfer::default()
+        };
+        assert_eq!(route_text(&t), "Route: direct");
+        t.route = "mixed".into();
+        t.relayed_peers = 1;
+        t.relayed_bytes = 3 * 1024 * 1024;
+        assert_eq!(route_text(&t), "Route: mixed (1 of 2 peers, 3.0 MiB)");
     }
 }

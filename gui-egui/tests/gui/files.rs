@@ -1,13 +1,19 @@
 //! A file shared by another user reaches us through the window: the magnet
 //! link in chat is a *Download* button, the Files panel follows the
 //! transfer to *Open folder*, and the file voiced put in our download
-//! directory has the sharer's bytes.
+//! directory has the sharer's bytes. Each transfer says whether its peers
+//! are connected directly or through the server's relay.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use eframe::egui;
+use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use voice_gui::panels::files::{DOWNLOAD, OPEN_FOLDER};
-use voice_proto::pb::control::{Empty, ShareRequest, Transfer, TransferKind, TransferState};
+use voice_gui::App;
+use voice_gui::panels::files::{DOWNLOAD, OPEN_FOLDER, ROUTE, files_ui};
+use voice_proto::pb::control::event::Kind;
+use voice_proto::pb::control::{Empty, Event, ShareRequest, Transfer, TransferKind, TransferState};
+use voiced_client::link::Report;
 
 use crate::support::{SETTLE, World, until, until_daemon};
 
@@ -113,4 +119,58 @@ fn a_magnet_link_in_chat_downloads_through_the_files_panel() {
         "shared and downloaded through the window in {:?}",
         started.elapsed()
     );
+}
+
+/// A transfer as voiced reports it, its `peers` connected by `route`,
+/// `relayed` of them through the server's relay.
+fn routed(id: u32, name: &str, route: &str, peers: u32, relayed: u32) -> Transfer {
+    Transfer {
+        id,
+        kind: TransferKind::Download as i32,
+        state: TransferState::Downloading as i32,
+        name: name.to_owned(),
+        size: 64 * 1024 * 1024,
+        done_bytes: 16 * 1024 * 1024,
+        peers,
+        route: route.to_owned(),
+        relayed_peers: relayed,
+        relayed_bytes: u64::from(relayed) * (14 * 1024 * 1024 + 200 * 1024),
+        ..Transfer::default()
+    }
+}
+
+#[test]
+fn each_transfer_says_whether_it_goes_through_the_relay() {
+    // No daemon: the transfers come into the window's mirror as voiced's
+    // events would, and only the Files panel is drawn.
+    let world = World::new(false);
+    let mut app = App::new(world.socket.clone(), None, &egui::Context::default()).unwrap();
+    for t in [
+        routed(1, "direct.bin", "direct", 2, 0),
+        routed(2, "relayed.bin", "relayed", 2, 1),
+        routed(3, "mixed.bin", "mixed", 3, 1),
+        routed(4, "lonely.bin", "", 0, 0),
+    ] {
+        let _ = app.model.apply(Report::Event(Event {
+            kind: Some(Kind::Transfer(t)),
+        }));
+    }
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(420.0, 720.0))
+        .build_ui_state(|ui, app: &mut App| files_ui(ui, app), app);
+    harness.run_steps(SETTLE);
+
+    assert!(harness.query_by_label("Route: direct").is_some());
+    assert!(
+        harness
+            .query_by_label("Route: relayed (1 of 2 peers, 14.2 MiB)")
+            .is_some()
+    );
+    assert!(
+        harness
+            .query_by_label("Route: mixed (1 of 3 peers, 14.2 MiB)")
+            .is_some()
+    );
+    // A transfer with no peer has no route to show.
+    assert_eq!(harness.query_all_by_label_contains(ROUTE).count(), 3);
 }

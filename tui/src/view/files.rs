@@ -1,5 +1,6 @@
 //! The files pane: the files shared in the current room (name, size, sharer,
-//! seeders) over voiced's transfers, each with a progress gauge.
+//! seeders) over voiced's transfers, each with a progress gauge and how its
+//! peers are connected (directly or through the server's relay).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,8 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Paragraph, Widget};
 use voice_proto::pb::control::{FileEntry, Transfer, TransferState};
 use voiced_client::files::{
-    human_size, human_speed, percent, progress, transfer_kind_name, transfer_state,
-    transfer_state_name,
+    TransferRoute, human_size, human_speed, percent, progress, route_name, transfer_kind_name,
+    transfer_route, transfer_state, transfer_state_name,
 };
 use voiced_client::text::printable;
 
@@ -21,6 +22,11 @@ use crate::model::{App, FilesRow, Focus};
 /// (each at most a third of the row).
 const TRANSFER_NAME: u16 = 22;
 const TRANSFER_STATE: u16 = 26;
+/// The route column of a transfer row: `relayed 1/2` where the row is wide
+/// enough ([`WIDE_ROUTE_FROM`]), else `relayed`.
+const ROUTE_WIDE: u16 = 11;
+const ROUTE_NARROW: u16 = 7;
+const WIDE_ROUTE_FROM: u16 = 60;
 
 pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let focused = app.focus == Focus::Files && app.modal.is_none();
@@ -181,11 +187,16 @@ fn transfers_ui(
 }
 
 fn transfer_row(t: &Transfer, chosen: bool, focused: bool, area: Rect, buf: &mut Buffer) {
+    let wide = area.width >= WIDE_ROUTE_FROM;
     let name_w = TRANSFER_NAME.min(area.width / 3);
-    let state_w = TRANSFER_STATE.min(area.width / 3);
-    let [name, gauge, state] = Layout::horizontal([
+    // A narrow row gives the route its room from the state words (cut
+    // there anyway), so the gauge stays readable.
+    let state_w = TRANSFER_STATE.min(area.width / if wide { 3 } else { 4 });
+    let route_w = if wide { ROUTE_WIDE } else { ROUTE_NARROW };
+    let [name, gauge, route, state] = Layout::horizontal([
         Constraint::Length(name_w),
         Constraint::Fill(1),
+        Constraint::Length(route_w),
         Constraint::Length(state_w),
     ])
     .spacing(1)
@@ -230,4 +241,27 @@ fn transfer_row(t: &Transfer, chosen: bool, focused: bool, area: Rect, buf: &mut
         Style::new().fg(color),
     ))
     .render(state, buf);
+    Paragraph::new(route_span(t, wide, usize::from(route_w))).render(route, buf);
+}
+
+/// How a transfer's peers are connected: `direct`, `relayed` (through the
+/// server, in yellow: slower, and on the server's bandwidth), `mixed`, with
+/// how many of the peers are relayed when `wide` (`relayed 1/2`); blank
+/// with no peer.
+fn route_span(t: &Transfer, wide: bool, width: usize) -> Span<'static> {
+    let style = match transfer_route(t) {
+        TransferRoute::Relayed | TransferRoute::Mixed => Style::new().fg(Color::Yellow),
+        _ => dim(),
+    };
+    let words = match transfer_route(t) {
+        TransferRoute::NoPeer => String::new(),
+        _ if wide && t.relayed_peers > 0 => format!(
+            "{} {}/{}",
+            route_name(t),
+            t.relayed_peers,
+            t.peers.max(t.relayed_peers)
+        ),
+        _ => route_name(t).to_owned(),
+    };
+    Span::styled(fit(&words, width), style)
 }

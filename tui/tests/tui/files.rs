@@ -1,5 +1,6 @@
 //! The files pane: opening it asks voiced for the room's files, keys
-//! download and cancel, transfers show with a gauge (snapshots).
+//! download and cancel, transfers show with a gauge and their route, direct
+//! or through the server's relay (snapshots).
 
 use crossterm::event::KeyCode;
 use ratatui::Terminal;
@@ -39,6 +40,20 @@ fn files_answer() -> Action {
 }
 
 fn transfer(id: u32, kind: TransferKind, state: TransferState, name: &str, done: u64) -> Action {
+    routed(id, kind, state, name, done, "direct", 0)
+}
+
+/// [`transfer`] whose two peers are connected by `route`, `relayed` of
+/// them through the server's relay.
+fn routed(
+    id: u32,
+    kind: TransferKind,
+    state: TransferState,
+    name: &str,
+    done: u64,
+    route: &str,
+    relayed: u32,
+) -> Action {
     event(Kind::Transfer(Transfer {
         id,
         kind: kind as i32,
@@ -49,6 +64,9 @@ fn transfer(id: u32, kind: TransferKind, state: TransferState, name: &str, done:
         download_bps: 1024 * 1024 + 300 * 1024,
         peers: 2,
         room: GAMES,
+        route: route.to_owned(),
+        relayed_peers: relayed,
+        relayed_bytes: u64::from(relayed) * 700 * 1024,
         ..Transfer::default()
     }))
 }
@@ -60,12 +78,14 @@ fn with_files() -> App {
     let _ = update(&mut app, files_answer());
     let _ = update(
         &mut app,
-        transfer(
+        routed(
             7,
             TransferKind::Download,
             TransferState::Downloading,
             "board-openings.pdf",
             1024 * 1024,
+            "relayed",
+            2,
         ),
     );
     let _ = update(
@@ -184,6 +204,18 @@ fn files_pane_snapshots() {
         terminal
             .draw(|frame| frame.render_widget(&app, frame.area()))
             .unwrap();
-        insta::assert_snapshot!(format!("files_{w}x{h}"), terminal.backend().to_string());
+        let screen = terminal.backend().to_string();
+        // Which transfers go through the server's relay, and how many of
+        // their peers where there is room; the failed one has no peer.
+        let relayed = if w >= 120 { "relayed 2/2" } else { "relayed" };
+        let row = |name: &str| screen.lines().find(|l| l.contains(name)).unwrap_or("");
+        assert!(row("↓ board-openin").contains(relayed), "{screen}");
+        assert!(row("↑ tournament").contains("direct"), "{screen}");
+        let failed = row("↓ old-recordin");
+        assert!(
+            !failed.contains("direct") && !failed.contains("relayed"),
+            "{screen}"
+        );
+        insta::assert_snapshot!(format!("files_{w}x{h}"), screen);
     }
 }

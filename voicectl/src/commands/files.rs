@@ -205,8 +205,15 @@ impl Progress {
                 bar.set_position(t.done_bytes.min(t.size));
                 bar.set_message(printable(&t.name).into_owned());
                 let state = voiced_client::files::transfer_state_name(t.state);
+                // Say so when peers come through the server's relay: slower, and the
+                // server carries the bytes.
+                let relayed = if t.relayed_peers > 0 {
+                    format!(", {} via relay", t.relayed_peers)
+                } else {
+                    String::new()
+                };
                 bar.set_prefix(format!(
-                    "{}, {} peer{} ({state})",
+                    "{}, {} peer{}{relayed} ({state})",
                     human_speed(t.download_bps),
                     t.peers,
                     if t.peers == 1 { "" } else { "s" }

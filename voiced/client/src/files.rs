@@ -1,6 +1,6 @@
 //! The words and readings of shared files and transfers every front end
-//! shows alike: sizes, speeds, transfer states and kinds, progress, and the
-//! magnet links found in chat.
+//! shows alike: sizes, speeds, transfer states and kinds, progress, how a
+//! transfer's peers are connected, and the magnet links found in chat.
 
 use voice_proto::pb::control::{Transfer, TransferKind, TransferState};
 
@@ -77,6 +77,63 @@ pub fn progress(t: &Transfer) -> f64 {
 /// Whole percent of [`progress`] (rounded down: 100 only when whole).
 pub fn percent(t: &Transfer) -> u8 {
     (progress(t) * 100.0).floor().clamp(0.0, 100.0) as u8
+}
+
+/// How a transfer's peers are connected, from its `route`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransferRoute {
+    /// No peer connected.
+    NoPeer,
+    /// Every peer connected directly.
+    Direct,
+    /// Every peer through the server's relay (both sides behind NAT).
+    Relayed,
+    /// Some peers directly, some through the relay.
+    Mixed,
+    /// A word this build does not know (a newer daemon).
+    Unknown,
+}
+
+/// How a transfer's peers are connected.
+pub fn transfer_route(t: &Transfer) -> TransferRoute {
+    match t.route.as_str() {
+        "" => TransferRoute::NoPeer,
+        "direct" => TransferRoute::Direct,
+        "relayed" => TransferRoute::Relayed,
+        "mixed" => TransferRoute::Mixed,
+        _ => TransferRoute::Unknown,
+    }
+}
+
+/// The name of a transfer's route as `voicectl` prints it: `direct`,
+/// `relayed`, `mixed`, `-` with no peer, `unknown` for a newer daemon's word.
+pub fn route_name(t: &Transfer) -> &'static str {
+    match transfer_route(t) {
+        TransferRoute::NoPeer => "-",
+        TransferRoute::Direct => "direct",
+        TransferRoute::Relayed => "relayed",
+        TransferRoute::Mixed => "mixed",
+        TransferRoute::Unknown => "unknown",
+    }
+}
+
+/// A transfer's route in words: `direct`, `relayed (1 of 2 peers,
+/// 14.2 MiB)` (how many peers go through the server's relay, and the bytes
+/// it moved) when any does, `no peer` with none.
+pub fn route_words(t: &Transfer) -> String {
+    let name = match transfer_route(t) {
+        TransferRoute::NoPeer => "no peer",
+        _ => route_name(t),
+    };
+    if t.relayed_peers == 0 {
+        return name.to_owned();
+    }
+    format!(
+        "{name} ({} of {} peers, {})",
+        t.relayed_peers,
+        t.peers.max(t.relayed_peers),
+        human_size(t.relayed_bytes)
+    )
 }
 
 /// A finished transfer in words: `downloaded NAME to PATH`, `download of
@@ -175,6 +232,32 @@ mod tests {
         assert!(!is_finished(&empty));
         assert_eq!(transfer_state_name(99), "unknown");
         assert_eq!(transfer_kind_name(TransferKind::Share as i32), "share");
+    }
+
+    #[test]
+    fn routes_say_how_many_peers_go_through_the_relay() {
+        let mut t = Transfer {
+            peers: 3,
+            ..Transfer::default()
+        };
+        assert_eq!(transfer_route(&t), TransferRoute::NoPeer);
+        assert_eq!((route_name(&t), route_words(&t).as_str()), ("-", "no peer"));
+        t.route = "direct".into();
+        assert_eq!(
+            (route_name(&t), route_words(&t).as_str()),
+            ("direct", "direct")
+        );
+        t.route = "mixed".into();
+        t.relayed_peers = 1;
+        t.relayed_bytes = 2 * 1024 * 1024;
+        assert_eq!(route_words(&t), "mixed (1 of 3 peers, 2.0 MiB)");
+        t.route = "relayed".into();
+        t.peers = 2;
+        t.relayed_peers = 2;
+        assert_eq!(transfer_route(&t), TransferRoute::Relayed);
+        assert_eq!(route_words(&t), "relayed (2 of 2 peers, 2.0 MiB)");
+        t.route = "carrier pigeon".into();
+        assert_eq!(route_name(&t), "unknown");
     }
 
     #[test]
