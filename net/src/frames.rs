@@ -77,6 +77,12 @@ impl<M: Envelope> FrameReader<M> {
         }
     }
 
+    /// The stream, once the frames before raw bytes are read (the reader
+    /// never reads past the frame it returns, so nothing is lost).
+    pub fn into_inner(self) -> quinn::RecvStream {
+        self.recv
+    }
+
     /// The next envelope; `None` when the peer finished the stream cleanly.
     /// An envelope without a known message is an error
     /// ([`FrameError::Unknown`]).

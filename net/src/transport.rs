@@ -21,14 +21,33 @@ pub fn client() -> quinn::TransportConfig {
     t
 }
 
+/// Bytes a client may send on one stream before the server reads them.
+pub const STREAM_WINDOW: u32 = 256 * 1024;
+/// Relayed file connections a session may hold by default (the server's
+/// `max_relay_streams_per_session`).
+pub const DEFAULT_RELAY_STREAMS: u32 = 4;
+
+/// The server's transport with the default relay stream budget.
+pub fn server() -> quinn::TransportConfig {
+    server_for(DEFAULT_RELAY_STREAMS)
+}
+
 /// The server's transport: [`client`] plus a small datagram receive
 /// buffer, bounded stream windows, rarer acknowledgements of voice, no
-/// segmentation offload and few streams per connection.
-pub fn server() -> quinn::TransportConfig {
+/// segmentation offload and few streams per connection: control, chat and
+/// `relay_streams` relayed file connections.
+///
+/// The connection's receive window holds every stream's window at once, so
+/// relayed data waiting for its budget can never leave the control and chat
+/// streams without credit: a relay can slow only itself.
+pub fn server_for(relay_streams: u32) -> quinn::TransportConfig {
     let mut t = client();
     t.datagram_receive_buffer_size(Some(DATAGRAM_BUFFER));
-    t.stream_receive_window(quinn::VarInt::from_u32(256 * 1024));
-    t.receive_window(quinn::VarInt::from_u32(1024 * 1024));
+    t.stream_receive_window(quinn::VarInt::from_u32(STREAM_WINDOW));
+    let streams = 2 + relay_streams.min(64);
+    t.receive_window(quinn::VarInt::from_u32(
+        (streams * STREAM_WINDOW).max(1024 * 1024),
+    ));
     t.send_window(8 * 1024 * 1024);
     // Listeners acknowledge every 2nd voice datagram by default: at 50
     // packets/s per speaker that is one ACK packet the server must receive,
@@ -45,8 +64,9 @@ pub fn server() -> quinn::TransportConfig {
     // measured with massif); voice never fills more than a packet at a time,
     // only the Welcome snapshot would benefit.
     t.enable_segmentation_offload(false);
-    // Control and chat, plus a little slack.
-    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(4));
+    // Control, chat and relays, plus a little slack (a relay stream the
+    // client just finished may not be retired yet).
+    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(streams + 2));
     t.max_concurrent_uni_streams(quinn::VarInt::from_u32(0));
     t
 }
@@ -62,5 +82,6 @@ mod tests {
         assert!(KEEP_ALIVE < IDLE_TIMEOUT);
         let _ = client();
         let _ = server();
+        let _ = server_for(u32::MAX);
     }
 }

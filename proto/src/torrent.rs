@@ -60,6 +60,7 @@ impl From<SocketAddr> for PeerAddr {
         Self {
             ip,
             port: u32::from(addr.port()),
+            session: 0,
         }
     }
 }
@@ -445,7 +446,15 @@ mod tests {
             (vec![1, 2, 3, 4], 0),
             (vec![1, 2, 3, 4], 70_000),
         ] {
-            assert_eq!(PeerAddr { ip, port }.socket_addr(), None);
+            assert_eq!(
+                PeerAddr {
+                    ip,
+                    port,
+                    session: 0
+                }
+                .socket_addr(),
+                None
+            );
         }
     }
 

@@ -198,6 +198,18 @@ pub struct Overrides {
     /// Pending logins per address (IPv4, or IPv6 /64) under pressure.
     #[arg(long, env = "VOICE_SERVER_MAX_PENDING_LOGINS_PER_ADDRESS")]
     pub max_pending_logins_per_address: Option<usize>,
+    /// Relay file transfers between peers that cannot reach each other.
+    #[arg(long, env = "VOICE_SERVER_FILE_RELAY")]
+    pub file_relay: Option<bool>,
+    /// Bytes per second the file relay carries in total (0 = no limit).
+    #[arg(long, env = "VOICE_SERVER_RELAY_BYTES_PER_SECOND")]
+    pub relay_bytes_per_second: Option<u64>,
+    /// Bytes per second the file relay carries per session (0 = no limit).
+    #[arg(long, env = "VOICE_SERVER_RELAY_SESSION_BYTES_PER_SECOND")]
+    pub relay_session_bytes_per_second: Option<u64>,
+    /// Relayed connections a session may be an end of at once.
+    #[arg(long, env = "VOICE_SERVER_MAX_RELAY_STREAMS_PER_SESSION")]
+    pub max_relay_streams_per_session: Option<u32>,
 }
 
 macro_rules! merge {
@@ -285,7 +297,11 @@ impl Cli {
             max_tracker_bytes,
             max_pending_logins,
             login_retry_threshold,
-            max_pending_logins_per_address
+            max_pending_logins_per_address,
+            file_relay,
+            relay_bytes_per_second,
+            relay_session_bytes_per_second,
+            max_relay_streams_per_session
         );
         Ok(config)
     }

@@ -159,6 +159,18 @@ pub struct Config {
     /// Pending logins one address (IPv4, or IPv6 /64) may hold while the
     /// server is under pressure. Default 8.
     pub max_pending_logins_per_address: usize,
+    /// Relay peer connections of file transfers between sessions that
+    /// cannot reach each other (default on).
+    pub file_relay: bool,
+    /// Bytes per second the relay carries for everyone together (both
+    /// directions; 0 = no limit). Default 8 MiB/s.
+    pub relay_bytes_per_second: u64,
+    /// Bytes per second the relay carries to and from one session (0 = no
+    /// limit). Default 2 MiB/s.
+    pub relay_session_bytes_per_second: u64,
+    /// Relayed connections a session may be an end of at once (1 to 64).
+    /// Default 4.
+    pub max_relay_streams_per_session: u32,
 }
 
 impl Default for Config {
@@ -213,6 +225,10 @@ impl Default for Config {
             max_pending_logins: 1024,
             login_retry_threshold: 128,
             max_pending_logins_per_address: 8,
+            file_relay: true,
+            relay_bytes_per_second: 8 << 20,
+            relay_session_bytes_per_second: 2 << 20,
+            max_relay_streams_per_session: voice_net::transport::DEFAULT_RELAY_STREAMS,
         }
     }
 }
@@ -317,6 +333,13 @@ impl Config {
         if !positive(self.tracker_rate, f64::MIN_POSITIVE) || !positive(self.tracker_burst, 1.0) {
             return Err(ConfigError::Limits(
                 "tracker_rate must be above 0 and tracker_burst at least 1".to_owned(),
+            ));
+        }
+        if self.max_relay_streams_per_session == 0 || self.max_relay_streams_per_session > 64 {
+            return Err(ConfigError::Limits(
+                "max_relay_streams_per_session must be 1 to 64 (turn relaying off with \
+                 file_relay = false)"
+                    .to_owned(),
             ));
         }
         if self.tracker_interval_secs == 0 || self.tracker_interval_secs > 3600 {

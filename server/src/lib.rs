@@ -17,6 +17,7 @@ pub mod conn;
 pub mod hub;
 mod legacy_names;
 pub mod pending;
+pub mod relay;
 pub mod running;
 pub mod server;
 pub mod store;

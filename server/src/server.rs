@@ -220,7 +220,10 @@ impl Server {
                 (CertSource::Acme(Box::new(acme)), resolver, String::new())
             }
         };
-        let server_config = tls::server_config(resolver)?;
+        let server_config = tls::server_config(
+            resolver,
+            tls::transport_for(config.max_relay_streams_per_session),
+        )?;
         let endpoint = bind_endpoint(server_config, config.listen)?;
         let listening = endpoint
             .local_addr()

@@ -16,7 +16,7 @@ use crate::config::{Config, TlsMode};
 
 pub use voice_net::tls::{fingerprint, provider};
 /// The transport settings tuned for voice (docs/protocol.md).
-pub use voice_net::transport::server as transport;
+pub use voice_net::transport::{server as transport, server_for as transport_for};
 
 /// A certificate chain with its key.
 #[derive(Debug)]
@@ -168,6 +168,7 @@ fn write_private(path: &Path, data: &[u8]) -> Result<(), TlsError> {
 /// The quinn server configuration taking its certificate from `resolver`.
 pub fn server_config(
     resolver: Arc<dyn ResolvesServerCert>,
+    transport: quinn::TransportConfig,
 ) -> Result<quinn::ServerConfig, TlsError> {
     let mut tls = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
@@ -178,7 +179,7 @@ pub fn server_config(
     let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
         .map_err(|e| TlsError::Quic(e.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(quic));
-    config.transport_config(Arc::new(transport()));
+    config.transport_config(Arc::new(transport));
     config.migration(true);
     Ok(config)
 }

@@ -45,6 +45,11 @@ pub struct Config {
     /// Upload cap for BitTorrent in bytes per second (0 = none), so seeding
     /// never crowds out voice on a thin uplink.
     pub bt_upload_limit: u32,
+    /// How BitTorrent peers are reached: `auto` (directly, through the
+    /// server's relay when that fails), `always` (only through the relay:
+    /// peers never see a connection from this address) or `never` (only
+    /// directly; no relayed connection either way).
+    pub bt_relay: crate::files::relay::RelayMode,
 }
 
 /// The default `torrent_ttl`: a day.
@@ -59,6 +64,7 @@ impl Default for Config {
             download_dir: None,
             bt_port: 0,
             bt_upload_limit: 0,
+            bt_relay: crate::files::relay::RelayMode::Auto,
         }
     }
 }

@@ -96,6 +96,8 @@ pub enum AdminCommand {
         /// The user.
         user: String,
     },
+    /// The file relay: on or off, relays open, bytes carried, limits.
+    Relay,
     /// Why a user has or lacks each permission in a room.
     Explain {
         /// Room id, path or name.
@@ -288,6 +290,30 @@ pub async fn run(socket: &Path, command: AdminCommand) -> Result<Vec<String>, Cl
         }
         AdminCommand::Unregister { user } => {
             client.unregister(UserKey { user }).await?;
+        }
+        AdminCommand::Relay => {
+            let r = client.relay_stats(Empty {}).await?.into_inner();
+            let per_second = |v: u64| {
+                if v == 0 {
+                    "no limit".to_owned()
+                } else {
+                    format!("{v} bytes/s")
+                }
+            };
+            out.push(format!("enabled: {}", if r.enabled { "yes" } else { "no" }));
+            out.push(format!("active: {}", r.active));
+            out.push(format!("opened: {}", r.opened));
+            out.push(format!("refused: {}", r.refused));
+            out.push(format!("bytes: {}", r.bytes));
+            out.push(format!("limit: {}", per_second(r.bytes_per_second)));
+            out.push(format!(
+                "session limit: {}",
+                per_second(r.session_bytes_per_second)
+            ));
+            out.push(format!(
+                "streams per session: {}",
+                r.max_streams_per_session
+            ));
         }
         AdminCommand::Explain { room, user } => {
             let e = client

@@ -303,6 +303,13 @@ impl Admin for AdminService {
         Ok(Response::new(Empty {}))
     }
 
+    async fn relay_stats(
+        &self,
+        _: Request<Empty>,
+    ) -> Result<Response<voice_proto::pb::admin::RelayStatsReply>, Status> {
+        Ok(Response::new(self.hub.relays.stats()))
+    }
+
     async fn explain(
         &self,
         req: Request<voice_proto::pb::admin::ExplainRequest>,

@@ -14,7 +14,9 @@ use crate::throttle::TokenBucket;
 /// messages); past it, messages to that reader are dropped.
 pub const CHAT_QUEUE_BYTES: usize = 1 << 20;
 
-/// Accepts the chat stream and serves it; a second one is a protocol error.
+/// Accepts the chat stream and serves it, then every later stream as a
+/// relayed file connection (`relay`); returns a close for a protocol error,
+/// `None` when the connection ends.
 pub async fn accept(
     hub: Arc<Hub>,
     conn: quinn::Connection,
@@ -24,15 +26,33 @@ pub async fn accept(
         Ok(streams) => streams,
         Err(_) => return None,
     };
-    let extra = conn.clone();
-    let mut serving = tokio::spawn(serve(hub, send, recv, id));
-    tokio::select! {
-        r = &mut serving => r.unwrap_or(None),
-        r = extra.accept_bi() => {
-            serving.abort();
-            match r {
-                Ok(_) => Some((close::PROTOCOL_ERROR, "only one chat stream is allowed".to_owned())),
-                Err(_) => None,
+    let mut serving = tokio::spawn(serve(hub.clone(), send, recv, id));
+    // Dropped with this task (the session's end): every relay goes with it.
+    let mut relays = tokio::task::JoinSet::new();
+    let mut chat_done = false;
+    loop {
+        tokio::select! {
+            r = &mut serving, if !chat_done => match r {
+                Ok(Some(close)) => {
+                    relays.abort_all();
+                    return Some(close);
+                }
+                _ => chat_done = true,
+            },
+            r = conn.accept_bi() => match r {
+                Ok((send, recv)) => {
+                    relays.spawn(super::relay::serve(hub.clone(), id, send, recv));
+                }
+                Err(_) => {
+                    serving.abort();
+                    return None;
+                }
+            },
+            Some(r) = relays.join_next() => {
+                if let Ok(Some(close)) = r {
+                    serving.abort();
+                    return Some(close);
+                }
             }
         }
     }

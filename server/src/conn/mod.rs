@@ -3,6 +3,7 @@
 
 mod chat;
 mod handshake;
+mod relay;
 mod voice;
 
 use std::sync::Arc;
@@ -196,7 +197,12 @@ async fn control_loop(
             }
             Some(In::Register(req)) => hub.register(id, req).await,
             Some(In::Reception(report)) => hub.reception(id, report).await,
-            Some(In::Authenticate(_)) | Some(In::Hello(_)) | Some(In::Chat(_)) | None => {
+            Some(In::Authenticate(_))
+            | Some(In::Hello(_))
+            | Some(In::Chat(_))
+            | Some(In::RelayOpen(_))
+            | Some(In::RelayAnswer(_))
+            | None => {
                 return Some((
                     close::PROTOCOL_ERROR,
                     "unexpected message on the control stream".to_owned(),

@@ -7,6 +7,7 @@
 mod commit;
 mod outbox;
 mod persist;
+mod relay;
 mod requests;
 mod routes;
 mod tracker;
@@ -115,6 +116,8 @@ pub struct Hub {
     pub password: String,
     /// Failed-login throttling.
     pub throttle: Throttle,
+    /// The file relay's budgets and counters.
+    pub relays: Arc<crate::relay::Relays>,
 }
 
 /// Encodes one server message as a frame; an empty frame (which closes
@@ -168,6 +171,7 @@ impl Hub {
             }),
             routes: Arc::new(ArcSwap::from_pointee(Routes::default())),
             store,
+            relays: Arc::new(crate::relay::Relays::new(&config)),
             config,
             password,
             throttle,

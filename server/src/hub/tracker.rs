@@ -35,7 +35,7 @@ fn failed(request_id: u64, message: impl Into<String>) -> Msg {
     })
 }
 
-fn swarm_key(room: u32, info_hash: &[u8]) -> Result<SwarmKey, String> {
+pub(super) fn swarm_key(room: u32, info_hash: &[u8]) -> Result<SwarmKey, String> {
     let hash: [u8; 20] = info_hash.try_into().map_err(|_| {
         format!(
             "an info hash has 20 bytes (BitTorrent v1); this one has {}",
@@ -59,7 +59,7 @@ impl Hub {
     }
 
     /// Checks that a session is in `room`.
-    fn in_room(inner: &Inner, id: SessionId, room: u32) -> Result<(), String> {
+    pub(super) fn in_room(inner: &Inner, id: SessionId, room: u32) -> Result<(), String> {
         let me = inner.state.session(id).ok_or("you are not connected")?;
         if inner.state.room(room).is_none() {
             return Err(format!("no room with id {room}"));
@@ -73,7 +73,7 @@ impl Hub {
         Ok(())
     }
 
-    fn may_enter(inner: &Inner, id: SessionId, room: u32) -> bool {
+    pub(super) fn may_enter(inner: &Inner, id: SessionId, room: u32) -> bool {
         inner.state.session(id).is_some_and(|s| {
             evaluate(&inner.state, Subject::from(s), room).contains(Permission::Enter)
         })
@@ -241,18 +241,21 @@ impl Hub {
         let leechers = swarm.peers.len() - seeders;
         let mut peers = Vec::new();
         if here.is_ok() {
-            let mut others: Vec<&Peer> = swarm
+            let mut others: Vec<(SessionId, &Peer)> = swarm
                 .peers
                 .iter()
                 .filter(|(sid, _)| **sid != id && Self::may_enter(inner, **sid, req.room))
-                .map(|(_, p)| p)
+                .map(|(sid, p)| (*sid, p))
                 .collect();
             // A downloader wants seeders first; a seeder, downloaders.
-            others.sort_by_key(|p| (p.left == 0) == (req.left == 0));
+            others.sort_by_key(|(_, p)| (p.left == 0) == (req.left == 0));
             peers = others
                 .into_iter()
                 .take(MAX_PEERS)
-                .map(|p| PeerAddr::from(p.addr))
+                .map(|(session, p)| PeerAddr {
+                    session,
+                    ..PeerAddr::from(p.addr)
+                })
                 .collect();
         }
         Ok(TrackerPeers {
@@ -345,6 +348,7 @@ impl Hub {
                 _ = every.tick() => {}
             }
             self.sweep_swarms().await;
+            self.sweep_relays().await;
         }
     }
 }

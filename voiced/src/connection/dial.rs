@@ -190,7 +190,7 @@ pub fn normalize_server(server: &str) -> Result<String, String> {
 }
 
 /// The `Hello` client string: this daemon and its version.
-fn client_name() -> String {
+pub fn client_name() -> String {
     format!("voiced {}", env!("CARGO_PKG_VERSION"))
 }
 

@@ -23,10 +23,12 @@ pub(super) fn spawn(
         finish(&link, r);
     });
     let (e3, l3) = (e2.clone(), l2.clone());
+    let (e4, l4) = (e2.clone(), l2.clone());
     tokio::spawn(async move {
         let r = read_chat(&e2, generation, &l2, chat).await;
         finish(&l2, r);
     });
+    tokio::spawn(async move { e4.accept_relays(generation, l4).await });
     tokio::spawn(async move { read_voice(&e3, generation, &l3).await });
 }
 

@@ -5,7 +5,9 @@
 //!
 //! DHT, local service discovery, UPnP and outside trackers are off, and
 //! every torrent is private (so no PEX either): peers come only from the
-//! server's tracker, through [`LoopbackTracker`].
+//! server's tracker, through [`LoopbackTracker`]. Every outgoing peer
+//! connection goes through the loopback SOCKS5 endpoint ([`Socks`]), which
+//! connects directly or through the server's relay.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -21,6 +23,8 @@ use librqbit::{
 };
 use tokio_util::sync::CancellationToken;
 
+use super::relay::{Opener, Relay};
+use super::socks::{Routes, Socks};
 use super::torrent;
 use super::tracker::{Forward, LoopbackTracker};
 
@@ -50,14 +54,16 @@ fn err(e: impl std::fmt::Display) -> String {
 }
 
 impl Bt {
-    /// Starts the runtime, the loopback tracker and the session listening
-    /// on TCP `port` (0 = any) of every address; `upload_limit` in bytes
-    /// per second (0 = none).
+    /// Starts the runtime, the loopback tracker, the SOCKS5 endpoint and
+    /// the session listening on TCP `port` (0 = any) of every address;
+    /// `upload_limit` in bytes per second (0 = none).
     pub async fn start(
         download_root: &Path,
         port: u16,
         upload_limit: u32,
         forward: Forward,
+        relay: Arc<Relay>,
+        opener: Opener,
     ) -> Result<Self, String> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -72,13 +78,29 @@ impl Bt {
             .await
             .map_err(err)?
             .map_err(|e| format!("cannot start the loopback tracker: {e}"))?;
+        let routes = Routes {
+            relay,
+            opener,
+            tracker: tracker.addr(),
+        };
+        let socks = handle
+            .spawn(Socks::start(routes, cancel.child_token()))
+            .await
+            .map_err(err)?
+            .map_err(|e| format!("cannot start the peer proxy: {e}"))?;
+        let proxy = socks.url();
         let mut last = String::new();
         // Dual-stack first (peers may reach us over IPv6), then IPv4 only.
         for ip in [
             std::net::IpAddr::from(Ipv6Addr::UNSPECIFIED),
             std::net::IpAddr::from(Ipv4Addr::UNSPECIFIED),
         ] {
-            let options = session_options(SocketAddr::new(ip, port), upload_limit, &cancel);
+            let options = session_options(
+                SocketAddr::new(ip, port),
+                upload_limit,
+                proxy.clone(),
+                &cancel,
+            );
             let root = download_root.to_path_buf();
             match handle
                 .spawn(Session::new_with_opts(root, options))
@@ -113,6 +135,12 @@ impl Bt {
     /// The TCP port peers reach us on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Runs a task on the BitTorrent runtime (relayed connections, so their
+    /// copying never competes with the daemon's own tasks).
+    pub fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        self.handle.spawn(fut);
     }
 
     async fn on<T: Send + 'static>(
@@ -200,6 +228,7 @@ impl Drop for Bt {
 fn session_options(
     listen: SocketAddr,
     upload_limit: u32,
+    proxy: String,
     cancel: &CancellationToken,
 ) -> SessionOptions {
     let mut options = SessionOptions {
@@ -217,7 +246,7 @@ fn session_options(
         }),
         connect: Some(ConnectionOptions {
             enable_tcp: true,
-            proxy_url: None,
+            proxy_url: Some(proxy),
             peer_opts: None,
         }),
         cancellation_token: Some(cancel.child_token()),

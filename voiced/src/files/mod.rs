@@ -10,6 +10,8 @@
 //! start (what a crash left), on exit, and per transfer after `torrent_ttl`.
 
 pub mod bt;
+pub mod relay;
+pub mod socks;
 pub mod torrent;
 pub mod tracker;
 
@@ -69,8 +71,9 @@ impl std::fmt::Debug for Transfer {
 }
 
 impl Transfer {
-    /// The transfer as the control API shows it, with live figures.
-    pub fn to_msg(&self) -> TransferMsg {
+    /// The transfer as the control API shows it, with live figures and
+    /// those of its relayed connections.
+    pub fn to_msg(&self, relays: relay::RelayFigures) -> TransferMsg {
         let mut msg = TransferMsg {
             id: self.id,
             kind: self.kind as i32,
@@ -102,13 +105,31 @@ impl Transfer {
         if self.state == TransferState::Complete || self.state == TransferState::Seeding {
             msg.done_bytes = self.size;
         }
+        msg.relayed_peers = relays.open;
+        msg.relayed_bytes = relays.bytes;
+        // librqbit counts every live peer; ours are the relayed ones.
+        msg.peers = msg.peers.max(relays.open);
+        msg.route = route(msg.peers, relays.open).to_owned();
         msg
+    }
+}
+
+/// How a transfer's `peers` connections run, `relayed` of them through
+/// the server.
+pub fn route(peers: u32, relayed: u32) -> &'static str {
+    match (peers, relayed) {
+        (0, _) => "",
+        (_, 0) => "direct",
+        (p, r) if r >= p => "relayed",
+        _ => "mixed",
     }
 }
 
 /// The transfers and the cache they live in.
 #[derive(Debug)]
 pub struct Files {
+    /// Peer connections through the server.
+    pub relay: Arc<relay::Relay>,
     root: PathBuf,
     table: Mutex<Table>,
     bt: tokio::sync::Mutex<Option<Arc<Bt>>>,
@@ -129,6 +150,7 @@ impl Files {
         let root = cache_dir.join("torrents");
         remove_dir(&root);
         Self {
+            relay: Arc::new(relay::Relay::default()),
             root,
             table: Mutex::new(Table {
                 next_id: 1,
@@ -213,6 +235,11 @@ impl Files {
         self.lock().transfers.remove(&id)
     }
 
+    /// A transfer as the control API shows it.
+    pub fn msg(&self, t: &Transfer) -> TransferMsg {
+        t.to_msg(self.relay.figures(&t.info_hash))
+    }
+
     /// Every transfer.
     pub fn all(&self) -> Vec<Transfer> {
         self.lock().transfers.values().cloned().collect()
@@ -262,6 +289,14 @@ pub fn unique_path(dir: &Path, name: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes_name_how_peers_connect() {
+        assert_eq!(route(0, 0), "");
+        assert_eq!(route(3, 0), "direct");
+        assert_eq!(route(3, 1), "mixed");
+        assert_eq!(route(2, 2), "relayed");
+    }
 
     #[test]
     fn downloads_never_replace_a_file() {

@@ -92,6 +92,11 @@ impl LoopbackTracker {
         Ok(Self { addr, secret })
     }
 
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// The URL a torrent announces to.
     pub fn url(&self, info_hash: &[u8; 20]) -> String {
         format!(

@@ -17,6 +17,7 @@ use voice_proto::pb::wire::{
 use crate::engine::link::Reply;
 use crate::engine::{Engine, Inner, resolve};
 use crate::error::Error;
+use crate::files::relay::Opener;
 use crate::files::tracker::{Announce, Answer, Forward};
 use crate::files::{Bt, Transfer, remove_dir, torrent, unique_path};
 
@@ -46,20 +47,31 @@ impl Engine {
     /// The BitTorrent session, started on first use.
     async fn bt(&self) -> Result<Arc<Bt>, Error> {
         let weak = Arc::downgrade(&self.inner);
-        let (port, limit) = {
+        let (port, limit, mode) = {
             let st = self.lock();
-            (st.config.bt_port, st.config.bt_upload_limit)
+            (
+                st.config.bt_port,
+                st.config.bt_upload_limit,
+                st.config.bt_relay,
+            )
         };
         let root = self.inner.files.root().to_path_buf();
+        let relay = self.inner.files.relay.clone();
+        relay.set_mode(mode);
         let started = self
             .inner
             .files
             .bt(|| async move {
+                let opener_engine = weak.clone();
                 let forward: Forward = Arc::new(move |announce| {
                     let weak = weak.clone();
                     Box::pin(async move { forward_announce(weak, announce).await })
                 });
-                Bt::start(&root, port, limit, forward).await
+                let opener: Opener = Arc::new(move |peer| {
+                    let weak = opener_engine.clone();
+                    Box::pin(async move { super::relays::open(weak, peer).await })
+                });
+                Bt::start(&root, port, limit, forward, relay, opener).await
             })
             .await
             .map_err(Error::Failed)?;
@@ -108,11 +120,14 @@ impl Engine {
             return Err(Error::Failed("unexpected answer to an announce".into()));
         };
         let interval = Duration::from_millis(u64::from(peers.interval_ms.max(1000)));
-        let peers = peers
+        let named: Vec<(std::net::SocketAddr, u32)> = peers
             .peers
             .iter()
-            .filter_map(PeerAddr::socket_addr)
+            .filter_map(|p| PeerAddr::socket_addr(p).map(|a| (a, p.session)))
             .collect();
+        // Who is behind each address, should a direct connection fail.
+        self.inner.files.relay.learn(room, info_hash, &named);
+        let peers = named.into_iter().map(|(a, _)| a).collect();
         Ok(Answer { peers, interval })
     }
 }
@@ -412,7 +427,7 @@ impl Engine {
             .try_into()
             .map_err(|_| Error::Invalid("only BitTorrent v1 files can be downloaded".into()))?;
         if let Some(existing) = self.inner.files.by_hash(&hash) {
-            return Ok(existing.to_msg());
+            return Ok(self.inner.files.msg(&existing));
         }
         let dest_dir = self.download_dir(to)?;
         let room = entry.room;
@@ -470,7 +485,7 @@ impl Engine {
         self.inner
             .files
             .get(id)
-            .map(|t| t.to_msg())
+            .map(|t| self.inner.files.msg(&t))
             .ok_or_else(|| Error::Failed("the transfer was cancelled".into()))
     }
 
@@ -512,7 +527,7 @@ impl Engine {
             .files
             .all()
             .iter()
-            .map(Transfer::to_msg)
+            .map(|t| self.inner.files.msg(t))
             .collect()
     }
 
@@ -549,14 +564,15 @@ impl Engine {
                 }
             }
         }
-        let mut msg = transfer.to_msg();
+        let mut msg = self.inner.files.msg(&transfer);
         msg.state = TransferState::Gone as i32;
+        self.inner.files.relay.forget(&transfer.info_hash);
         self.emit(event::Kind::Transfer(msg));
     }
 
     fn emit_transfer(&self, id: u32) {
         if let Some(t) = self.inner.files.get(id) {
-            self.emit(event::Kind::Transfer(t.to_msg()));
+            self.emit(event::Kind::Transfer(self.inner.files.msg(&t)));
         }
     }
 
@@ -608,7 +624,7 @@ impl Engine {
                 t.state,
                 TransferState::Downloading | TransferState::Checking
             ) {
-                self.emit(event::Kind::Transfer(t.to_msg()));
+                self.emit(event::Kind::Transfer(self.inner.files.msg(&t)));
             }
         }
     }

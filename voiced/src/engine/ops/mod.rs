@@ -8,6 +8,7 @@ mod chat;
 mod files;
 mod identity;
 mod moderation;
+mod relays;
 mod requests;
 mod rooms;
 mod trust;

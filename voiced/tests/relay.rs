@@ -1,0 +1,346 @@
+//! Files across NAT: two daemons in network namespaces of their own reach
+//! the server's namespace but not each other (no forwarding there: a
+//! NAT-like topology with no NAT box), so their BitTorrent connection can
+//! only run through the server's relay. With forwarding on they reach each
+//! other and the relay carries nothing.
+//!
+//! Real parts throughout: `ip netns` and veth pairs made by the test, the
+//! voice-server in this process with its sockets in the server's namespace
+//! (setns(2) on this thread before its runtime starts), each voiced a
+//! process of its own started with `ip netns exec`, driven over its Unix
+//! socket (a path works across namespaces). Needs root and iproute2; when
+//! namespaces cannot be made the test fails and says so, it never skips.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use voice_proto::pb::control::{self as c, TransferState};
+
+mod support;
+use support::{Client, TestServer, WAIT};
+
+/// The 20 MB of the issue.
+const SIZE: usize = 20_000_000;
+
+/// Runs `ip` with `args`, failing the test with its error.
+fn ip(args: &[&str]) {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .expect("iproute2's `ip` runs (apt-get install iproute2)");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Three namespaces: the server's (`s`) with a veth to each client's
+/// (`a`, `b`): 10.77.1.0/24 and 10.77.2.0/24, the clients' default route
+/// through the server's namespace, which forwards only when `routed`.
+/// Deleted on drop.
+struct Topology {
+    s: String,
+    a: String,
+    b: String,
+}
+
+impl Topology {
+    fn new(routed: bool) -> Self {
+        let id = std::process::id();
+        let (s, a, b) = (
+            format!("vrelay{id}s"),
+            format!("vrelay{id}a"),
+            format!("vrelay{id}b"),
+        );
+        let made = Command::new("ip").args(["netns", "add", &s]).output();
+        match made {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => panic!(
+                "network namespaces cannot be created here (ip netns add: {}); this test \
+                 needs root and iproute2, and it does not pass by skipping",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            Err(e) => panic!("cannot run `ip` ({e}); install iproute2"),
+        }
+        let net = Self { s, a, b };
+        let (s, a, b) = (net.s.as_str(), net.a.as_str(), net.b.as_str());
+        ip(&["netns", "add", a]);
+        ip(&["netns", "add", b]);
+        for (ns, subnet) in [(a, 1), (b, 2)] {
+            let inner = format!("x{subnet}");
+            let outer = format!("s{subnet}");
+            ip(&[
+                "link", "add", &inner, "netns", ns, "type", "veth", "peer", "name", &outer,
+                "netns", s,
+            ]);
+            ip(&[
+                "-n",
+                s,
+                "addr",
+                "add",
+                &format!("10.77.{subnet}.1/24"),
+                "dev",
+                &outer,
+            ]);
+            ip(&["-n", s, "link", "set", &outer, "up"]);
+            ip(&[
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("10.77.{subnet}.2/24"),
+                "dev",
+                &inner,
+            ]);
+            ip(&["-n", ns, "link", "set", &inner, "up"]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+            ip(&[
+                "-n",
+                ns,
+                "route",
+                "add",
+                "default",
+                "via",
+                &format!("10.77.{subnet}.1"),
+            ]);
+        }
+        ip(&["-n", s, "link", "set", "lo", "up"]);
+        let forward = if routed { "1" } else { "0" };
+        let out = Command::new("ip")
+            .args(["netns", "exec", s, "sysctl", "-qw"])
+            .arg(format!("net.ipv4.ip_forward={forward}"))
+            .output()
+            .expect("sysctl runs");
+        assert!(out.status.success(), "{out:?}");
+        net
+    }
+
+    /// Moves this thread (and the threads it starts after) into the
+    /// server's namespace.
+    fn enter_server(&self) {
+        let file = std::fs::File::open(format!("/run/netns/{}", self.s))
+            .expect("the namespace file exists");
+        rustix::thread::move_into_link_name_space(
+            file.as_fd(),
+            Some(rustix::thread::LinkNameSpaceType::Network),
+        )
+        .expect("setns into the server's namespace");
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        for ns in [&self.a, &self.b, &self.s] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// A voiced process in namespace `ns`, with its own XDG dirs under `dir`;
+/// killed (SIGTERM) on drop.
+struct Voiced {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Voiced {
+    fn start(ns: &str, dir: &Path) -> Self {
+        std::fs::create_dir_all(dir.join("run")).unwrap();
+        let socket = dir.join("run/voiced.sock");
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", ns])
+            .arg(env!("CARGO_BIN_EXE_voiced"));
+        let child = support::xdg_env(&mut command, dir)
+            .env("RUST_LOG", "info,voiced::files=debug,voiced::engine::ops::relays=debug,librqbit::torrent_state=debug,librqbit::peer_connection=debug")
+            .env("NO_COLOR", "1")
+            .arg("--socket")
+            .arg(&socket)
+            .args(["--audio-backend", "null", "--foreground"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("voiced starts in its namespace");
+        Self { child, socket }
+    }
+
+    async fn client(&self) -> Client {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(c) = voiced::client::connect(&self.socket).await {
+                return c;
+            }
+            assert!(Instant::now() < deadline, "voiced did not open its socket");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Voiced {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+async fn transfer(client: &mut Client, id: u32) -> c::Transfer {
+    client
+        .transfers(c::Empty {})
+        .await
+        .unwrap()
+        .into_inner()
+        .transfers
+        .into_iter()
+        .find(|t| t.id == id)
+        .expect("the transfer is listed")
+}
+
+/// What a run saw.
+struct Outcome {
+    /// B's download, complete.
+    download: c::Transfer,
+    /// A's share, after it.
+    share: c::Transfer,
+    /// The routes B's download showed while it ran.
+    routes: std::collections::BTreeSet<String>,
+    /// The server's relay counters.
+    stats: voice_proto::pb::admin::RelayStatsReply,
+}
+
+/// Shares 20 MB from A and downloads it on B.
+fn share_and_download(routed: bool) -> Outcome {
+    let net = Topology::new(routed);
+    net.enter_server();
+    // Built after setns: its threads, and every socket the server makes,
+    // are in the server's namespace.
+    let runtime = voice_testkit::runtime();
+    runtime.block_on(async {
+        let server = TestServer::start_with(|c| {
+            c.listen = "0.0.0.0:0".parse().unwrap();
+            // Fast enough for a test, still paced by the relay.
+            c.relay_session_bytes_per_second = 16 << 20;
+            c.relay_bytes_per_second = 32 << 20;
+        })
+        .await;
+        let port = server.addr.port();
+        let dir = tempfile::tempdir().unwrap();
+        let a = Voiced::start(&net.a, &dir.path().join("a"));
+        let b = Voiced::start(&net.b, &dir.path().join("b"));
+        let (mut ca, mut cb) = (a.client().await, b.client().await);
+        for (client, name, subnet) in [(&mut ca, "alice", 1), (&mut cb, "bob", 2)] {
+            let request = c::ConnectRequest {
+                server: format!("10.77.{subnet}.1:{port}"),
+                ..server.connect_request(name)
+            };
+            client
+                .connect(request)
+                .await
+                .expect("connects from its namespace");
+        }
+
+        let mut data = vec![0u8; SIZE];
+        getrandom::getrandom(&mut data).unwrap();
+        let path = dir.path().join("relayed.bin");
+        std::fs::write(&path, &data).unwrap();
+        let sha = Sha256::digest(&data).to_vec();
+        let shared = ca
+            .share(c::ShareRequest {
+                path: path.to_string_lossy().into_owned(),
+                room: String::new(),
+            })
+            .await
+            .expect("A shares")
+            .into_inner();
+        let to = dir.path().join("downloads");
+        std::fs::create_dir_all(&to).unwrap();
+        let started = cb
+            .download(c::DownloadRequest {
+                file: shared.id.to_string(),
+                to: to.to_string_lossy().into_owned(),
+            })
+            .await
+            .expect("B starts the download")
+            .into_inner();
+        let mut routes = std::collections::BTreeSet::new();
+        let done = tokio::time::timeout(Duration::from_secs(120), async {
+            loop {
+                let t = transfer(&mut cb, started.id).await;
+                if !t.route.is_empty() {
+                    routes.insert(t.route.clone());
+                }
+                match TransferState::try_from(t.state) {
+                    Ok(TransferState::Complete) => return t,
+                    Ok(TransferState::Failed) => panic!("the download failed: {}", t.error),
+                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        })
+        .await
+        .expect("the download finishes in 120 s");
+        let got = std::fs::read(&done.path).unwrap();
+        assert_eq!(Sha256::digest(&got).to_vec(), sha, "the file arrived whole");
+        let sharer = ca
+            .transfers(c::Empty {})
+            .await
+            .unwrap()
+            .into_inner()
+            .transfers
+            .into_iter()
+            .find(|t| t.info_hash == shared.info_hash)
+            .expect("A's share is listed");
+        let stats = server.hub.relays.stats();
+        drop((ca, cb));
+        drop((a, b));
+        Outcome {
+            download: done,
+            share: sharer,
+            routes,
+            stats,
+        }
+    })
+}
+
+#[test]
+fn a_file_crosses_nat_through_the_relay() {
+    let Outcome {
+        download,
+        share,
+        routes,
+        stats,
+    } = share_and_download(false);
+    let size = SIZE as u64;
+    // B was told its peer is relayed, and never saw a direct one.
+    assert!(routes.contains("relayed"), "{routes:?}");
+    assert!(!routes.contains("direct"), "{routes:?}");
+    // Every byte of the file went through the server.
+    assert!(stats.opened >= 1, "{stats:?}");
+    assert!(stats.bytes >= size, "{stats:?}");
+    assert!(download.relayed_bytes >= size, "{download:?}");
+    assert!(share.relayed_bytes >= size, "{share:?}");
+    eprintln!(
+        "relayed: {} bytes through the server, {} connections opened, {} refused",
+        stats.bytes, stats.opened, stats.refused
+    );
+}
+
+#[test]
+fn peers_that_reach_each_other_connect_directly() {
+    let Outcome {
+        download,
+        share,
+        routes,
+        stats,
+    } = share_and_download(true);
+    assert_eq!((stats.opened, stats.bytes), (0, 0), "{stats:?}");
+    assert!(!routes.contains("relayed"), "{routes:?}");
+    assert_eq!(download.relayed_bytes, 0, "{download:?}");
+    assert_eq!(share.relayed_bytes, 0, "{share:?}");
+}
