@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use voice_proto::pb::control::{self as c, TransferState};
 
 mod support;
-use support::{Client, TestServer, WAIT};
+use support::{Client, TestDaemon, TestServer, WAIT};
 
 /// The 20 MB of the issue.
 const SIZE: usize = 20_000_000;
@@ -343,4 +343,109 @@ fn peers_that_reach_each_other_connect_directly() {
     assert!(!routes.contains("relayed"), "{routes:?}");
     assert_eq!(download.relayed_bytes, 0, "{download:?}");
     assert_eq!(share.relayed_bytes, 0, "{share:?}");
+}
+
+/// An in-process daemon whose config.toml says `bt_relay = MODE`.
+async fn daemon_with_relay(server: &TestServer, name: &str, mode: &str) -> (TestDaemon, Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = support::paths_in(dir.path());
+    std::fs::create_dir_all(&paths.config_dir).unwrap();
+    std::fs::write(
+        paths.config_dir.join("config.toml"),
+        format!("bt_relay = \"{mode}\"\n"),
+    )
+    .unwrap();
+    let d = TestDaemon::start_in(dir, paths).await;
+    let mut client = d.client().await;
+    support::connect(&mut client, server, name).await;
+    (d, client)
+}
+
+/// On loopback, where every peer is reachable: `always` still relays, and
+/// a peer with `never` refuses every relay opened to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_mode_is_the_users_choice() {
+    let server = TestServer::start().await;
+    let (_a, mut ca) = daemon_with_relay(&server, "alice", "always").await;
+    let (_b, mut cb) = daemon_with_relay(&server, "bob", "always").await;
+    let (_n, mut cn) = daemon_with_relay(&server, "nina", "never").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = vec![0u8; 3 << 20];
+    getrandom::getrandom(&mut data).unwrap();
+    let path = dir.path().join("small.bin");
+    std::fs::write(&path, &data).unwrap();
+
+    // Nina shares and takes no relay; Bob dials only through the relay:
+    // each of his relays to her is refused. (She may still dial him
+    // directly: `always` is about how Bob dials, not who may reach him.)
+    let refused0 = server.hub.relays.stats().refused;
+    let nina = cn
+        .share(c::ShareRequest {
+            path: path.to_string_lossy().into_owned(),
+            room: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let stuck = cb
+        .download(c::DownloadRequest {
+            file: nina.id.to_string(),
+            to: dir.path().join("b1").to_string_lossy().into_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let deadline = Instant::now() + WAIT;
+    while server.hub.relays.stats().refused == refused0 {
+        assert!(
+            Instant::now() < deadline,
+            "the relay to nina was never refused"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let t = transfer(&mut cb, stuck.id).await;
+    assert_eq!(t.relayed_bytes, 0, "{t:?}");
+    assert_eq!(server.hub.relays.stats().opened, 0);
+    cb.cancel_transfer(c::TransferRef { id: stuck.id })
+        .await
+        .unwrap();
+
+    // Alice and Bob both relay always: the file goes through the server.
+    let alice = ca
+        .share(c::ShareRequest {
+            path: path.to_string_lossy().into_owned(),
+            room: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let to = dir.path().join("b2");
+    std::fs::create_dir_all(&to).unwrap();
+    let started = cb
+        .download(c::DownloadRequest {
+            file: alice.id.to_string(),
+            to: to.to_string_lossy().into_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let done = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let t = transfer(&mut cb, started.id).await;
+            match TransferState::try_from(t.state) {
+                Ok(TransferState::Complete) => return t,
+                Ok(TransferState::Failed) => panic!("the download failed: {}", t.error),
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    })
+    .await
+    .expect("the relayed download finishes");
+    assert_eq!(std::fs::read(&done.path).unwrap(), data);
+    assert!(done.relayed_bytes >= data.len() as u64, "{done:?}");
+    let stats = server.hub.relays.stats();
+    assert!(
+        stats.opened >= 1 && stats.bytes >= data.len() as u64,
+        "{stats:?}"
+    );
 }
