@@ -64,6 +64,24 @@ async fn admin_socket_is_private_and_manages_users() {
     .await
     .unwrap();
     assert!(lines[0].contains("(admin)"), "{lines:?}");
+
+    // The file relay's switch, counters and limits.
+    let lines = run(&server.admin_socket, AdminCommand::Relay)
+        .await
+        .unwrap();
+    assert_eq!(
+        lines,
+        [
+            "enabled: yes",
+            "active: 0",
+            "opened: 0",
+            "refused: 0",
+            "bytes: 0",
+            "limit: 8388608 bytes/s",
+            "session limit: 2097152 bytes/s",
+            "streams per session: 4",
+        ]
+    );
     let e = admin
         .explain(ExplainRequest {
             room: "0".into(),

@@ -49,6 +49,40 @@ fn flags_and_environment_override_the_file() {
 }
 
 #[test]
+fn the_file_relay_is_configured_and_its_limits_checked() {
+    use clap::Parser;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.toml");
+    std::fs::write(
+        &path,
+        "relay_bytes_per_second = 1000000\nmax_relay_streams_per_session = 2\n",
+    )
+    .unwrap();
+    let cli = voice_server::cli::Cli::try_parse_from([
+        "voice-server",
+        "--config",
+        path.to_str().unwrap(),
+        "--file-relay",
+        "false",
+        "--relay-session-bytes-per-second",
+        "500000",
+    ])
+    .unwrap();
+    let config = cli.config().unwrap();
+    assert!(!config.file_relay);
+    assert_eq!(config.relay_bytes_per_second, 1_000_000);
+    assert_eq!(config.relay_session_bytes_per_second, 500_000);
+    assert_eq!(config.max_relay_streams_per_session, 2);
+    config.check().unwrap();
+    let none = voice_server::Config {
+        max_relay_streams_per_session: 0,
+        ..voice_server::Config::default()
+    };
+    let err = none.check().unwrap_err().to_string();
+    assert!(err.contains("file_relay = false"), "{err}");
+}
+
+#[test]
 fn binary_prints_the_banner_serves_admin_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(BIN)
