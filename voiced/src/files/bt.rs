@@ -23,7 +23,7 @@ use librqbit::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::relay::{Opener, Relay};
+use super::relay::{Opener, Relay, RelayMode};
 use super::socks::{Routes, Socks};
 use super::torrent;
 use super::tracker::{Forward, LoopbackTracker};
@@ -78,17 +78,23 @@ impl Bt {
             .await
             .map_err(err)?
             .map_err(|e| format!("cannot start the loopback tracker: {e}"))?;
-        let routes = Routes {
-            relay,
-            opener,
-            tracker: tracker.addr(),
+        // Without the relay librqbit dials peers itself (no hop to copy
+        // through).
+        let proxy = if relay.mode() == RelayMode::Never {
+            None
+        } else {
+            let routes = Routes {
+                relay,
+                opener,
+                tracker: tracker.addr(),
+            };
+            let socks = handle
+                .spawn(Socks::start(routes, cancel.child_token()))
+                .await
+                .map_err(err)?
+                .map_err(|e| format!("cannot start the peer proxy: {e}"))?;
+            Some(socks.url())
         };
-        let socks = handle
-            .spawn(Socks::start(routes, cancel.child_token()))
-            .await
-            .map_err(err)?
-            .map_err(|e| format!("cannot start the peer proxy: {e}"))?;
-        let proxy = socks.url();
         let mut last = String::new();
         // Dual-stack first (peers may reach us over IPv6), then IPv4 only.
         for ip in [
@@ -228,7 +234,7 @@ impl Drop for Bt {
 fn session_options(
     listen: SocketAddr,
     upload_limit: u32,
-    proxy: String,
+    proxy: Option<String>,
     cancel: &CancellationToken,
 ) -> SessionOptions {
     let mut options = SessionOptions {
@@ -246,7 +252,7 @@ fn session_options(
         }),
         connect: Some(ConnectionOptions {
             enable_tcp: true,
-            proxy_url: Some(proxy),
+            proxy_url: proxy,
             peer_opts: None,
         }),
         cancellation_token: Some(cancel.child_token()),

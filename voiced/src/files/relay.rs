@@ -29,7 +29,7 @@ pub const DIRECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long an address that failed directly goes straight to the relay.
 const FAILED_FOR: Duration = Duration::from_secs(600);
 /// Largest piece carried at once.
-const CHUNK: usize = 32 * 1024;
+const CHUNK: usize = 64 * 1024;
 /// Bytes of a BitTorrent handshake: length, "BitTorrent protocol",
 /// reserved bits, info hash, peer id.
 pub const HANDSHAKE_LEN: usize = 68;
