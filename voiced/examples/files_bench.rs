@@ -10,74 +10,15 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+#[path = "common/mod.rs"]
+mod common;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::{cpu_seconds, memory_mib, start_daemon};
 use voice_proto::pb::control::{self as c, TransferState};
-use voice_testkit::{Client, TestServer, connect, paths_in, xdg_env};
-
-struct Daemon {
-    child: Child,
-    client: Client,
-    _dir: tempfile::TempDir,
-}
-
-async fn start_daemon(voiced: &Path, server: &TestServer, name: &str) -> Daemon {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(voiced);
-    xdg_env(&mut cmd, dir.path())
-        .args(["--audio-backend", "null"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    let child = cmd
-        .spawn()
-        .expect("voiced starts (build it with --release first)");
-    let socket = paths_in(dir.path()).socket();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut client = loop {
-        if let Ok(c) = voiced_client::connect(&socket).await {
-            break c;
-        }
-        assert!(Instant::now() < deadline, "voiced did not answer");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    connect(&mut client, server, name).await;
-    Daemon {
-        child,
-        client,
-        _dir: dir,
-    }
-}
-
-/// CPU seconds (user + system) of a process; /proc stat ticks at 100 Hz.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// (resident MiB now, peak resident MiB) of a process.
-fn memory_mib(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = |key: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (kib("VmRSS:") / 1024.0, kib("VmHWM:") / 1024.0)
-}
+use voice_testkit::{Client, TestServer};
 
 async fn download(client: &mut Client, magnet: &str, to: &Path) -> Duration {
     let start = Instant::now();
@@ -110,13 +51,10 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(200);
-    let exe = std::env::current_exe().unwrap();
-    let voiced: PathBuf = exe.parent().unwrap().parent().unwrap().join("voiced");
-    assert!(voiced.exists(), "build voiced first: {}", voiced.display());
     let server = TestServer::start_with(|c| c.max_file_size = 1 << 40).await;
-    let mut a = start_daemon(&voiced, &server, "seeder-a").await;
-    let mut b = start_daemon(&voiced, &server, "seeder-b").await;
-    let mut c3 = start_daemon(&voiced, &server, "downloader").await;
+    let mut a = start_daemon(&server, "seeder-a", None).await;
+    let mut b = start_daemon(&server, "seeder-b", None).await;
+    let mut c3 = start_daemon(&server, "downloader", None).await;
 
     let data = tempfile::tempdir().unwrap();
     let path = data.path().join("bench.bin");

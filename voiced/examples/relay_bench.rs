@@ -19,13 +19,17 @@
 #[path = "../audio/tests/common/mod.rs"]
 mod audio_common;
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{Daemon, cpu_seconds, start_daemon};
 
 use voice_audio::SAMPLE_RATE;
 use voice_proto::pb::control::{self as c, TransferState, event};
-use voice_testkit::{Audio, Client, TestDaemon, TestServer, connect, paths_in, xdg_env};
+use voice_testkit::{Audio, Client, TestDaemon, TestServer, connect};
 
 /// About nine seconds of speech.
 const TEXT: &str = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background. \
@@ -34,79 +38,6 @@ It is easy to tell the depth of a well. These days a chicken leg is a rare dish.
 const LEAD: Duration = Duration::from_millis(2500);
 /// The relay's cap during the call: the server's default per session.
 const CAP: u64 = 2 << 20;
-
-struct Daemon {
-    child: Child,
-    client: Client,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn voiced_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let bin = dir.join("voiced");
-    assert!(
-        bin.exists(),
-        "build voiced first: cargo build --release -p voiced --bin voiced"
-    );
-    bin
-}
-
-/// A voiced process relaying every peer connection.
-async fn relayed_daemon(server: &TestServer, name: &str) -> Daemon {
-    let dir = tempfile::tempdir().unwrap();
-    let paths = paths_in(dir.path());
-    std::fs::create_dir_all(&paths.config_dir).unwrap();
-    std::fs::write(
-        paths.config_dir.join("config.toml"),
-        "bt_relay = \"always\"\n",
-    )
-    .unwrap();
-    let mut cmd = Command::new(voiced_binary());
-    xdg_env(&mut cmd, dir.path())
-        .args(["--audio-backend", "null"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    let child = cmd.spawn().expect("voiced starts");
-    let socket = paths.socket();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut client = loop {
-        if let Ok(c) = voiced_client::connect(&socket).await {
-            break c;
-        }
-        assert!(Instant::now() < deadline, "voiced did not answer");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    connect(&mut client, server, name).await;
-    Daemon {
-        child,
-        client,
-        _dir: dir,
-    }
-}
-
-/// CPU seconds (user + system) of a process; /proc stat ticks at 100 Hz.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15, 11 and 12 after the name.
-    (ticks(11) + ticks(12)) / 100.0
-}
 
 fn random_file(dir: &Path, mib: usize) -> PathBuf {
     let path = dir.join(format!("relayed-{mib}MiB.bin"));
@@ -156,6 +87,11 @@ async fn wait_complete(client: &mut Client, id: u32) -> c::Transfer {
     }
 }
 
+/// A voiced process relaying every peer connection.
+async fn relayed_daemon(server: &TestServer, name: &str) -> Daemon {
+    start_daemon(server, name, Some("bt_relay = \"always\"\n")).await
+}
+
 async fn throughput(mib: usize) {
     let server = TestServer::start_with(|c| {
         c.relay_bytes_per_second = 0;
@@ -192,39 +128,6 @@ async fn throughput(mib: usize) {
         cpu_seconds(a_pid) - cpu0.1,
         cpu_seconds(b_pid) - cpu0.2,
     );
-}
-
-/// The part of `out` that lines up with `speech`, with `margin` of context,
-/// and the reference with the same margins of silence (as voiced's audio
-/// test aligns).
-fn align(speech: &[f32], out: &[f32], margin: usize) -> (Vec<f32>, Vec<f32>) {
-    const BLOCK: usize = 48;
-    let env = |x: &[f32]| -> Vec<f32> {
-        let e: Vec<f32> = x
-            .chunks(BLOCK)
-            .map(|b| b.iter().map(|s| s.abs()).sum::<f32>() / BLOCK as f32)
-            .collect();
-        let mean = e.iter().sum::<f32>() / e.len().max(1) as f32;
-        e.into_iter().map(|v| v - mean).collect()
-    };
-    let (r, mut o) = (env(speech), env(out));
-    if o.len() < r.len() {
-        o.resize(r.len(), 0.0);
-    }
-    let lag = (0..=o.len() - r.len())
-        .map(|lag| {
-            let score: f32 = r.iter().zip(&o[lag..]).map(|(a, b)| a * b).sum();
-            (lag, score)
-        })
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map_or(0, |(lag, _)| lag);
-    let start = (lag * BLOCK).saturating_sub(margin);
-    let mut degraded: Vec<f32> = out[start.min(out.len())..].to_vec();
-    degraded.resize(speech.len() + 2 * margin, 0.0);
-    let mut reference = vec![0.0; margin];
-    reference.extend_from_slice(speech);
-    reference.resize(speech.len() + 2 * margin, 0.0);
-    (reference, degraded)
 }
 
 /// One call between two in-process daemons on the file backend, while
@@ -328,7 +231,7 @@ async fn call(transfer: bool) -> (f64, f64) {
     }
     let (out, _) = audio_common::read_wav(&output).unwrap();
     let margin = SAMPLE_RATE as usize / 4;
-    let (reference, degraded) = align(&speech, &out, margin);
+    let (reference, degraded) = audio_common::align(&speech, &out, margin);
     let pesq = audio_common::pesq_wb(dir.path(), &reference, &degraded).expect("pesq");
     (pesq, rate)
 }

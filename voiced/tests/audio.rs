@@ -59,39 +59,6 @@ async fn connect_to(
     s.session_id
 }
 
-/// The part of `out` that lines up with `speech` (found by correlating
-/// 1 ms energy envelopes), with `margin` of context on each side; and the
-/// reference with the same margins of silence.
-fn align(speech: &[f32], out: &[f32], margin: usize) -> (Vec<f32>, Vec<f32>) {
-    const BLOCK: usize = 48;
-    let env = |x: &[f32]| -> Vec<f32> {
-        let e: Vec<f32> = x
-            .chunks(BLOCK)
-            .map(|b| b.iter().map(|s| s.abs()).sum::<f32>() / BLOCK as f32)
-            .collect();
-        let mean = e.iter().sum::<f32>() / e.len().max(1) as f32;
-        e.into_iter().map(|v| v - mean).collect()
-    };
-    let (r, mut o) = (env(speech), env(out));
-    if o.len() < r.len() {
-        o.resize(r.len(), 0.0);
-    }
-    let lag = (0..=o.len() - r.len())
-        .map(|lag| {
-            let score: f32 = r.iter().zip(&o[lag..]).map(|(a, b)| a * b).sum();
-            (lag, score)
-        })
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map_or(0, |(lag, _)| lag);
-    let start = (lag * BLOCK).saturating_sub(margin);
-    let mut degraded: Vec<f32> = out[start.min(out.len())..].to_vec();
-    degraded.resize(speech.len() + 2 * margin, 0.0);
-    let mut reference = vec![0.0; margin];
-    reference.extend_from_slice(speech);
-    reference.resize(speech.len() + 2 * margin, 0.0);
-    (reference, degraded)
-}
-
 struct CallResult {
     pesq: f64,
     limit: f64,
@@ -192,7 +159,7 @@ async fn call(name: &str, uplink: Option<Impairment>, reported_loss: f32) -> Cal
     let (out, rate) = audio_common::read_wav(&output).expect("B's output");
     assert_eq!(rate, SAMPLE_RATE);
     let margin = SAMPLE_RATE as usize / 4;
-    let (reference, degraded) = align(&speech, &out, margin);
+    let (reference, degraded) = audio_common::align(&speech, &out, margin);
     let pesq = audio_common::pesq_wb(dir.path(), &reference, &degraded).expect("pesq");
     let limit_audio = audio_common::codec_limit(
         &speech,
@@ -201,7 +168,7 @@ async fn call(name: &str, uplink: Option<Impairment>, reported_loss: f32) -> Cal
         uplink.clone().unwrap_or_else(|| Impairment::clean(1)),
     )
     .expect("codec limit");
-    let (limit_ref, limit_deg) = align(&speech, &limit_audio, margin);
+    let (limit_ref, limit_deg) = audio_common::align(&speech, &limit_audio, margin);
     let limit = audio_common::pesq_wb(dir.path(), &limit_ref, &limit_deg).expect("pesq");
     let packets_dropped = proxy.as_ref().map_or(0, |p| {
         let s = p.stats();

@@ -203,6 +203,54 @@ async fn transfer(client: &mut Client, id: u32) -> c::Transfer {
         .expect("the transfer is listed")
 }
 
+/// Shares `path` from `from` in its room.
+async fn share(from: &mut Client, path: &Path) -> c::ShareReply {
+    from.share(c::ShareRequest {
+        path: path.to_string_lossy().into_owned(),
+        room: String::new(),
+    })
+    .await
+    .expect("the share starts")
+    .into_inner()
+}
+
+/// Starts downloading file `id` into `to` (made here).
+async fn download(client: &mut Client, id: u32, to: &Path) -> u32 {
+    std::fs::create_dir_all(to).unwrap();
+    client
+        .download(c::DownloadRequest {
+            file: id.to_string(),
+            to: to.to_string_lossy().into_owned(),
+        })
+        .await
+        .expect("the download starts")
+        .into_inner()
+        .id
+}
+
+/// Waits for a download to complete, noting every route it showed.
+async fn until_complete(
+    client: &mut Client,
+    id: u32,
+    routes: &mut std::collections::BTreeSet<String>,
+) -> c::Transfer {
+    tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            let t = transfer(client, id).await;
+            if !t.route.is_empty() {
+                routes.insert(t.route.clone());
+            }
+            match TransferState::try_from(t.state) {
+                Ok(TransferState::Complete) => return t,
+                Ok(TransferState::Failed) => panic!("the download failed: {}", t.error),
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    })
+    .await
+    .expect("the download finishes in 120 s")
+}
+
 /// What a run saw.
 struct Outcome {
     /// B's download, complete.
@@ -251,40 +299,10 @@ fn share_and_download(routed: bool) -> Outcome {
         let path = dir.path().join("relayed.bin");
         std::fs::write(&path, &data).unwrap();
         let sha = Sha256::digest(&data).to_vec();
-        let shared = ca
-            .share(c::ShareRequest {
-                path: path.to_string_lossy().into_owned(),
-                room: String::new(),
-            })
-            .await
-            .expect("A shares")
-            .into_inner();
-        let to = dir.path().join("downloads");
-        std::fs::create_dir_all(&to).unwrap();
-        let started = cb
-            .download(c::DownloadRequest {
-                file: shared.id.to_string(),
-                to: to.to_string_lossy().into_owned(),
-            })
-            .await
-            .expect("B starts the download")
-            .into_inner();
+        let shared = share(&mut ca, &path).await;
+        let started = download(&mut cb, shared.id, &dir.path().join("downloads")).await;
         let mut routes = std::collections::BTreeSet::new();
-        let done = tokio::time::timeout(Duration::from_secs(120), async {
-            loop {
-                let t = transfer(&mut cb, started.id).await;
-                if !t.route.is_empty() {
-                    routes.insert(t.route.clone());
-                }
-                match TransferState::try_from(t.state) {
-                    Ok(TransferState::Complete) => return t,
-                    Ok(TransferState::Failed) => panic!("the download failed: {}", t.error),
-                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
-                }
-            }
-        })
-        .await
-        .expect("the download finishes in 120 s");
+        let done = until_complete(&mut cb, started, &mut routes).await;
         let got = std::fs::read(&done.path).unwrap();
         assert_eq!(Sha256::digest(&got).to_vec(), sha, "the file arrived whole");
         let sharer = ca
@@ -379,22 +397,8 @@ async fn the_relay_mode_is_the_users_choice() {
     // each of his relays to her is refused. (She may still dial him
     // directly: `always` is about how Bob dials, not who may reach him.)
     let refused0 = server.hub.relays.stats().refused;
-    let nina = cn
-        .share(c::ShareRequest {
-            path: path.to_string_lossy().into_owned(),
-            room: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let stuck = cb
-        .download(c::DownloadRequest {
-            file: nina.id.to_string(),
-            to: dir.path().join("b1").to_string_lossy().into_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let nina = share(&mut cn, &path).await;
+    let stuck = download(&mut cb, nina.id, &dir.path().join("b1")).await;
     let deadline = Instant::now() + WAIT;
     while server.hub.relays.stats().refused == refused0 {
         assert!(
@@ -403,44 +407,17 @@ async fn the_relay_mode_is_the_users_choice() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let t = transfer(&mut cb, stuck.id).await;
+    let t = transfer(&mut cb, stuck).await;
     assert_eq!(t.relayed_bytes, 0, "{t:?}");
     assert_eq!(server.hub.relays.stats().opened, 0);
-    cb.cancel_transfer(c::TransferRef { id: stuck.id })
+    cb.cancel_transfer(c::TransferRef { id: stuck })
         .await
         .unwrap();
 
     // Alice and Bob both relay always: the file goes through the server.
-    let alice = ca
-        .share(c::ShareRequest {
-            path: path.to_string_lossy().into_owned(),
-            room: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let to = dir.path().join("b2");
-    std::fs::create_dir_all(&to).unwrap();
-    let started = cb
-        .download(c::DownloadRequest {
-            file: alice.id.to_string(),
-            to: to.to_string_lossy().into_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let done = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let t = transfer(&mut cb, started.id).await;
-            match TransferState::try_from(t.state) {
-                Ok(TransferState::Complete) => return t,
-                Ok(TransferState::Failed) => panic!("the download failed: {}", t.error),
-                _ => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    })
-    .await
-    .expect("the relayed download finishes");
+    let alice = share(&mut ca, &path).await;
+    let started = download(&mut cb, alice.id, &dir.path().join("b2")).await;
+    let done = until_complete(&mut cb, started, &mut Default::default()).await;
     assert_eq!(std::fs::read(&done.path).unwrap(), data);
     assert!(done.relayed_bytes >= data.len() as u64, "{done:?}");
     let stats = server.hub.relays.stats();

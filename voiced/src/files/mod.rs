@@ -258,6 +258,53 @@ impl Files {
     }
 }
 
+/// A listener on 127.0.0.1 (a free port), its address, and a random
+/// secret (32 hex digits) for whoever may use it.
+pub async fn loopback_listener()
+-> std::io::Result<(tokio::net::TcpListener, std::net::SocketAddr, String)> {
+    let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    let mut secret = [0u8; 16];
+    getrandom::getrandom(&mut secret).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok((listener, addr, voice_proto::hash::hex(&secret)))
+}
+
+/// Serves `listener` until `cancel` (on the current runtime): each
+/// connection in a task of its own, at most `max` at once (more are
+/// closed at once), every task ending with `cancel`.
+pub fn serve_loopback<F, Fut>(
+    listener: tokio::net::TcpListener,
+    max: usize,
+    cancel: tokio_util::sync::CancellationToken,
+    handle: F,
+) where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let slots = Arc::new(tokio::sync::Semaphore::new(max));
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                _ = cancel.cancelled() => return,
+                a = listener.accept() => a,
+            };
+            let Ok((stream, _)) = accepted else { continue };
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                continue;
+            };
+            let work = handle(stream);
+            let stop = cancel.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                tokio::select! {
+                    _ = stop.cancelled() => {}
+                    _ = work => {}
+                }
+            });
+        }
+    });
+}
+
 /// Removes a directory tree, logging (not failing) when it cannot.
 pub fn remove_dir(dir: &Path) {
     match std::fs::remove_dir_all(dir) {

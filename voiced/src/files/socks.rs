@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::relay::{self, HANDSHAKE_LEN, Opener, Relay, RelayMode};
@@ -58,35 +58,15 @@ impl Socks {
     /// Binds 127.0.0.1 on a free port and serves until `cancel` (on the
     /// current runtime).
     pub async fn start(routes: Routes, cancel: CancellationToken) -> std::io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let addr = listener.local_addr()?;
-        let mut secret = [0u8; 16];
-        getrandom::getrandom(&mut secret).map_err(|e| std::io::Error::other(e.to_string()))?;
-        let password = voice_proto::hash::hex(&secret);
-        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+        let (listener, addr, password) = super::loopback_listener().await?;
         let expected = password.clone();
-        tokio::spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    a = listener.accept() => a,
-                };
-                let Ok((stream, _)) = accepted else { continue };
-                let Ok(permit) = slots.clone().try_acquire_owned() else {
-                    continue;
-                };
-                let routes = routes.clone();
-                let expected = expected.clone();
-                let stop = cancel.clone();
-                tokio::spawn(async move {
-                    let _permit = permit;
-                    tokio::select! {
-                        _ = stop.cancelled() => {}
-                        r = serve(stream, &expected, &routes) => if let Err(e) = r {
-                            tracing::debug!(error = %e, "SOCKS connection failed");
-                        },
-                    }
-                });
+        super::serve_loopback(listener, MAX_CONNECTIONS, cancel, move |stream| {
+            let routes = routes.clone();
+            let expected = expected.clone();
+            async move {
+                if let Err(e) = serve(stream, &expected, &routes).await {
+                    tracing::debug!(error = %e, "SOCKS connection failed");
+                }
             }
         });
         Ok(Self { addr, password })

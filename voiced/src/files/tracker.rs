@@ -9,13 +9,13 @@
 //! 5 s and 8 KiB; anything else is closed.
 
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use voice_proto::pb::wire::TrackerEvent;
 
@@ -62,31 +62,15 @@ impl LoopbackTracker {
     /// Binds 127.0.0.1 on a free port and serves until `cancel` (on the
     /// current runtime).
     pub async fn start(forward: Forward, cancel: CancellationToken) -> std::io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let addr = listener.local_addr()?;
-        let mut secret = [0u8; 16];
-        getrandom::getrandom(&mut secret).map_err(|e| std::io::Error::other(e.to_string()))?;
-        let secret = voice_proto::hash::hex(&secret);
-        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+        let (listener, addr, secret) = super::loopback_listener().await?;
         let served = secret.clone();
-        tokio::spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    a = listener.accept() => a,
-                };
-                let Ok((stream, _)) = accepted else { continue };
-                let Ok(permit) = slots.clone().try_acquire_owned() else {
-                    continue;
-                };
-                let forward = forward.clone();
-                let secret = served.clone();
-                tokio::spawn(async move {
-                    let _permit = permit;
-                    if let Err(e) = serve(stream, &secret, &forward).await {
-                        tracing::debug!(error = %e, "loopback tracker request failed");
-                    }
-                });
+        super::serve_loopback(listener, MAX_CONNECTIONS, cancel, move |stream| {
+            let forward = forward.clone();
+            let secret = served.clone();
+            async move {
+                if let Err(e) = serve(stream, &secret, &forward).await {
+                    tracing::debug!(error = %e, "loopback tracker request failed");
+                }
             }
         });
         Ok(Self { addr, secret })

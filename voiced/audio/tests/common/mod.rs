@@ -223,3 +223,36 @@ pub fn codec_limit(
     }
     Ok(out)
 }
+
+/// The part of `out` that lines up with `speech` (found by correlating
+/// 1 ms energy envelopes), with `margin` of context on each side; and the
+/// reference with the same margins of silence.
+pub fn align(speech: &[f32], out: &[f32], margin: usize) -> (Vec<f32>, Vec<f32>) {
+    const BLOCK: usize = 48;
+    let env = |x: &[f32]| -> Vec<f32> {
+        let e: Vec<f32> = x
+            .chunks(BLOCK)
+            .map(|b| b.iter().map(|s| s.abs()).sum::<f32>() / BLOCK as f32)
+            .collect();
+        let mean = e.iter().sum::<f32>() / e.len().max(1) as f32;
+        e.into_iter().map(|v| v - mean).collect()
+    };
+    let (r, mut o) = (env(speech), env(out));
+    if o.len() < r.len() {
+        o.resize(r.len(), 0.0);
+    }
+    let lag = (0..=o.len() - r.len())
+        .map(|lag| {
+            let score: f32 = r.iter().zip(&o[lag..]).map(|(a, b)| a * b).sum();
+            (lag, score)
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(0, |(lag, _)| lag);
+    let start = (lag * BLOCK).saturating_sub(margin);
+    let mut degraded: Vec<f32> = out[start.min(out.len())..].to_vec();
+    degraded.resize(speech.len() + 2 * margin, 0.0);
+    let mut reference = vec![0.0; margin];
+    reference.extend_from_slice(speech);
+    reference.resize(speech.len() + 2 * margin, 0.0);
+    (reference, degraded)
+}
