@@ -265,13 +265,9 @@ impl Relays {
         }
     }
 
-    /// Live relays as (swarm, dialer, dialed).
-    pub fn live(&self) -> Vec<(SwarmKey, SessionId, SessionId)> {
-        self.book()
-            .active
-            .values()
-            .map(|a| (a.swarm, a.ends.0, a.ends.1))
-            .collect()
+    /// Whether any relay is open.
+    pub fn any_open(&self) -> bool {
+        !self.book().active.is_empty()
     }
 
     /// The counters and limits, for the admin API.

@@ -6,6 +6,7 @@
 //!   real Unix socket in a temp dir laid out like a user's home
 //!   ([`paths_in`]), with a [`TestDaemon::client`] of it;
 //! - [`DaemonProcess`]: a voiced that can be killed like a process;
+//!   [`VoicedChild`]: a `voiced` binary as a child process;
 //!   [`xdg_env`]: a `voiced` binary on the same paths;
 //! - [`connect`] and [`connect_as_admin`]: a daemon joins a server;
 //! - [`runtime`]: a runtime of their own for tests whose thread is busy
@@ -17,6 +18,7 @@
 //! Dev-only: never a dependency of shipped code.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failure here is a test failure
 
+mod child;
 mod client;
 mod daemon;
 mod server;
@@ -25,6 +27,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+pub use child::VoicedChild;
 pub use client::{Client, connect, connect_as_admin};
 pub use daemon::{Audio, DaemonProcess, TestDaemon};
 pub use server::TestServer;

@@ -6,7 +6,7 @@ use voice_proto::pb::control::{self as c, event};
 use voice_proto::pb::wire::{self as w, StateSnapshot};
 use voiced_client::files::{
     human_size, human_speed, is_finished, percent, route_name, transfer_kind_name,
-    transfer_state_name,
+    transfer_state_name, with_relay_share,
 };
 use voiced_client::names::{format_time_ms, state_name, voice_mode_name};
 use voiced_client::text::{printable, printable_multiline};
@@ -487,16 +487,7 @@ pub fn progress_json(t: &c::Transfer) -> Value {
 /// `relayed`, `mixed` or `-`, and with any peer through the server's relay
 /// how many of the peers and the bytes it moved: `relayed (2 of 3, 14.2 MiB)`.
 pub fn route_text(t: &c::Transfer) -> String {
-    let name = route_name(t);
-    if t.relayed_peers == 0 {
-        return name.to_owned();
-    }
-    format!(
-        "{name} ({} of {}, {})",
-        t.relayed_peers,
-        t.peers.max(t.relayed_peers),
-        human_size(t.relayed_bytes)
-    )
+    with_relay_share(t, route_name(t), "")
 }
 
 /// The transfers for people: id, kind, state, name, progress, speed, peers,

@@ -25,7 +25,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, cpu_seconds, start_daemon};
+use common::{Daemon, cpu_seconds, start_daemon, transfer};
 
 use voice_audio::SAMPLE_RATE;
 use voice_proto::pb::control::{self as c, TransferState, event};
@@ -70,15 +70,7 @@ async fn start_transfer(from: &mut Client, to: &mut Client, path: &Path, into: &
 
 async fn wait_complete(client: &mut Client, id: u32) -> c::Transfer {
     loop {
-        let t = client
-            .transfers(c::Empty {})
-            .await
-            .unwrap()
-            .into_inner()
-            .transfers
-            .into_iter()
-            .find(|t| t.id == id)
-            .expect("the transfer is listed");
+        let t = transfer(client, id).await;
         match TransferState::try_from(t.state) {
             Ok(TransferState::Complete) => return t,
             Ok(TransferState::Failed) => panic!("the transfer failed: {}", t.error),
@@ -131,10 +123,10 @@ async fn throughput(mib: usize) {
 }
 
 /// One call between two in-process daemons on the file backend, while
-/// (when `transfer`) a relayed download runs between two other users at
+/// (when `with_transfer`) a relayed download runs between two other users at
 /// the relay's cap. PESQ-WB of what the listener heard, and the relay's
 /// rate during the call.
-async fn call(transfer: bool) -> (f64, f64) {
+async fn call(with_transfer: bool) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let speech = audio_common::speech_48k(dir.path(), TEXT).expect("speech (espeak-ng)");
     let mut signal = vec![0.0; (LEAD.as_secs_f64() * f64::from(SAMPLE_RATE)) as usize];
@@ -150,7 +142,7 @@ async fn call(transfer: bool) -> (f64, f64) {
     .await;
     // The transfer first, so it runs at the cap through the whole call.
     let mut movers = None;
-    if transfer {
+    if with_transfer {
         let mut a = relayed_daemon(&server, "sharer").await;
         let mut b = relayed_daemon(&server, "fetcher").await;
         // More than the call lasts at the cap.
@@ -213,16 +205,7 @@ async fn call(transfer: bool) -> (f64, f64) {
     drop(speaker);
     if let Some((_, mut b, id)) = movers {
         // Still running: the relay was busy for the whole call.
-        let t = b
-            .client
-            .transfers(c::Empty {})
-            .await
-            .unwrap()
-            .into_inner()
-            .transfers
-            .into_iter()
-            .find(|t| t.id == id)
-            .expect("the transfer is listed");
+        let t = transfer(&mut b.client, id).await;
         assert_ne!(
             TransferState::try_from(t.state),
             Ok(TransferState::Complete),

@@ -12,10 +12,10 @@ mod audio_common;
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{TestServer, WAIT, connect};
+use support::{TestServer, VoicedChild, WAIT, connect};
 use voice_audio::SAMPLE_RATE;
 use voice_proto::pb::control::{self as c, event};
 
@@ -41,51 +41,17 @@ fn pulse_server() -> String {
 }
 
 /// A `voiced` process on the cpal backend with its own XDG dirs and
-/// PulseAudio source and sink; killed (SIGTERM) on drop.
-struct Voiced {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Voiced {
-    fn start(dir: &Path, source: &str, sink: &str) -> Self {
-        std::fs::create_dir_all(dir.join("run")).expect("run dir");
-        let socket = dir.join("run/voiced.sock");
-        let child = support::xdg_env(&mut Command::new(env!("CARGO_BIN_EXE_voiced")), dir)
-            // Its own XDG_RUNTIME_DIR hides PulseAudio's socket: name it.
-            .env("PULSE_SERVER", pulse_server())
-            .env("PULSE_SOURCE", source)
-            .env("PULSE_SINK", sink)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .arg("--socket")
-            .arg(&socket)
-            .args(["--audio-backend", "cpal", "--foreground"])
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("voiced starts");
-        Self { child, socket }
-    }
-
-    async fn client(&self) -> support::Client {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Ok(c) = voiced::client::connect(&self.socket).await {
-                return c;
-            }
-            assert!(Instant::now() < deadline, "voiced did not open its socket");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Voiced {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
+/// PulseAudio source and sink.
+fn voiced(dir: &Path, source: &str, sink: &str) -> VoicedChild {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_voiced"));
+    command
+        // Its own XDG_RUNTIME_DIR hides PulseAudio's socket: name it.
+        .env("PULSE_SERVER", pulse_server())
+        .env("PULSE_SOURCE", source)
+        .env("PULSE_SINK", sink)
+        .env("RUST_LOG", "info")
+        .args(["--audio-backend", "cpal"]);
+    VoicedChild::start(command, dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,8 +68,8 @@ async fn two_daemons_hear_each_other_on_real_devices() {
     audio_common::write_wav(&wav, &speech, SAMPLE_RATE).expect("wav");
 
     let server = TestServer::start().await;
-    let a = Voiced::start(&dir.path().join("a"), "micsrc", "spk");
-    let b = Voiced::start(&dir.path().join("b"), "micsrc2", "spk");
+    let a = voiced(&dir.path().join("a"), "micsrc", "spk");
+    let b = voiced(&dir.path().join("b"), "micsrc2", "spk");
     let (mut ac, mut bc) = (a.client().await, b.client().await);
     let mut b_events = bc
         .watch(c::WatchRequest { levels: false })

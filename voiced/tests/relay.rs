@@ -13,15 +13,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use voice_proto::pb::control::{self as c, TransferState};
 
 mod support;
-use support::{Client, TestDaemon, TestServer, WAIT};
+use support::{Client, TestDaemon, TestServer, VoicedChild, WAIT};
 
 /// The 20 MB of the issue.
 const SIZE: usize = 20_000_000;
@@ -142,53 +142,19 @@ impl Drop for Topology {
     }
 }
 
-/// A voiced process in namespace `ns`, with its own XDG dirs under `dir`;
-/// killed (SIGTERM) on drop.
-struct Voiced {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Voiced {
-    fn start(ns: &str, dir: &Path) -> Self {
-        std::fs::create_dir_all(dir.join("run")).unwrap();
-        let socket = dir.join("run/voiced.sock");
-        let mut command = Command::new("ip");
-        command
-            .args(["netns", "exec", ns])
-            .arg(env!("CARGO_BIN_EXE_voiced"));
-        let child = support::xdg_env(&mut command, dir)
-            .env("RUST_LOG", "info,voiced::files=debug,voiced::engine::ops::relays=debug,librqbit::torrent_state=debug,librqbit::peer_connection=debug")
-            .env("NO_COLOR", "1")
-            .arg("--socket")
-            .arg(&socket)
-            .args(["--audio-backend", "null", "--foreground"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("voiced starts in its namespace");
-        Self { child, socket }
-    }
-
-    async fn client(&self) -> Client {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Ok(c) = voiced::client::connect(&self.socket).await {
-                return c;
-            }
-            assert!(Instant::now() < deadline, "voiced did not open its socket");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Voiced {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
+/// A voiced process in namespace `ns`, with its own XDG dirs under `dir`.
+fn voiced_in(ns: &str, dir: &Path) -> VoicedChild {
+    let mut command = Command::new("ip");
+    command
+        .args(["netns", "exec", ns])
+        .arg(env!("CARGO_BIN_EXE_voiced"))
+        .env(
+            "RUST_LOG",
+            "info,voiced::files=debug,voiced::engine::ops::relays=debug,\
+             librqbit::torrent_state=debug,librqbit::peer_connection=debug",
+        )
+        .args(["--audio-backend", "null"]);
+    VoicedChild::start(command, dir)
 }
 
 async fn transfer(client: &mut Client, id: u32) -> c::Transfer {
@@ -280,8 +246,8 @@ fn share_and_download(routed: bool) -> Outcome {
         .await;
         let port = server.addr.port();
         let dir = tempfile::tempdir().unwrap();
-        let a = Voiced::start(&net.a, &dir.path().join("a"));
-        let b = Voiced::start(&net.b, &dir.path().join("b"));
+        let a = voiced_in(&net.a, &dir.path().join("a"));
+        let b = voiced_in(&net.b, &dir.path().join("b"));
         let (mut ca, mut cb) = (a.client().await, b.client().await);
         for (client, name, subnet) in [(&mut ca, "alice", 1), (&mut cb, "bob", 2)] {
             let request = c::ConnectRequest {

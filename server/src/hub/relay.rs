@@ -60,8 +60,7 @@ impl Hub {
     /// Ends relays whose ends are no longer peers of their swarm allowed in
     /// its room (moved away, lost the permission, left the swarm).
     pub async fn sweep_relays(&self) {
-        let live = self.relays.live();
-        if live.is_empty() {
+        if !self.relays.any_open() {
             return;
         }
         let inner = self.inner.lock().await;

@@ -117,6 +117,21 @@ pub fn route_name(t: &Transfer) -> &'static str {
     }
 }
 
+/// `name`, followed when any peer comes through the server's relay by how
+/// many of how many (`unit` after the count, say " peers") and the bytes it
+/// moved: `relayed (1 of 2 peers, 14.2 MiB)`.
+pub fn with_relay_share(t: &Transfer, name: &str, unit: &str) -> String {
+    if t.relayed_peers == 0 {
+        return name.to_owned();
+    }
+    format!(
+        "{name} ({} of {}{unit}, {})",
+        t.relayed_peers,
+        t.peers.max(t.relayed_peers),
+        human_size(t.relayed_bytes)
+    )
+}
+
 /// A transfer's route in words: `direct`, `relayed (1 of 2 peers,
 /// 14.2 MiB)` (how many peers go through the server's relay, and the bytes
 /// it moved) when any does, `no peer` with none.
@@ -125,15 +140,7 @@ pub fn route_words(t: &Transfer) -> String {
         TransferRoute::NoPeer => "no peer",
         _ => route_name(t),
     };
-    if t.relayed_peers == 0 {
-        return name.to_owned();
-    }
-    format!(
-        "{name} ({} of {} peers, {})",
-        t.relayed_peers,
-        t.peers.max(t.relayed_peers),
-        human_size(t.relayed_bytes)
-    )
+    with_relay_share(t, name, " peers")
 }
 
 /// A finished transfer in words: `downloaded NAME to PATH`, `download of

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use voice_proto::pb::control as c;
 use voice_testkit::{Client, TestServer, connect, paths_in, xdg_env};
 
 /// A voiced process and a client of it; killed on drop.
@@ -67,6 +68,19 @@ pub async fn start_daemon(server: &TestServer, name: &str, config_toml: Option<&
         client,
         _dir: dir,
     }
+}
+
+/// A transfer of the daemon behind `client`, as it stands now.
+pub async fn transfer(client: &mut Client, id: u32) -> c::Transfer {
+    client
+        .transfers(c::Empty {})
+        .await
+        .unwrap()
+        .into_inner()
+        .transfers
+        .into_iter()
+        .find(|t| t.id == id)
+        .expect("the transfer is listed")
 }
 
 /// CPU seconds (user + system) of a process; /proc stat ticks at 100 Hz.

@@ -4,8 +4,8 @@
 
 use voice_proto::pb::control::{self as c, event};
 pub use voice_testkit::{
-    Audio, Client, PASSWORD, TestDaemon, TestServer, WAIT, connect, connect_as_admin, paths_in,
-    xdg_env,
+    Audio, Client, PASSWORD, TestDaemon, TestServer, VoicedChild, WAIT, connect, connect_as_admin,
+    paths_in, xdg_env,
 };
 
 /// Watches events until `pred` holds for the daemon's state (checked on
