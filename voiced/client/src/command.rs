@@ -4,8 +4,8 @@
 
 use voice_proto::pb::control::{
     AudioConfig, Bookmark, BookmarkRef, ChatHistoryRequest, ConnectRequest, CreateRoomRequest,
-    DevicesReply, DownloadRequest, Empty, FileEntry, FilesRequest, IdentityReply, KickRequest,
-    MoveUserRequest, RenameRoomRequest, RoomRef, SelectDeviceRequest, SendChatRequest,
+    DevicesReply, DownloadRequest, Empty, FileEntry, FilesRequest, HistoryReply, IdentityReply,
+    KickRequest, MoveUserRequest, RenameRoomRequest, RoomRef, SelectDeviceRequest, SendChatRequest,
     ServerMuteRequest, ShareReply, ShareRequest, StateReply, StatusReply, Toggle, Transfer,
     TransferRef, TrustRequest, UserLocalMuteRequest, UserVolumeRequest, VoiceMode,
     VoiceModeRequest, select_device_request,
@@ -147,6 +147,12 @@ pub enum Command {
     LoadTransfers,
     /// Stop a transfer by its local id.
     CancelTransfer(u32),
+    /// Fetch a room's earlier chat from its other members (by the room's
+    /// id); slow, so it runs beside the other calls
+    /// ([`Call::runs_beside`]). Made through
+    /// [`Mirror::fetch_history`](crate::mirror::Mirror::fetch_history),
+    /// which marks the room as loading.
+    FetchHistory(u32),
 }
 
 impl Command {
@@ -191,6 +197,7 @@ impl Command {
             Self::Download { .. } => "download",
             Self::LoadTransfers => "transfers",
             Self::CancelTransfer(_) => "cancel transfer",
+            Self::FetchHistory(_) => FETCH_HISTORY,
         }
     }
 
@@ -203,6 +210,9 @@ impl Command {
         )
     }
 }
+
+/// [`Command::FetchHistory`] in words: "load earlier messages failed: …".
+pub const FETCH_HISTORY: &str = "load earlier messages";
 
 /// What an answered call gives back.
 #[derive(Clone, Debug, PartialEq)]
@@ -238,6 +248,8 @@ pub enum Answer {
     Transfers(Vec<Transfer>),
     /// A transfer was cancelled.
     TransferCancelled(u32),
+    /// A room's earlier chat (each message marked `history`).
+    History(HistoryReply),
 }
 
 impl Call for Command {
@@ -249,6 +261,10 @@ impl Call for Command {
 
     async fn call(self, client: Client) -> Result<Option<Answer>, tonic::Status> {
         execute(client, self).await
+    }
+
+    fn runs_beside(&self) -> bool {
+        matches!(self, Self::FetchHistory(_))
     }
 }
 
@@ -414,6 +430,9 @@ pub async fn execute(mut c: Client, command: Command) -> Result<Option<Answer>, 
             c.cancel_transfer(TransferRef { id }).await?;
             Some(Answer::TransferCancelled(id))
         }
+        Command::FetchHistory(room) => Some(Answer::History(
+            crate::history::fetch(c, room.to_string()).await?,
+        )),
     };
     Ok(answer)
 }

@@ -11,6 +11,7 @@
 //! - [`trust`]: trust prompts as typed data (never read from text);
 //! - [`owner`]: only this user at either end of the socket;
 //! - [`text`]: text from other users made safe to show (escapes);
+//! - [`history`]: a room's earlier chat fetched from its members;
 //! - [`names`], [`status`], [`tree`], [`chat`], [`files`]: the words,
 //!   readings, room rows, chat log and transfer readings every front end
 //!   shows alike.
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 pub mod chat;
 pub mod command;
 pub mod files;
+pub mod history;
 pub mod link;
 pub mod local;
 pub mod mirror;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tonic::Streaming;
 use tonic::transport::Channel;
 use voice_proto::pb::control::voiced_client::VoicedClient;
@@ -65,6 +66,13 @@ pub trait Call: Send + 'static {
         self,
         client: Client,
     ) -> impl Future<Output = Result<Option<Self::Answer>, tonic::Status>> + Send;
+
+    /// Whether the call runs beside the queue rather than in it: a call that
+    /// may take long (a room's history, up to a minute) must not hold up the
+    /// calls after it (a push-to-talk release). No order is kept for it.
+    fn runs_beside(&self) -> bool {
+        false
+    }
 }
 
 /// The message of a call made while voiced is away.
@@ -74,7 +82,8 @@ pub const NOT_RUNNING: &str = "voiced is not running";
 /// gone): keeps a link to voiced at `socket`, reporting [`Report::Up`] and
 /// [`Report::Down`] as it comes and goes, every event of a `watch` stream,
 /// and the outcome of every call. Calls run one after another, in order (a
-/// trust decision before the connect it allows, a press before its release).
+/// trust decision before the connect it allows, a press before its release),
+/// but for those that [run beside](Call::runs_beside) the queue.
 pub async fn run_link<C, S>(
     socket: PathBuf,
     watch: WatchRequest,
@@ -144,25 +153,8 @@ where
     S: Fn(Report<C::Answer>) -> bool + Clone + Send + Sync + 'static,
 {
     // Calls run in their own task, in order, without holding up the events.
-    let (queue, mut queued) = mpsc::unbounded_channel::<C>();
-    let worker_report = report.clone();
-    let worker = tokio::spawn(async move {
-        while let Some(call) = queued.recv().await {
-            let what = call.what();
-            let outcome = match call.call(client.clone()).await {
-                Ok(Some(answer)) => Report::Answer(answer),
-                Ok(None) => continue,
-                Err(status) => Report::Failed {
-                    what,
-                    message: status.message().to_owned(),
-                    trust: crate::trust::prompt_from_status(&status),
-                },
-            };
-            if !worker_report(outcome) {
-                return;
-            }
-        }
-    });
+    let (queue, queued) = mpsc::unbounded_channel::<C>();
+    let worker = tokio::spawn(work(client, queued, report.clone()));
     let outcome = loop {
         tokio::select! {
             event = stream.message() => match event {
@@ -194,6 +186,49 @@ where
     outcome
 }
 
+/// Makes the calls of `queued` one after another, reporting each outcome,
+/// until the queue closes or `report` returns `false`; a call that
+/// [runs beside](Call::runs_beside) the queue goes in a task of its own,
+/// which ends with this future (dropping the set aborts it).
+async fn work<C, S>(client: Client, mut queued: mpsc::UnboundedReceiver<C>, report: S)
+where
+    C: Call,
+    S: Fn(Report<C::Answer>) -> bool + Clone + Send + Sync + 'static,
+{
+    let mut beside = JoinSet::new();
+    while let Some(call) = queued.recv().await {
+        while beside.try_join_next().is_some() {}
+        if call.runs_beside() {
+            let (client, report) = (client.clone(), report.clone());
+            beside.spawn(async move {
+                if let Some(outcome) = make_call(call, client).await {
+                    report(outcome);
+                }
+            });
+            continue;
+        }
+        if let Some(outcome) = make_call(call, client.clone()).await
+            && !report(outcome)
+        {
+            return;
+        }
+    }
+}
+
+/// Makes one call: its report, or `None` when the front end needs no answer.
+async fn make_call<C: Call>(call: C, client: Client) -> Option<Report<C::Answer>> {
+    let what = call.what();
+    match call.call(client).await {
+        Ok(Some(answer)) => Some(Report::Answer(answer)),
+        Ok(None) => None,
+        Err(status) => Some(Report::Failed {
+            what,
+            message: status.message().to_owned(),
+            trust: crate::trust::prompt_from_status(&status),
+        }),
+    }
+}
+
 /// The innermost cause of an error: tonic's transport error alone says only
 /// "transport error", and its own text repeats its source.
 pub fn innermost(error: &dyn StdError) -> String {
@@ -202,4 +237,68 @@ pub fn innermost(error: &dyn StdError) -> String {
         deepest = source;
     }
     deepest.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A call that answers its number after `wait`.
+    struct Wait {
+        number: u32,
+        wait: Duration,
+        beside: bool,
+    }
+
+    impl Call for Wait {
+        type Answer = u32;
+
+        fn what(&self) -> &'static str {
+            "wait"
+        }
+
+        async fn call(self, _client: Client) -> Result<Option<u32>, tonic::Status> {
+            tokio::time::sleep(self.wait).await;
+            Ok(Some(self.number))
+        }
+
+        fn runs_beside(&self) -> bool {
+            self.beside
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_call_beside_the_queue_holds_up_no_other() {
+        // A client that never connects: these calls do not use it.
+        let channel = tonic::transport::Endpoint::from_static("http://[::1]:9").connect_lazy();
+        let client = VoicedClient::new(channel);
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let seen = answers.clone();
+        let report = move |r: Report<u32>| {
+            if let Report::Answer(n) = r
+                && let Ok(mut seen) = seen.lock()
+            {
+                seen.push(n);
+            }
+            true
+        };
+        let (calls, queued) = mpsc::unbounded_channel();
+        let call = |number, wait, beside| Wait {
+            number,
+            wait: Duration::from_millis(wait),
+            beside,
+        };
+        for c in [call(1, 2_000, true), call(2, 0, false), call(3, 0, false)] {
+            calls.send(c).ok();
+        }
+        drop(calls);
+        tokio::time::timeout(Duration::from_secs(10), work(client, queued, report))
+            .await
+            .ok();
+        // 2 and 3 did not wait for 1, which ended with the queue.
+        let answers = answers.lock().map(|a| a.clone()).unwrap_or_default();
+        assert_eq!(answers, [2, 3]);
+    }
 }

@@ -12,14 +12,16 @@ use voice_proto::acl::{Permissions, Subject, evaluate};
 use voice_proto::pb::control::event::Kind;
 use voice_proto::pb::control::{
     AudioConfig, Bookmark, ConnectRequest, ConnectionState, DevicesReply, Event, FileEntry,
-    InputLevel, StateReply, StatusReply, Transfer, TransferState, TrustPrompt, VoiceMode,
+    HistoryReply, InputLevel, StateReply, StatusReply, Transfer, TransferState, TrustPrompt,
+    VoiceMode,
 };
 use voice_proto::pb::wire::{Change, Permission, Session, StateUpdate, change};
 use voice_proto::state::RoomId;
 use voice_proto::{Limits, State, StateHash};
 
 use crate::chat::ChatLog;
-use crate::command::{Answer, Command};
+use crate::command::{Answer, Command, FETCH_HISTORY};
+use crate::history::{HistoryFetch, HistorySummary, SETTING_OFF};
 use crate::link::Report;
 use crate::tree::{Row, rows};
 use crate::trust::{self, TrustAnswer};
@@ -100,6 +102,9 @@ pub enum News {
     /// A transfer came to its end: complete (the file is at its `path`) or
     /// failed (its `error` says why).
     TransferFinished(Transfer),
+    /// A room's earlier chat arrived (asked for here, or fetched by voiced
+    /// on its own); its messages are in the chat log.
+    History(HistorySummary),
 }
 
 /// The files shared in a room, as voiced last listed them.
@@ -180,6 +185,9 @@ pub struct Mirror {
     /// Every transfer of voiced by its local id, the latest report of each
     /// (gone ones dropped).
     pub transfers: BTreeMap<u32, Transfer>,
+    /// The history of each room asked for here or arrived (room id → where
+    /// its fetch stands).
+    pub history: BTreeMap<u32, HistoryFetch>,
     /// A full state was asked for after a mismatch and has not come yet:
     /// updates meanwhile wait for it instead of asking again.
     resync_pending: bool,
@@ -213,6 +221,7 @@ impl Mirror {
             last_connect: None,
             files: None,
             transfers: BTreeMap::new(),
+            history: BTreeMap::new(),
             resync_pending: false,
         }
     }
@@ -243,6 +252,8 @@ impl Mirror {
                 self.talking.clear();
                 self.level = None;
                 self.resync_pending = false;
+                // Calls under way are lost with voiced.
+                self.history.retain(|_, h| *h != HistoryFetch::Loading);
             }
             Report::Event(event) => self.on_event(event, &mut out),
             Report::Answer(answer) => self.on_answer(answer, &mut out),
@@ -259,6 +270,14 @@ impl Mirror {
                     self.ask_trust(prompt, &mut out);
                 } else if Command::is_audio(what) {
                     self.audio_error = Some(message.clone());
+                } else if what == FETCH_HISTORY {
+                    // A failure names no room: it ends every fetch under way
+                    // (a front end fetches one room's at a time).
+                    for fetch in self.history.values_mut() {
+                        if *fetch == HistoryFetch::Loading {
+                            *fetch = HistoryFetch::Failed(message.clone());
+                        }
+                    }
                 }
                 out.news.push(News::Failed { what, message });
             }
@@ -328,6 +347,7 @@ impl Mirror {
             Answer::TransferCancelled(id) => {
                 self.transfers.remove(&id);
             }
+            Answer::History(reply) => self.on_history(reply, out),
         }
     }
 
@@ -359,7 +379,58 @@ impl Mirror {
             }
             Kind::Trust(prompt) => self.ask_trust(prompt, out),
             Kind::Transfer(t) => self.on_transfer(t, out),
+            Kind::History(reply) => self.on_history(reply, out),
         }
+    }
+
+    /// A room's earlier chat: its messages go into the chat log (above the
+    /// room's live chat), the room's fetch is done; news once per snapshot
+    /// (the call's answer and the event both bring it).
+    fn on_history(&mut self, reply: HistoryReply, out: &mut Applied) {
+        let summary = HistorySummary::of(&reply);
+        self.chat.extend(reply.messages.into_iter().map(|mut m| {
+            // What came in a history reply is history, whatever it says.
+            m.history = true;
+            m.room = reply.room;
+            m
+        }));
+        let done = HistoryFetch::Loaded(summary.clone());
+        if self.history.get(&summary.room) != Some(&done) {
+            self.history.insert(summary.room, done);
+            out.news.push(News::History(summary));
+        }
+    }
+
+    /// Starts fetching the earlier chat of `room`, unless a fetch of it is
+    /// under way: marks it loading and returns the call to make.
+    pub fn fetch_history(&mut self, room: u32) -> Option<Command> {
+        if self.history.get(&room) == Some(&HistoryFetch::Loading) {
+            return None;
+        }
+        self.history.insert(room, HistoryFetch::Loading);
+        Some(Command::FetchHistory(room))
+    }
+
+    /// Where the history fetch of `room` stands (`None`: never asked for
+    /// here, nor arrived).
+    pub fn history_of(&self, room: u32) -> Option<&HistoryFetch> {
+        self.history.get(&room)
+    }
+
+    /// Whether a front end offers to load the earlier messages of `room`:
+    /// connected and in it, voiced's `history` setting is not "off", and
+    /// its history is neither loading nor here already (a failed fetch may
+    /// be tried again).
+    pub fn offers_history(&self, room: u32) -> bool {
+        self.connection() == ConnectionState::Connected
+            && self.state.is_some()
+            && room == self.current_room()
+            && self.status.history != SETTING_OFF
+            && matches!(
+                self.history.get(&room),
+                None | Some(HistoryFetch::Failed(_))
+            )
+            && !self.chat.has_history(room)
     }
 
     /// Keeps the latest report of a transfer; a change of state is news
@@ -886,6 +957,91 @@ mod tests {
         assert_eq!(mirror.transfers.keys().copied().collect::<Vec<_>>(), [4]);
         mirror.apply(Report::Answer(Answer::TransferCancelled(4)));
         assert!(mirror.transfers.is_empty());
+    }
+
+    #[test]
+    fn history_is_offered_fetched_once_merged_and_its_failure_kept() {
+        use voice_proto::pb::control::{ConnectionState, HistoryReply};
+
+        let mut mirror = connected();
+        mirror.apply(event(Kind::Connection(StatusReply {
+            state: ConnectionState::Connected as i32,
+            session_id: 1,
+            history: "ask".into(),
+            ..StatusReply::default()
+        })));
+        mirror.apply(event(Kind::Chat(ChatMessage {
+            id: 50,
+            seq: 5,
+            time_ms: 9_000,
+            text: "live".into(),
+            ..ChatMessage::default()
+        })));
+        assert!(mirror.offers_history(0));
+        assert!(!mirror.offers_history(1), "only the room we are in");
+        assert_eq!(mirror.fetch_history(0), Some(Command::FetchHistory(0)));
+        assert!(!mirror.offers_history(0));
+        assert_eq!(mirror.fetch_history(0), None, "one fetch at a time");
+        // It failed: the words stay with the room, which is offered again.
+        let failed = mirror.apply(Report::Failed {
+            what: Command::FetchHistory(0).what(),
+            message: "no other member of room 0 shares history".into(),
+            trust: None,
+        });
+        assert_eq!(
+            mirror.history_of(0),
+            Some(&HistoryFetch::Failed(
+                "no other member of room 0 shares history".into()
+            ))
+        );
+        assert!(matches!(
+            &failed.news[..],
+            [News::Failed {
+                what: "load earlier messages",
+                ..
+            }]
+        ));
+        assert!(mirror.offers_history(0));
+        // Again, and this time it comes, as the answer and as the event.
+        assert!(mirror.fetch_history(0).is_some());
+        let old = |seq: u64| ChatMessage {
+            seq,
+            time_ms: seq * 1000,
+            history: true,
+            text: format!("old {seq}"),
+            ..ChatMessage::default()
+        };
+        let reply = HistoryReply {
+            room: 0,
+            messages: vec![old(3), old(4), old(5)],
+            first_seq: 3,
+            last_seq: 5,
+            bytes: 2048,
+            seeders: 2,
+            ..HistoryReply::default()
+        };
+        let answered = mirror.apply(Report::Answer(Answer::History(reply.clone())));
+        let again = mirror.apply(event(Kind::History(reply)));
+        assert!(
+            matches!(&answered.news[..], [News::History(s)] if s.to_string() == "3 earlier messages from 2 members (2.0 KiB)")
+        );
+        assert!(again.news.is_empty(), "{again:?}");
+        let texts: Vec<_> = mirror.chat.in_room(0).map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, ["old 3", "old 4", "live"]);
+        assert!(!mirror.offers_history(0));
+        // With voiced's history setting off, nothing is offered.
+        let mut off = connected();
+        off.status.state = ConnectionState::Connected as i32;
+        assert!(off.offers_history(0));
+        off.status.history = "off".into();
+        assert!(!off.offers_history(0));
+        // A fetch under way when voiced goes is over.
+        off.status.history = "auto".into();
+        assert!(off.fetch_history(0).is_some());
+        off.apply(Report::Down {
+            error: "gone".into(),
+        });
+        assert_eq!(off.history_of(0), None);
     }
 
     #[test]
