@@ -139,6 +139,12 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<ChatAction>,
     },
+    /// A room's earlier chat, from its other members.
+    History {
+        /// What to do.
+        #[command(subcommand)]
+        action: HistoryAction,
+    },
     /// Move a user to a room.
     Move {
         /// Display name or key prefix.
@@ -311,6 +317,18 @@ pub enum ChatAction {
     },
     /// Messages of this session.
     History,
+}
+
+/// Room history actions.
+#[derive(Debug, Subcommand)]
+pub enum HistoryAction {
+    /// Fetch the earlier chat of my room (or ROOM) from its other members:
+    /// voiced downloads their snapshot, checks it and prints its messages
+    /// (waits up to a minute).
+    Fetch {
+        /// The room (default: mine).
+        room: Option<String>,
+    },
 }
 
 /// Saved server actions.

@@ -8,6 +8,7 @@ use voiced_client::files::{
     human_size, human_speed, is_finished, percent, route_name, transfer_kind_name,
     transfer_state_name, with_relay_share,
 };
+use voiced_client::history::{EARLIER_END, EARLIER_MARKER, HistorySummary};
 use voiced_client::names::{format_time_ms, state_name, voice_mode_name};
 use voiced_client::text::{printable, printable_multiline};
 
@@ -213,7 +214,85 @@ pub fn chat_json(m: &w::ChatMessage) -> Value {
         "sender": m.sender,
         "sender_name": m.sender_name,
         "text": m.text,
+        "seq": m.seq,
+        "sender_key": hex(&m.sender_key),
+        "history": m.history,
     })
+}
+
+/// Chat messages for people, one [`chat_text`] each; a run of history
+/// lines (fetched from the room's members) sits between [`EARLIER_MARKER`]
+/// and, where live chat follows, [`EARLIER_END`].
+pub fn chat_log_text(messages: &[w::ChatMessage]) -> String {
+    let mut out = String::new();
+    let mut in_history = false;
+    for m in messages {
+        if m.history && !in_history {
+            out.push_str(EARLIER_MARKER);
+            out.push('\n');
+        } else if !m.history && in_history {
+            out.push_str(EARLIER_END);
+            out.push('\n');
+        }
+        in_history = m.history;
+        out.push_str(&chat_text(m));
+        out.push('\n');
+    }
+    out
+}
+
+/// A shared file as a history snapshot lists it, as JSON.
+pub fn shared_file_json(f: &w::SharedFile) -> Value {
+    json!({
+        "id": f.id,
+        "info_hash": hex(&f.info_hash),
+        "name": f.name,
+        "size": f.size,
+        "room": f.room,
+        "owner_key": hex(&f.owner_key),
+    })
+}
+
+/// A room's fetched history as JSON: the reply's fields, its messages as
+/// [`chat_json`] and its files as [`shared_file_json`].
+pub fn history_json(h: &c::HistoryReply) -> Value {
+    json!({
+        "room": h.room,
+        "messages": h.messages.iter().map(chat_json).collect::<Vec<_>>(),
+        "first_seq": h.first_seq,
+        "last_seq": h.last_seq,
+        "info_hash": h.info_hash,
+        "bytes": h.bytes,
+        "seeders": h.seeders,
+        "peers": h.peers,
+        "elapsed_ms": h.elapsed_ms,
+        "files": h.files.iter().map(shared_file_json).collect::<Vec<_>>(),
+    })
+}
+
+/// A room's fetched history for people: its lines under [`EARLIER_MARKER`]
+/// (every one marked as history, whatever voiced set), then the one-line
+/// summary every front end shows, with the time it took.
+pub fn history_text(h: &c::HistoryReply) -> String {
+    let lines: Vec<w::ChatMessage> = h
+        .messages
+        .iter()
+        .map(|m| w::ChatMessage {
+            history: true,
+            ..m.clone()
+        })
+        .collect();
+    let mut out = if lines.is_empty() {
+        format!("{EARLIER_MARKER}\n")
+    } else {
+        chat_log_text(&lines)
+    };
+    out.push_str(&format!(
+        "{} in {:.1} s\n",
+        HistorySummary::of(h),
+        f64::from(h.elapsed_ms) / 1000.0
+    ));
+    out
 }
 
 /// A chat message for people: the sender's name escaped
@@ -341,6 +420,9 @@ pub fn event_json(e: &c::Event) -> Value {
         }),
         Some(event::Kind::Transfer(t)) => {
             json!({"event": "transfer", "transfer": transfer_json(t)})
+        }
+        Some(event::Kind::History(h)) => {
+            json!({"event": "history", "history": history_json(h)})
         }
         None => json!({"event": "unknown"}),
     }
@@ -646,5 +728,107 @@ mod tests {
             assert_eq!(json["relayed_peers"], 0);
             assert_eq!(json["relayed_bytes"], 0);
         }
+    }
+
+    fn line(seq: u64, history: bool, text: &str) -> w::ChatMessage {
+        w::ChatMessage {
+            id: if history { 0 } else { seq + 100 },
+            seq,
+            time_ms: 1_795_000_000_000 + seq * 60_000,
+            room: 3,
+            sender: 2,
+            sender_name: "bob".into(),
+            sender_key: vec![0xab; 32],
+            text: text.into(),
+            history,
+            ..w::ChatMessage::default()
+        }
+    }
+
+    #[test]
+    fn history_lines_sit_between_markers_above_live_chat() {
+        let text = chat_log_text(&[
+            line(1, true, "old one"),
+            line(2, true, "old\ntwo"),
+            line(3, false, "live"),
+        ]);
+        assert_eq!(
+            text,
+            "— earlier messages (history) —\n\
+             [2026-11-18 11:07 UTC] bob: old one\n\
+             [2026-11-18 11:08 UTC] bob: old\n    two\n\
+             — end of earlier messages —\n\
+             [2026-11-18 11:09 UTC] bob: live\n"
+        );
+        assert_eq!(
+            chat_log_text(&[line(3, false, "live")]),
+            "[2026-11-18 11:09 UTC] bob: live\n"
+        );
+    }
+
+    #[test]
+    fn a_fetched_history_prints_its_lines_and_summary_and_every_key_as_json() {
+        let reply = c::HistoryReply {
+            room: 3,
+            // voiced marks them; the reply is history even if it did not.
+            messages: vec![line(7, true, "first"), line(8, false, "second")],
+            first_seq: 7,
+            last_seq: 8,
+            info_hash: "12".repeat(20),
+            bytes: 12_595,
+            seeders: 2,
+            peers: 2,
+            elapsed_ms: 1_250,
+            files: vec![w::SharedFile {
+                id: 4,
+                info_hash: vec![0xcd; 20],
+                name: "notes.txt".into(),
+                size: 10,
+                room: 3,
+                owner_key: vec![1; 32],
+            }],
+        };
+        let text = history_text(&reply);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                EARLIER_MARKER,
+                "[2026-11-18 11:13 UTC] bob: first",
+                "[2026-11-18 11:14 UTC] bob: second",
+                "2 earlier messages from 2 members (12.3 KiB) in 1.2 s",
+            ]
+        );
+        let json = history_json(&reply);
+        for key in [
+            "room",
+            "messages",
+            "first_seq",
+            "last_seq",
+            "info_hash",
+            "bytes",
+            "seeders",
+            "peers",
+            "elapsed_ms",
+            "files",
+        ] {
+            assert!(json.get(key).is_some(), "{key}");
+        }
+        assert_eq!(json["messages"][0]["seq"], 7);
+        assert_eq!(json["messages"][0]["sender_key"], "ab".repeat(32));
+        assert_eq!(json["messages"][0]["history"], true);
+        assert_eq!(json["messages"][1]["sender_name"], "bob");
+        assert_eq!(json["files"][0]["info_hash"], "cd".repeat(20));
+        assert_eq!(json["elapsed_ms"], 1250);
+        let event = event_json(&c::Event {
+            kind: Some(event::Kind::History(reply)),
+        });
+        assert_eq!(event["event"], "history");
+        assert_eq!(event["history"]["last_seq"], 8);
+        let empty = history_text(&c::HistoryReply::default());
+        assert_eq!(
+            empty,
+            format!("{EARLIER_MARKER}\nno earlier messages from 0 members (0 B) in 0.0 s\n")
+        );
     }
 }

@@ -1,4 +1,6 @@
-//! Chat: `say` (and `chat send`), `chat [history]`, `chat --follow`.
+//! Chat: `say` (and `chat send`), `chat [history]`, `chat --follow`. The
+//! chat voiced kept includes a room's history fetched from its members
+//! (marked, above its live chat).
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -6,6 +8,7 @@ use std::io::Write;
 use serde_json::{Value, json};
 use voice_proto::pb::control as c;
 use voice_proto::pb::wire::ChatMessage;
+use voiced_client::chat::MessageKey;
 
 use super::{Client, Failure, Output, done, out};
 use crate::render;
@@ -29,13 +32,8 @@ pub async fn history(
     limit: u32,
 ) -> Result<Output, Failure> {
     let h = fetch(client, room, limit).await?;
-    let text: String = h
-        .messages
-        .iter()
-        .map(|m| render::chat_text(m) + "\n")
-        .collect();
     Ok(out(
-        text,
+        render::chat_log_text(&h.messages),
         json!(h.messages.iter().map(render::chat_json).collect::<Vec<_>>()),
     ))
 }
@@ -57,28 +55,53 @@ pub async fn follow(
         .into_inner();
     let h = fetch(client, room, limit).await?;
     let mut seen = HashSet::new();
-    let print = |m: &ChatMessage| -> bool {
-        let line = if json {
-            render::json_line(&render::chat_json(m))
+    // Prints the messages not seen yet (history lines between their markers
+    // in text); false once stdout is closed.
+    let mut print = |messages: Vec<ChatMessage>, then_live: bool| -> bool {
+        let fresh: Vec<ChatMessage> = messages
+            .into_iter()
+            .filter(|m| seen.insert(MessageKey::of(m)))
+            .collect();
+        if fresh.is_empty() {
+            return true;
+        }
+        let text = if json {
+            fresh
+                .iter()
+                .map(|m| render::json_line(&render::chat_json(m)) + "\n")
+                .collect()
         } else {
-            render::chat_text(m)
+            let mut text = render::chat_log_text(&fresh);
+            if then_live && fresh.last().is_some_and(|m| m.history) {
+                text.push_str(voiced_client::history::EARLIER_END);
+                text.push('\n');
+            }
+            text
         };
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "{line}")
+        write!(stdout, "{text}")
             .and_then(|()| stdout.flush())
             .is_ok()
     };
-    for m in &h.messages {
-        seen.insert(m.id);
-        if !print(m) {
-            return Ok(out(String::new(), Value::Null));
-        }
+    if !print(h.messages, false) {
+        return Ok(out(String::new(), Value::Null));
     }
     while let Some(e) = stream.message().await? {
-        if let Some(c::event::Kind::Chat(m)) = e.kind
-            && seen.insert(m.id)
-            && !print(&m)
-        {
+        let open = match e.kind {
+            Some(c::event::Kind::Chat(m)) => print(vec![m], false),
+            // History fetched meanwhile (here or by voiced on its own).
+            Some(c::event::Kind::History(h)) => {
+                let room = h.room;
+                let lines = h.messages.into_iter().map(|m| ChatMessage {
+                    history: true,
+                    room,
+                    ..m
+                });
+                print(lines.collect(), true)
+            }
+            _ => true,
+        };
+        if !open {
             break;
         }
     }

@@ -6,6 +6,7 @@ pub mod audio;
 pub mod chat;
 pub mod connection;
 pub mod files;
+pub mod history;
 pub mod rooms;
 pub mod servers;
 pub mod trust;
@@ -17,7 +18,7 @@ use tonic::transport::Channel;
 use voice_proto::pb::control::{self as c, voiced_client::VoicedClient};
 use voice_proto::pb::wire::StateSnapshot;
 
-use crate::cli::{ChatAction, Cli, Command, RoomAction, ServerAction};
+use crate::cli::{ChatAction, Cli, Command, HistoryAction, RoomAction, ServerAction};
 
 /// A command failed.
 #[derive(Debug)]
@@ -151,6 +152,9 @@ pub async fn run(client: &mut Client, cli: &Cli) -> Result<Output, Failure> {
             limit,
             action: None | Some(ChatAction::History),
         } => chat::history(client, room.as_deref(), *limit).await,
+        C::History {
+            action: HistoryAction::Fetch { room },
+        } => history::fetch(client, room.as_deref()).await,
         C::Mute { switch } => audio::mute(client, *switch).await,
         C::Deafen { switch } => audio::deafen(client, *switch).await,
         C::Ptt { key } => audio::push_to_talk(client, *key).await,
