@@ -178,6 +178,8 @@ pub struct Credentials {
     pub admin_token: String,
     /// Room to join (0 = root).
     pub room: u32,
+    /// Serve the chat it sees to members asking for room history.
+    pub share_history: bool,
 }
 
 /// A finished login.
@@ -201,6 +203,7 @@ pub async fn login(conn: &quinn::Connection, creds: Credentials) -> Result<Logge
             admin_token: &creds.admin_token,
             room: creds.room,
             client: "voice-bench",
+            share_history: creds.share_history,
         },
     )
     .await?;

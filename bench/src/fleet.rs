@@ -110,6 +110,7 @@ impl Target {
             name,
             admin_token: String::new(),
             room,
+            share_history: false,
         };
         let logged = client::login(&conn, creds).await?;
         let client = BenchClient {

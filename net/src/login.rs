@@ -33,6 +33,8 @@ pub struct Login<'a> {
     pub room: u32,
     /// The client's name and version, sent in `Hello` (for the server's logs).
     pub client: &'a str,
+    /// Serve the chat it sees to members asking for room history.
+    pub share_history: bool,
 }
 
 /// A finished login.
@@ -136,6 +138,7 @@ pub async fn login(conn: &quinn::Connection, login: &Login<'_>) -> Result<Logged
         display_name: login.display_name.to_owned(),
         admin_token: login.admin_token.to_owned(),
         room: login.room,
+        share_history: login.share_history,
     });
     send_or_closed(conn, &mut send, authenticate).await?;
     match next(conn, &mut reader, "Welcome").await? {

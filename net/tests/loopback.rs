@@ -106,6 +106,7 @@ fn ada(key: &SigningKey) -> Login<'_> {
         admin_token: "",
         room: 0,
         client: "net-test",
+        share_history: false,
     }
 }
 

@@ -7,7 +7,8 @@
 //! - [`acl`]: effective permissions of a session in a room and why;
 //! - [`voice`]: the voice datagram headers; [`frame`]: the length-prefixed stream frames;
 //! - [`auth`]: the handshake transcript that a client signs;
-//! - [`torrent`]: the BitTorrent info dictionaries a sharer publishes to the tracker.
+//! - [`torrent`]: the BitTorrent info dictionaries a sharer publishes to the tracker;
+//! - [`history`]: the chat chain of a room and its canonical history snapshot.
 //!
 //! The crate does no I/O: every function is pure and every decoder has a size limit.
 
@@ -16,6 +17,7 @@ pub mod auth;
 pub mod close;
 pub mod frame;
 pub mod hash;
+pub mod history;
 pub mod limits;
 pub mod pb;
 pub mod state;

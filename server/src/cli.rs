@@ -188,6 +188,12 @@ pub struct Overrides {
     /// Bytes the tracker may hold for all swarms.
     #[arg(long, env = "VOICE_SERVER_MAX_TRACKER_BYTES")]
     pub max_tracker_bytes: Option<usize>,
+    /// Seconds a room history snapshot's swarm lives.
+    #[arg(long, env = "VOICE_SERVER_HISTORY_SWARM_SECS")]
+    pub history_swarm_secs: Option<u64>,
+    /// Largest room history snapshot members may serve, in bytes.
+    #[arg(long, env = "VOICE_SERVER_MAX_HISTORY_BYTES")]
+    pub max_history_bytes: Option<u64>,
     /// Connections logging in at once.
     #[arg(long, env = "VOICE_SERVER_MAX_PENDING_LOGINS")]
     pub max_pending_logins: Option<usize>,
@@ -301,7 +307,9 @@ impl Cli {
             file_relay,
             relay_bytes_per_second,
             relay_session_bytes_per_second,
-            max_relay_streams_per_session
+            max_relay_streams_per_session,
+            history_swarm_secs,
+            max_history_bytes
         );
         Ok(config)
     }

@@ -171,6 +171,12 @@ pub struct Config {
     /// Relayed connections a session may be an end of at once (1 to 64).
     /// Default 4.
     pub max_relay_streams_per_session: u32,
+    /// Seconds a room history snapshot's swarm lives after the server
+    /// settles it (default 300); it goes sooner when its last seeder leaves.
+    pub history_swarm_secs: u64,
+    /// Largest room history snapshot members may serve, in bytes (default
+    /// 8 MiB).
+    pub max_history_bytes: u64,
 }
 
 impl Default for Config {
@@ -229,6 +235,8 @@ impl Default for Config {
             relay_bytes_per_second: 8 << 20,
             relay_session_bytes_per_second: 2 << 20,
             max_relay_streams_per_session: voice_net::transport::DEFAULT_RELAY_STREAMS,
+            history_swarm_secs: 300,
+            max_history_bytes: 8 << 20,
         }
     }
 }

@@ -127,6 +127,22 @@ impl Store {
         Ok(())
     }
 
+    /// Counts one more run of the server and returns the count, written
+    /// to disk before it is used: chat sequence numbers of a run start
+    /// above every number an earlier run gave.
+    pub fn next_chat_run(&self) -> Result<u64, StoreError> {
+        let run = self
+            .meta
+            .get("chat_run")?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0)
+            .saturating_add(1);
+        self.meta.insert("chat_run", &run.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(run)
+    }
+
     /// A text value of the meta tree.
     pub fn meta_text(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self

@@ -51,6 +51,8 @@ pub struct Swarm {
     pub peers: HashMap<SessionId, Peer>,
     /// Since when it has had no seeder (`None` while it has one).
     pub seederless_since: Option<Instant>,
+    /// When it goes whatever its peers (room history snapshots).
+    pub expires: Option<Instant>,
 }
 
 impl Swarm {
@@ -172,6 +174,7 @@ impl Tracker {
             file_id: None,
             peers: HashMap::new(),
             seederless_since: Some(now),
+            expires: None,
         };
         let cost = swarm.cost();
         if self.bytes + cost > limits.max_bytes {
@@ -180,6 +183,14 @@ impl Tracker {
         self.bytes += cost;
         self.swarms.insert(key, swarm);
         Ok(())
+    }
+
+    /// Makes a swarm go at `when` (a room history snapshot), and as soon as
+    /// it has no seeder rather than after the grace.
+    pub fn expire_at(&mut self, key: &SwarmKey, when: Instant) {
+        if let Some(swarm) = self.swarms.get_mut(key) {
+            swarm.expires = Some(when);
+        }
     }
 
     /// Notes the shared-state entry of a swarm.
@@ -271,9 +282,15 @@ impl Tracker {
             .swarms
             .iter()
             .filter(|(_, s)| {
+                let grace = if s.expires.is_some() {
+                    Duration::ZERO
+                } else {
+                    grace
+                };
                 s.seederless_since
                     .is_some_and(|t| now.saturating_duration_since(t) >= grace)
                     || s.file_id.is_some_and(|id| !exists(id))
+                    || s.expires.is_some_and(|t| now >= t)
             })
             .map(|(k, _)| *k)
             .collect();

@@ -158,6 +158,7 @@ async fn sighup_reloads_the_binary_certificate_with_a_client_connected() {
         name: name.to_owned(),
         admin_token: String::new(),
         room: 0,
+        share_history: false,
     };
     let conn = quic_connect_to(addr, &first).await.unwrap();
     let mut before = Client::handshake(conn, login("before")).await.unwrap();

@@ -50,6 +50,45 @@ pub struct Config {
     /// peers never see a connection from this address) or `never` (only
     /// directly; no relayed connection either way).
     pub bt_relay: crate::files::relay::RelayMode,
+    /// Room history on joining a room where others are: `ask` (front ends
+    /// offer to load earlier messages), `auto` (fetched at once) or `off`.
+    pub history: HistoryMode,
+    /// Serve the chat this daemon saw to members of the room who ask for
+    /// history (default true); when false the server never asks it.
+    pub history_share: bool,
+    /// Chat messages kept in memory, for showing and for serving history
+    /// (default 5000).
+    pub history_messages: usize,
+    /// Bytes of chat kept in memory (default 4 MiB); fetched history has a
+    /// budget of the same size, and larger snapshots are refused unread.
+    pub history_bytes: usize,
+    /// Seconds a history snapshot this daemon served is seeded (default
+    /// 300).
+    pub history_seed_secs: u64,
+}
+
+/// What voiced does about a room's earlier chat (`history` in config.toml).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryMode {
+    /// Front ends offer to load earlier messages.
+    #[default]
+    Ask,
+    /// voiced fetches them on joining a room where others are.
+    Auto,
+    /// Never fetched.
+    Off,
+}
+
+impl HistoryMode {
+    /// The name in config.toml and `StatusReply.history`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ask => "ask",
+            Self::Auto => "auto",
+            Self::Off => "off",
+        }
+    }
 }
 
 /// The default `torrent_ttl`: a day.
@@ -65,6 +104,11 @@ impl Default for Config {
             bt_port: 0,
             bt_upload_limit: 0,
             bt_relay: crate::files::relay::RelayMode::Auto,
+            history: HistoryMode::Ask,
+            history_share: true,
+            history_messages: crate::engine::CHAT_HISTORY,
+            history_bytes: crate::engine::CHAT_HISTORY_BYTES,
+            history_seed_secs: 300,
         }
     }
 }

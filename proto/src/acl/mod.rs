@@ -21,7 +21,8 @@ use crate::pb::wire::{AclRule, Permission, acl_rule};
 use crate::state::{ROLE_EVERYONE, ROLE_KNOWN};
 
 /// The root ACL of a new server: `everyone` may Traverse, Enter, Speak,
-/// Whisper, TextMessage and ShareFiles everywhere; `known` may also MakeRoom.
+/// Whisper, TextMessage, ShareFiles and ReadHistory everywhere; `known` may
+/// also MakeRoom.
 pub fn default_root_acl() -> Vec<AclRule> {
     use Permission::*;
     vec![
@@ -34,6 +35,7 @@ pub fn default_root_acl() -> Vec<AclRule> {
                 Whisper,
                 TextMessage,
                 ShareFiles,
+                ReadHistory,
             ])
             .bits(),
             deny: 0,

@@ -16,7 +16,7 @@ impl Permissions {
     pub const ALL: Self = Self((1 << Self::EVERY.len()) - 1);
 
     /// Every permission, in declaration order.
-    pub const EVERY: [Permission; 14] = [
+    pub const EVERY: [Permission; 15] = [
         Permission::Traverse,
         Permission::Enter,
         Permission::Speak,
@@ -31,6 +31,7 @@ impl Permissions {
         Permission::Ban,
         Permission::Register,
         Permission::ManageRoles,
+        Permission::ReadHistory,
     ];
 
     /// From a mask received from a peer; undefined bits are dropped.
@@ -80,6 +81,7 @@ impl Permissions {
             Permission::Ban => "ban",
             Permission::Register => "register",
             Permission::ManageRoles => "manage_roles",
+            Permission::ReadHistory => "read_history",
         }
     }
 

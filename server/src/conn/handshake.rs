@@ -149,6 +149,7 @@ pub async fn handshake(hub: &Hub, conn: &quinn::Connection) -> Result<Joined, Re
         name: authenticate.display_name,
         room: authenticate.room,
         admin_token: authenticate.admin_token,
+        share_history: authenticate.share_history,
     };
     let (id, queue) = hub.join(login).await.map_err(|e| match e {
         JoinError::Full(_) => Refusal::new(close::SERVER_FULL, e.to_string()),

@@ -197,6 +197,9 @@ async fn control_loop(
             }
             Some(In::Register(req)) => hub.register(id, req).await,
             Some(In::Reception(report)) => hub.reception(id, report).await,
+            Some(In::HistoryRequest(req)) => hub.history_request(id, req).await,
+            Some(In::HistoryOffer(offer)) => hub.history_offer(id, offer).await,
+            Some(In::HistoryServe(serve)) => hub.history_serve(id, serve).await,
             Some(In::Authenticate(_))
             | Some(In::Hello(_))
             | Some(In::Chat(_))
@@ -219,6 +222,7 @@ fn tracker_request(msg: &Option<In>) -> Option<u64> {
         Some(In::TorrentFetch(r)) => Some(r.request_id),
         Some(In::Announce(r)) => Some(r.request_id),
         Some(In::Scrape(r)) => Some(r.request_id),
+        Some(In::HistoryRequest(r)) => Some(r.request_id),
         _ => None,
     }
 }

@@ -5,6 +5,7 @@
 //! every change.
 
 mod commit;
+mod history;
 mod outbox;
 mod persist;
 mod relay;
@@ -28,6 +29,7 @@ use voice_proto::state::{Actor, Applied, ROOT, Rejection, SessionId};
 use voice_proto::{Limits, State, close, frame};
 
 pub use commit::CommitError;
+pub use history::{Histories, RoomChat};
 pub use outbox::{FRAME_OVERHEAD, Outbox, OutboxReader, SnapshotQueued, outbox};
 pub use persist::META_ADMIN_TOKEN;
 pub use routes::{Listener, Route, Routes};
@@ -48,6 +50,8 @@ pub struct Link {
     pub chat: Option<Outbox>,
     /// Its public key.
     pub key: Vec<u8>,
+    /// It serves the chat it saw to members asking for history.
+    pub share_history: bool,
 }
 
 /// What the lock protects.
@@ -66,6 +70,8 @@ pub struct Inner {
     creators: HashMap<u32, Vec<u8>>,
     /// The BitTorrent swarms (memory only).
     pub tracker: crate::tracker::Tracker,
+    /// Each room's chat numbering and chain, and history requests under way.
+    pub histories: history::Histories,
 }
 
 /// Why a session could not join.
@@ -98,6 +104,8 @@ pub struct Login {
     pub room: u32,
     /// The admin token it presented.
     pub admin_token: String,
+    /// It serves history to members of its room.
+    pub share_history: bool,
 }
 
 /// The server's shared core.
@@ -153,6 +161,11 @@ impl Hub {
             tracing::error!(error = %e, "cannot read who created the rooms; room quotas start afresh");
             Vec::new()
         });
+        // Chat sequence numbers of this run start above every earlier run's.
+        let chat_base = store.next_chat_run().map(|run| run << 32).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot count server runs; chat numbers start from the clock");
+            now_ms() << 20
+        });
         let creators = creators
             .into_iter()
             .filter(|(id, _)| state.room(*id).is_some())
@@ -168,6 +181,7 @@ impl Hub {
                 write_budgets: commit::WriteBudgets::default(),
                 creators,
                 tracker: crate::tracker::Tracker::default(),
+                histories: history::Histories::new(chat_base),
             }),
             routes: Arc::new(ArcSwap::from_pointee(Routes::default())),
             store,
@@ -293,6 +307,7 @@ impl Hub {
                 control: tx,
                 chat: None,
                 key: login.key,
+                share_history: login.share_history,
             },
         );
         self.rebuild_routes(&inner);

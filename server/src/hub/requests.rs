@@ -192,16 +192,21 @@ impl Hub {
             return Err("you lack the text_message permission in this room".to_owned());
         }
         let sender_name = session.name.clone();
+        let sender_key = session.public_key.clone();
         let chat_id = inner.next_chat;
         inner.next_chat += 1;
-        let frame = encode(Msg::Chat(ChatMessage {
+        let mut message = ChatMessage {
             id: chat_id,
             time_ms: now_ms(),
             room,
             sender: id,
             sender_name,
             text: text.to_owned(),
-        }));
+            sender_key,
+            ..ChatMessage::default()
+        };
+        inner.histories.stamp(&mut message);
+        let frame = encode(Msg::Chat(message));
         for session in inner.state.sessions_in(room) {
             if let Some(chat) = inner.links.get(&session.id).and_then(|l| l.chat.as_ref()) {
                 // A full chat queue drops the message for that reader only.

@@ -28,7 +28,7 @@ pub const MAX_PEERS: usize = 50;
 /// Announces a peer may miss before it is dropped.
 const MISSED_ANNOUNCES: u32 = 3;
 
-fn failed(request_id: u64, message: impl Into<String>) -> Msg {
+pub(super) fn failed(request_id: u64, message: impl Into<String>) -> Msg {
     Msg::Failed(RequestFailed {
         request_id,
         message: message.into(),
@@ -46,7 +46,7 @@ pub(super) fn swarm_key(room: u32, info_hash: &[u8]) -> Result<SwarmKey, String>
 }
 
 impl Hub {
-    fn tracker_limits(&self) -> TrackerLimits {
+    pub(super) fn tracker_limits(&self) -> TrackerLimits {
         TrackerLimits {
             max_swarms_per_session: self.config.max_swarms_per_session,
             max_bytes: self.config.max_tracker_bytes,
@@ -174,7 +174,7 @@ impl Hub {
         Self::reply(&inner, id, msg);
     }
 
-    fn announce_checked(
+    pub(super) fn announce_checked(
         &self,
         inner: &mut Inner,
         id: SessionId,
@@ -304,7 +304,13 @@ impl Hub {
         let grace = Duration::from_secs(self.config.swarm_grace_secs);
         let swept = {
             let mut inner = self.inner.lock().await;
-            let Inner { tracker, state, .. } = &mut *inner;
+            let Inner {
+                tracker,
+                state,
+                histories,
+                ..
+            } = &mut *inner;
+            histories.retain_rooms(|room| state.room(room).is_some());
             tracker.sweep(Instant::now(), stale, grace, |id| {
                 state.files().contains_key(&id)
             })

@@ -79,6 +79,7 @@ impl TestServer {
             name: name.to_owned(),
             admin_token: String::new(),
             room: 0,
+            share_history: true,
         }
     }
 
@@ -120,6 +121,7 @@ pub struct Login {
     pub name: String,
     pub admin_token: String,
     pub room: u32,
+    pub share_history: bool,
 }
 
 /// A QUIC connection to the server (no voice/1 handshake yet), pinning its
@@ -230,6 +232,7 @@ impl Client {
             name: login.name,
             admin_token: login.admin_token,
             room: login.room,
+            share_history: login.share_history,
         };
         let logged = client::login(&conn, creds).await.ok()?;
         let control = Stream(logged.control);

@@ -25,6 +25,8 @@ pub struct DialParams {
     pub admin_token: String,
     /// Room to join (0 = root).
     pub room: u32,
+    /// Serve the chat we see to members asking for history.
+    pub share_history: bool,
     /// The pin of this server, if any.
     pub pinned: Option<KnownServer>,
     /// What the user accepted.
@@ -262,6 +264,7 @@ pub async fn dial(params: &DialParams, identity: &Identity) -> Result<Dialed, Di
             admin_token: &params.admin_token,
             room: params.room,
             client: &client,
+            share_history: params.share_history,
         },
     )
     .await?;

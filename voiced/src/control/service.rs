@@ -128,6 +128,10 @@ impl Voiced for ControlService {
         ok(ChatHistoryReply { messages })
     }
 
+    async fn fetch_history(&self, r: Request<c::FetchHistoryRequest>) -> R<c::HistoryReply> {
+        ok(self.engine.fetch_history(&r.into_inner().room).await?)
+    }
+
     async fn set_mute(&self, r: Request<Toggle>) -> R<Empty> {
         self.engine.set_mute(r.into_inner().on).await?;
         ok(Empty {})

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::oneshot;
 use voice_proto::pb::wire::{
-    Accepted, Explanation, Rejected, TorrentInfo, TrackerPeers, TrackerScrapeReply, client_msg,
+    Accepted, Explanation, HistoryFound, Rejected, TorrentInfo, TrackerPeers, TrackerScrapeReply,
+    client_msg,
 };
 
 use crate::connection::frames::{self, StreamError};
@@ -29,6 +30,8 @@ pub enum Reply {
     Peers(TrackerPeers),
     /// Seeders and leechers of a room's swarms.
     Scrape(TrackerScrapeReply),
+    /// Members serve a room's history.
+    History(HistoryFound),
 }
 
 /// One logged-in connection.

@@ -193,6 +193,7 @@ impl Engine {
             display_name: plan.display_name.clone(),
             admin_token: plan.admin_token.clone(),
             room,
+            share_history: self.lock().config.history_share,
             pinned,
             accept: accept.clone(),
             roots: roots.clone(),
@@ -366,6 +367,9 @@ impl Engine {
         self.emit_status();
         if let Ok(s) = self.state() {
             self.emit(event::Kind::State(s));
+        }
+        if let Some(me) = &me {
+            self.auto_history(me.room);
         }
         if let Some((mute, deaf)) = flags_needed {
             let engine = self.clone();

@@ -119,6 +119,7 @@ impl Engine {
         let config =
             Config::load(&paths.config_file()).map_err(|e| Error::Failed(e.to_string()))?;
         let files = crate::files::Files::new(&paths.cache_dir);
+        let chat = ChatLog::with_limits(config.history_messages, config.history_bytes);
         let (events, _) = broadcast::channel(1024);
         let (hash, _) = watch::channel(None);
         Ok(Self {
@@ -144,7 +145,7 @@ impl Engine {
                     mirror: None,
                     last_room: 0,
                     last_login: (String::new(), String::new()),
-                    chat: ChatLog::default(),
+                    chat,
                     voice: VoiceSettings::default(),
                     session_pins: HashMap::new(),
                     listener_reports: voice::ListenerReports::default(),
@@ -273,5 +274,6 @@ pub(crate) fn status_of(st: &EngineState, identity: &Identity) -> StatusReply {
         loss_permille: st.receive_loss_permille,
         display_name,
         fingerprint: st.fingerprint.clone(),
+        history: st.config.history.name().to_owned(),
     }
 }

@@ -99,6 +99,7 @@ async fn read_control(
         let msg = rx.next().await?;
         match msg.msg {
             Some(server_msg::Msg::Update(u)) => {
+                let mut entered = None;
                 let (outcome, hash) = {
                     let mut st = engine.lock();
                     if st.generation != generation {
@@ -109,13 +110,20 @@ async fn read_control(
                     };
                     let outcome = m.apply(&u);
                     let hash = m.state().hash();
+                    let room = m.state().session(link.session_id).map(|me| me.room);
                     if outcome == UpdateOutcome::Applied
-                        && let Some(me) = m.state().session(link.session_id)
+                        && let Some(room) = room
                     {
-                        st.last_room = me.room;
+                        if room != st.last_room {
+                            entered = Some(room);
+                        }
+                        st.last_room = room;
                     }
                     (outcome, hash)
                 };
+                if let Some(room) = entered.take() {
+                    engine.auto_history(room);
+                }
                 match outcome {
                     UpdateOutcome::Applied => {
                         engine.publish_hash(Some(hash));
@@ -174,6 +182,9 @@ async fn read_control(
             }
             Some(server_msg::Msg::Peers(p)) => link.resolve(p.request_id, Reply::Peers(p)),
             Some(server_msg::Msg::Scrape(s)) => link.resolve(s.request_id, Reply::Scrape(s)),
+            Some(server_msg::Msg::HistoryFound(h)) => link.resolve(h.request_id, Reply::History(h)),
+            Some(server_msg::Msg::HistoryQuery(q)) => engine.history_query(q),
+            Some(server_msg::Msg::HistorySettle(s)) => engine.history_settle(s),
             Some(server_msg::Msg::Chat(c)) => engine.receive_chat(c),
             Some(server_msg::Msg::ListenerLoss(l)) => engine.listener_loss(l.loss_permille),
             Some(other) => tracing::trace!(?other, "ignored on the control stream"),

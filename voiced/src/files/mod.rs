@@ -135,6 +135,10 @@ pub struct Files {
     bt: tokio::sync::Mutex<Option<Arc<Bt>>>,
     /// The engine's transfer ticker runs.
     pub ticker_started: std::sync::atomic::AtomicBool,
+    /// Room history snapshots in BitTorrent (served or being fetched), by
+    /// info hash: their room and cache directory. Not transfers: users do
+    /// not see them in `Transfers`.
+    pub history: Mutex<std::collections::HashMap<[u8; 20], (u32, PathBuf)>>,
 }
 
 #[derive(Debug, Default)]
@@ -158,6 +162,7 @@ impl Files {
             }),
             bt: tokio::sync::Mutex::new(None),
             ticker_started: std::sync::atomic::AtomicBool::new(false),
+            history: Mutex::new(std::collections::HashMap::new()),
         }
     }
 

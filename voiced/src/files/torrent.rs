@@ -58,6 +58,19 @@ pub fn hash_file(path: &std::path::Path, name: &str) -> std::io::Result<Vec<u8>>
     Ok(info_dict(name, size, piece as u64, &hashes))
 }
 
+/// Hashes bytes held in memory into a private single-file info dictionary
+/// with pieces of `piece` bytes (room history snapshots: every member
+/// serving the same bytes makes the same dictionary).
+pub fn info_of(name: &str, data: &[u8], piece: usize) -> Vec<u8> {
+    use sha1::{Digest, Sha1};
+    let piece = piece.max(1);
+    let hashes: Vec<u8> = data
+        .chunks(piece)
+        .flat_map(|chunk| Sha1::digest(chunk).to_vec())
+        .collect();
+    info_dict(name, data.len() as u64, piece as u64, &hashes)
+}
+
 /// A private single-file info dictionary.
 pub fn info_dict(name: &str, size: u64, piece_length: u64, hashes: &[u8]) -> Vec<u8> {
     voice_proto::torrent::encode_single(name, size, piece_length, hashes, true)

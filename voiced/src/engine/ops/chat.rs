@@ -37,20 +37,15 @@ impl Engine {
         .map_err(|e| Error::Failed(format!("connection lost: {e}")))
     }
 
-    /// Chat of this session, oldest first (room empty = all; limit 0 = all).
+    /// Chat of this session, oldest first, fetched history before the live
+    /// chat (room empty = all; limit 0 = all).
     pub fn chat_history(&self, room: &str, limit: usize) -> Result<Vec<ChatMessage>, Error> {
         let room = if room.trim().is_empty() {
             None
         } else {
             Some(self.with_state(|s, _| resolve::room(s, room))?)
         };
-        let st = self.lock();
-        let all: Vec<ChatMessage> = st
-            .chat
-            .iter()
-            .filter(|m| room.is_none_or(|r| m.room == r))
-            .cloned()
-            .collect();
+        let all: Vec<ChatMessage> = self.lock().chat.messages(room);
         let skip = if limit == 0 {
             0
         } else {

@@ -32,7 +32,7 @@ fn failed(e: impl std::fmt::Display) -> Error {
 
 impl Engine {
     /// The room a request names (empty = mine).
-    fn files_room(&self, room: &str) -> Result<u32, Error> {
+    pub(super) fn files_room(&self, room: &str) -> Result<u32, Error> {
         self.with_state(|s, me| {
             if room.trim().is_empty() {
                 s.session(me)
@@ -45,7 +45,7 @@ impl Engine {
     }
 
     /// The BitTorrent session, started on first use.
-    async fn bt(&self) -> Result<Arc<Bt>, Error> {
+    pub(super) async fn bt(&self) -> Result<Arc<Bt>, Error> {
         let weak = Arc::downgrade(&self.inner);
         let (port, limit, mode) = {
             let st = self.lock();
@@ -80,7 +80,7 @@ impl Engine {
     }
 
     /// Sends a tracker request and waits for its answer.
-    async fn tracker_request(
+    pub(super) async fn tracker_request(
         &self,
         make: impl FnOnce(u64) -> client_msg::Msg,
     ) -> Result<Reply, Error> {
@@ -93,7 +93,7 @@ impl Engine {
     }
 
     /// Announces to the server; the peers it returns.
-    async fn announce(
+    pub(super) async fn announce(
         &self,
         room: u32,
         info_hash: [u8; 20],
@@ -678,24 +678,31 @@ fn start_once(inner: &Arc<Inner>, start: impl FnOnce(Weak<Inner>)) {
 async fn forward_announce(engine: Weak<Inner>, announce: Announce) -> Result<Answer, String> {
     let inner = engine.upgrade().ok_or("voiced is stopping")?;
     let engine = Engine { inner };
-    let transfer = engine
-        .inner
-        .files
-        .by_hash(&announce.info_hash)
-        .ok_or("not a transfer of this daemon")?;
+    let (room, history) = match engine.inner.files.by_hash(&announce.info_hash) {
+        Some(transfer) => (transfer.room, false),
+        None => engine
+            .inner
+            .files
+            .history
+            .lock()
+            .ok()
+            .and_then(|h| h.get(&announce.info_hash).map(|(room, _)| (*room, true)))
+            .ok_or("not a transfer of this daemon")?,
+    };
     match engine
-        .announce(
-            transfer.room,
-            announce.info_hash,
-            announce.left,
-            announce.event,
-        )
+        .announce(room, announce.info_hash, announce.left, announce.event)
         .await
     {
         Ok(answer) => Ok(answer),
         // Offline for now: no peers, ask again soon (a failure would make
         // librqbit back off for up to ten minutes).
         Err(Error::NotConnected) => Ok(Answer {
+            peers: Vec::new(),
+            interval: OFFLINE_INTERVAL,
+        }),
+        // A history snapshot is seeded before the server publishes its
+        // swarm: the first announce may come too early.
+        Err(_) if history => Ok(Answer {
             peers: Vec::new(),
             interval: OFFLINE_INTERVAL,
         }),

@@ -1,11 +1,12 @@
 //! What a user can do, one file per area: the requests and proposals
-//! every action goes through, rooms, moderation, chat, audio, identity,
-//! bookmarks and trust.
+//! every action goes through, rooms, moderation, chat and room history,
+//! audio, identity, bookmarks and trust.
 
 mod audio;
 mod bookmarks;
 mod chat;
 mod files;
+mod history;
 mod identity;
 mod moderation;
 mod relays;

@@ -48,12 +48,24 @@ impl Engine {
         id: u64,
         msg: client_msg::Msg,
     ) -> Result<Reply, Error> {
+        self.request_within(link, id, msg, REPLY_TIMEOUT).await
+    }
+
+    /// [`Engine::request`] for requests the server answers later than
+    /// usual (it asks other members first).
+    pub(super) async fn request_within(
+        &self,
+        link: &Link,
+        id: u64,
+        msg: client_msg::Msg,
+        within: Duration,
+    ) -> Result<Reply, Error> {
         let rx = link.register_request(id);
         if let Err(e) = link.send_control(msg).await {
             link.forget(id);
             return Err(Error::Failed(format!("connection lost: {e}")));
         }
-        match tokio::time::timeout(REPLY_TIMEOUT, rx).await {
+        match tokio::time::timeout(within, rx).await {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(_)) => Err(Error::Failed(
                 "the connection was lost before the server answered; try again once reconnected"
@@ -61,9 +73,10 @@ impl Engine {
             )),
             Err(_) => {
                 link.forget(id);
-                Err(Error::Failed(
-                    "the server did not answer within 10 s".into(),
-                ))
+                Err(Error::Failed(format!(
+                    "the server did not answer within {} s",
+                    within.as_secs()
+                )))
             }
         }
     }
@@ -123,7 +136,11 @@ impl Engine {
                     _ => return Err(Error::Invalid(format!("refused: {}", r.message))),
                 },
                 Reply::Failed(m) => return Err(Error::Failed(m)),
-                Reply::Explain(_) | Reply::TorrentInfo(_) | Reply::Peers(_) | Reply::Scrape(_) => {
+                Reply::Explain(_)
+                | Reply::TorrentInfo(_)
+                | Reply::Peers(_)
+                | Reply::Scrape(_)
+                | Reply::History(_) => {
                     return Err(Error::Failed("unexpected answer".into()));
                 }
             }
