@@ -53,6 +53,8 @@ fn on_news(app: &mut App, news: News) {
         }
         News::Shared { name, .. } => app.notice = Some(format!("{name} is shared")),
         News::TransferFinished(t) => app.notice = Some(voiced_client::files::finished_words(&t)),
+        // The chat pane shows it above the room's history lines.
+        News::History(_) => {}
         News::UserConnected { .. }
         | News::UserJoinedYou { .. }
         | News::UserLeftYou { .. }

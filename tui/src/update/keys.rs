@@ -10,6 +10,9 @@ use crate::model::{App, ConnectDialog, DaemonLink, Focus, Modal, Pane, PromptKin
 /// The push-to-talk key (held where the terminal reports releases).
 pub const PTT_KEY: KeyCode = KeyCode::Char(' ');
 
+/// The key that loads the current room's earlier messages (its history).
+pub const HISTORY_KEY: KeyCode = KeyCode::Char('h');
+
 /// Step of `+`/`-` on a user's volume.
 const VOLUME_STEP: f32 = 0.1;
 /// Highest local volume voiced accepts.
@@ -136,6 +139,7 @@ fn tree_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
             app.focus = Focus::Chat;
         }
         KeyCode::Char('f') if app.mirror.state.is_some() => return super::files::open(app),
+        HISTORY_KEY => return load_history(app),
         KeyCode::Esc => app.notice = None,
         _ => {}
     }
@@ -166,6 +170,16 @@ fn chat_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         _ => {}
     }
     Vec::new()
+}
+
+/// Asks voiced for the current room's earlier messages, where they are
+/// offered (connected, history not off, not loading or loaded yet).
+fn load_history(app: &mut App) -> Vec<Command> {
+    let room = app.mirror.current_room();
+    if !app.mirror.offers_history(room) {
+        return Vec::new();
+    }
+    app.mirror.fetch_history(room).into_iter().collect()
 }
 
 /// Moves the selection by `delta` rows, clamped to the tree.

@@ -10,7 +10,7 @@ use crate::action::{Action, Command};
 use crate::model::{App, DaemonLink};
 
 pub use files::FILES_REFRESH_MS;
-pub use keys::PTT_KEY;
+pub use keys::{HISTORY_KEY, PTT_KEY};
 
 /// Applies one action to the model and returns the calls to make. Pure: no
 /// I/O, no clock; everything it needs is in `app` and `action`.

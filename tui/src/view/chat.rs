@@ -1,16 +1,20 @@
 //! The chat pane of the current room, and the input line.
 
+use crossterm::event::KeyCode;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
+use voiced_client::command::FETCH_HISTORY;
+use voiced_client::history::{EARLIER_MARKER, HistoryFetch, LOAD_EARLIER, LOADING};
 use voiced_client::text::{printable, printable_multiline};
 
 use super::clock;
 use super::layout::inner;
 use super::tree::border_style;
 use crate::model::{App, Focus};
+use crate::update::HISTORY_KEY;
 
 pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let room = app.mirror.current_room();
@@ -30,11 +34,20 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .border_style(border_style(false));
     let body = inner(area);
     let width = usize::from(body.width).max(1);
-    let height = usize::from(body.height);
+    let top = history_lines(app, room, width);
+    let height = usize::from(body.height).saturating_sub(top.len());
+    let dim = Style::new().fg(Color::DarkGray);
     // Build lines from the newest message backwards until the screen (plus the
     // scrollback offset, counted in messages) is full.
     let mut lines: Vec<Line<'_>> = Vec::new();
-    for message in app.mirror.chat.in_room(room).rev().skip(app.chat_scroll) {
+    let mut messages = app
+        .mirror
+        .chat
+        .in_room(room)
+        .rev()
+        .skip(app.chat_scroll)
+        .peekable();
+    while let Some(message) = messages.next() {
         // Text from other users is escaped; a cell holds no line break, so
         // a newline shows as ↵.
         let head = format!(
@@ -47,21 +60,34 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             .replace('\t', " ");
         let mut wrapped = wrap(&head, &text, width);
         let first = wrapped.remove(0);
-        let mut block_lines = vec![Line::from(vec![
-            Span::styled(first.0, Style::new().fg(Color::DarkGray)),
-            Span::styled(
-                first.1,
+        // History lines (from the room's members) are dim throughout.
+        let (name, body_style) = if message.history {
+            (
+                dim.add_modifier(Modifier::ITALIC),
+                dim.add_modifier(Modifier::ITALIC),
+            )
+        } else {
+            (
                 Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
-            ),
-            Span::raw(first.2),
+                Style::new(),
+            )
+        };
+        let mut block_lines = vec![Line::from(vec![
+            Span::styled(first.0, dim),
+            Span::styled(first.1, name),
+            Span::styled(first.2, body_style),
         ])];
         block_lines.extend(
             wrapped
                 .into_iter()
-                .map(|l| Line::from(vec![Span::raw(l.0), Span::raw(l.2)])),
+                .map(|l| Line::from(vec![Span::raw(l.0), Span::styled(l.2, body_style)])),
         );
         for line in block_lines.into_iter().rev() {
             lines.push(line);
+        }
+        // The marker above the oldest history line of the run.
+        if message.history && !messages.peek().is_some_and(|m| m.history) {
+            lines.push(Line::styled(EARLIER_MARKER, dim));
         }
         if lines.len() >= height {
             break;
@@ -70,12 +96,35 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     lines.truncate(height);
     lines.reverse();
     if lines.is_empty() {
-        lines.push(Line::styled(
-            "No messages yet. Press i to write.",
-            Style::new().fg(Color::DarkGray),
-        ));
+        lines.push(Line::styled("No messages yet. Press i to write.", dim));
     }
+    lines.splice(0..0, top);
     Paragraph::new(lines).block(block).render(area, buf);
+}
+
+/// The lines above the chat about the room's earlier messages: the key that
+/// loads them, that they are loading, why they could not be (wrapped to
+/// `width`), or what came.
+fn history_lines(app: &App, room: u32, width: usize) -> Vec<Line<'static>> {
+    let dim = Style::new().fg(Color::DarkGray);
+    let key = match HISTORY_KEY {
+        KeyCode::Char(c) => c,
+        _ => '?',
+    };
+    let offer = format!("{key}: {LOAD_EARLIER}");
+    match app.mirror.history_of(room) {
+        Some(HistoryFetch::Loading) => vec![Line::styled(LOADING, Style::new().fg(Color::Yellow))],
+        Some(HistoryFetch::Failed(why)) => {
+            let text = format!("{FETCH_HISTORY} failed: {} ({offer})", printable(why));
+            wrap("", &text, width)
+                .into_iter()
+                .map(|(_, _, part)| Line::styled(part, Style::new().fg(Color::Red)))
+                .collect()
+        }
+        Some(HistoryFetch::Loaded(summary)) => vec![Line::styled(summary.to_string(), dim)],
+        None if app.mirror.offers_history(room) => vec![Line::styled(offer, dim)],
+        None => Vec::new(),
+    }
 }
 
 /// Indentation of a message's continuation lines (the width of `HH:MM `).

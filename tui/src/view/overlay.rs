@@ -33,6 +33,7 @@ pub const KEYS: &[(&str, &str)] = &[
         "there: cancel the selected transfer / list again",
     ),
     ("PgUp PgDn", "scroll the chat"),
+    ("h", "load the earlier messages of this room (history)"),
     ("?", "this help"),
     ("q", "quit (the call goes on in voiced)"),
 ];

@@ -1,5 +1,6 @@
 //! The status bar and the one-line key hint.
 
+use crossterm::event::KeyCode;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -8,6 +9,7 @@ use ratatui::widgets::{Paragraph, Widget};
 use voice_proto::pb::control::{ConnectionState, VoiceMode};
 
 use crate::model::{App, Focus};
+use crate::update::HISTORY_KEY;
 
 /// Cells of the input level meter.
 const METER_CELLS: usize = 8;
@@ -125,6 +127,15 @@ pub(super) fn render_hint(app: &App, area: Rect, buf: &mut Buffer) {
         " Enter: send  Esc/Tab: back to rooms  PgUp/PgDn: scroll  Ctrl-U: clear"
     } else {
         " ?:help ⏎:join m:mute d:deaf v:mode space:talk i:chat f:files c:connect q:quit"
+    };
+    // While earlier messages are offered, their key too (the chat pane's
+    // top line says it where this line is cut).
+    let offered = app.modal.is_none()
+        && app.focus == Focus::Tree
+        && app.mirror.offers_history(app.mirror.current_room());
+    let text = match HISTORY_KEY {
+        KeyCode::Char(key) if offered => format!("{text} {key}:history"),
+        _ => text.to_owned(),
     };
     Paragraph::new(text)
         .style(Style::new().fg(Color::DarkGray))

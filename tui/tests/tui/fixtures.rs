@@ -76,6 +76,7 @@ pub fn status() -> StatusReply {
         loss_permille: 12,
         display_name: "ann".to_owned(),
         voice_mode: VoiceMode::VoiceActivity as i32,
+        history: "ask".to_owned(),
         ..StatusReply::default()
     }
 }
@@ -88,6 +89,7 @@ pub fn chat(id: u64, minute: u64, room: u32, sender: &str, text: &str) -> ChatMe
         sender: 0,
         sender_name: sender.to_owned(),
         text: text.to_owned(),
+        ..ChatMessage::default()
     }
 }
 

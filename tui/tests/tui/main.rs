@@ -3,5 +3,6 @@
 
 mod files;
 mod fixtures;
+mod history;
 mod render;
 mod update;
