@@ -38,6 +38,7 @@ pub fn notification(mirror: &Mirror, news: News) -> Option<(Level, String)> {
             };
             Some((level, voiced_client::files::finished_words(&t)))
         }
+        News::History(summary) => info(format!("{summary} in {}", mirror.room_path(summary.room))),
         News::Chat { .. } | News::TrustAsked => None,
     }
 }

@@ -1,9 +1,12 @@
-//! The chat of the current room, links clickable, and the message input.
+//! The chat of the current room, links clickable, its earlier messages
+//! (history from the other members) on request, and the message input.
 
 use eframe::egui;
 use voice_proto::pb::control::ConnectionState;
 use voice_proto::pb::wire::ChatMessage;
 use voiced_client::files::{magnet_links, magnet_name};
+use voiced_client::history::{EARLIER_MARKER, HistoryFetch, LOAD_EARLIER, LOADING};
+use voiced_client::mirror::Mirror;
 use voiced_client::text::{printable, printable_multiline};
 
 use crate::App;
@@ -71,29 +74,19 @@ pub fn chat_ui(ui: &mut egui::Ui, app: &mut App) {
         "Chat".to_owned()
     });
     ui.separator();
+    if history_ui(ui, &app.model, room)
+        && let Some(command) = app.model.fetch_history(room)
+    {
+        app.send(command);
+    }
     let input_height = 34.0;
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .stick_to_bottom(true)
         .max_height((ui.available_height() - input_height).max(40.0))
         .show(ui, |ui| {
-            let mut any = false;
-            let mut wanted = None;
-            for message in app.model.chat.in_room(room) {
-                if let Some(magnet) = message_ui(ui, message) {
-                    wanted = Some(magnet);
-                }
-                any = true;
-            }
-            if let Some(magnet) = wanted {
+            if let Some(magnet) = messages_ui(ui, &app.model, room) {
                 super::files::download(app, magnet);
-            }
-            if !any {
-                ui.weak(if connected {
-                    "No messages here yet."
-                } else {
-                    "Connect to a server to chat."
-                });
             }
         });
     ui.separator();
@@ -125,21 +118,87 @@ pub fn chat_ui(ui: &mut egui::Ui, app: &mut App) {
     });
 }
 
-/// Draws one message; a magnet link in it gets a *Download* button, whose
+/// Draws the state of the room's earlier messages above its chat: the
+/// *Load earlier messages* button where they are offered (again after a
+/// failure, whose words are a notification), a spinner while voiced fetches
+/// them, what came once they are here. Returns whether the button was
+/// clicked.
+pub fn history_ui(ui: &mut egui::Ui, model: &Mirror, room: u32) -> bool {
+    let mut clicked = false;
+    match model.history_of(room) {
+        Some(HistoryFetch::Loading) => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(LOADING);
+            });
+        }
+        Some(HistoryFetch::Loaded(summary)) => {
+            ui.weak(summary.to_string());
+        }
+        Some(HistoryFetch::Failed(_)) | None => {
+            if model.offers_history(room) {
+                clicked = ui
+                    .button(LOAD_EARLIER)
+                    .on_hover_text("Ask the room's other members for the chat before you came")
+                    .clicked();
+            }
+        }
+    }
+    clicked
+}
+
+/// Draws the messages of `room`: its history lines dim and italic under
+/// their marker, a separator, then its live chat. A *Download* button
+/// clicked next to a magnet link gives the link back.
+pub fn messages_ui(ui: &mut egui::Ui, model: &Mirror, room: u32) -> Option<String> {
+    let connected = model.connection() == ConnectionState::Connected;
+    let mut wanted = None;
+    let mut in_history = false;
+    let mut any = false;
+    for message in model.chat.in_room(room) {
+        if message.history && !in_history {
+            ui.separator();
+            ui.weak(EARLIER_MARKER);
+        } else if !message.history && in_history {
+            ui.separator();
+        }
+        in_history = message.history;
+        if let Some(magnet) = message_ui(ui, message) {
+            wanted = Some(magnet);
+        }
+        any = true;
+    }
+    if !any {
+        ui.weak(if connected {
+            "No messages here yet."
+        } else {
+            "Connect to a server to chat."
+        });
+    }
+    wanted
+}
+
+/// Draws one message (a history line dim and italic); a magnet link in it gets a *Download* button, whose
 /// link comes back when clicked.
 fn message_ui(ui: &mut egui::Ui, message: &ChatMessage) -> Option<String> {
     let mut wanted = None;
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 0.0;
+        let history = message.history;
+        // History lines are dim and italic; live ones as they are.
+        let look = |text: &str| {
+            let text = egui::RichText::new(text);
+            if history { text.weak().italics() } else { text }
+        };
         ui.weak(clock(message.time_ms)).on_hover_text("UTC");
         ui.label(" ");
-        ui.label(egui::RichText::new(printable(&message.sender_name)).strong());
-        ui.label(": ");
+        ui.label(look(&printable(&message.sender_name)).strong());
+        ui.label(look(": "));
         let text = printable_multiline(&message.text);
         for piece in pieces(&text) {
             match piece {
                 Piece::Text(text) => {
-                    ui.label(text);
+                    ui.label(look(text));
                 }
                 Piece::Link(url) => {
                     ui.hyperlink(url);

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests: a failure is a test failure
 
 mod files;
+mod history;
 mod support;
 
 use egui_kittest::kittest::Queryable;
