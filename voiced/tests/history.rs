@@ -169,10 +169,7 @@ async fn a_joiner_fetches_every_line_from_the_members_who_saw_them() {
         "several pieces: {}",
         reply.bytes
     );
-    // Both were in its peer list; on loopback the first connection often
-    // delivers all five pieces before the second opens, so only "at least
-    // one" is certain.
-    assert!((1..=2).contains(&reply.peers), "peers: {}", reply.peers);
+    assert_eq!(reply.peers, 2, "downloaded from both members");
     // Cy joined after line 100: it served nothing into that swarm.
     assert!(snapshots(&c_daemon).is_empty(), "Cy served no other range");
     // The history is listed above the live chat from now on.

@@ -19,7 +19,7 @@ use librqbit::api::TorrentIdOrHash;
 use librqbit::dht::Id20;
 use librqbit::{
     AddTorrent, AddTorrentOptions, AddTorrentResponse, ConnectionOptions, ListenerMode,
-    ListenerOptions, ManagedTorrent, Session, SessionOptions,
+    ListenerOptions, ManagedTorrent, PeerConnectionOptions, Session, SessionOptions,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -27,6 +27,10 @@ use super::relay::{Opener, Relay, RelayMode};
 use super::socks::{Routes, Socks};
 use super::torrent;
 use super::tracker::{Forward, LoopbackTracker};
+
+/// Chunk requests outstanding per peer for [`Bt::add_spread`]: two keep a
+/// peer busy on loopback and leave the rest of a small torrent to others.
+pub const SPREAD_WINDOW: usize = 2;
 
 /// A torrent in the session.
 pub type Handle = Arc<ManagedTorrent>;
@@ -168,6 +172,34 @@ impl Bt {
         peers: Vec<SocketAddr>,
         overwrite: bool,
     ) -> Result<Handle, String> {
+        self.add_with(info, folder, peers, overwrite, None).await
+    }
+
+    /// Adds a small torrent to download with at most [`SPREAD_WINDOW`]
+    /// requests outstanding per peer, so that its pieces come from every
+    /// seeder rather than all from the first one that answers (librqbit
+    /// otherwise queues up to 128 chunks on one peer).
+    pub async fn add_spread(
+        &self,
+        info: &[u8],
+        folder: &Path,
+        peers: Vec<SocketAddr>,
+    ) -> Result<Handle, String> {
+        let opts = PeerConnectionOptions {
+            max_request_window: Some(SPREAD_WINDOW),
+            ..PeerConnectionOptions::default()
+        };
+        self.add_with(info, folder, peers, false, Some(opts)).await
+    }
+
+    async fn add_with(
+        &self,
+        info: &[u8],
+        folder: &Path,
+        peers: Vec<SocketAddr>,
+        overwrite: bool,
+        peer_opts: Option<PeerConnectionOptions>,
+    ) -> Result<Handle, String> {
         let hash = voice_proto::torrent::info_hash(info);
         let bytes = torrent::torrent_file(info);
         let options = AddTorrentOptions {
@@ -175,6 +207,7 @@ impl Bt {
             output_folder: Some(folder.to_string_lossy().into_owned()),
             trackers: Some(vec![self.tracker.url(&hash)]),
             initial_peers: (!peers.is_empty()).then_some(peers),
+            peer_opts,
             ..AddTorrentOptions::default()
         };
         let session = self.session.clone();

@@ -356,7 +356,8 @@ impl Engine {
         let dir = self.inner.files.new_dir()?;
         self.keep_history_torrent(hash, room, dir.clone());
         let outcome = async {
-            let handle = bt.add(&info.info, &dir, answer.peers, false).await?;
+            tracing::debug!(room, peers = ?answer.peers, "room history: seeders from the tracker");
+            let handle = bt.add_spread(&info.info, &dir, answer.peers).await?;
             let deadline = Instant::now() + DOWNLOAD_WITHIN;
             loop {
                 let stats = handle.stats();
