@@ -194,6 +194,12 @@ pub struct Overrides {
     /// Largest room history snapshot members may serve, in bytes.
     #[arg(long, env = "VOICE_SERVER_MAX_HISTORY_BYTES")]
     pub max_history_bytes: Option<u64>,
+    /// History requests a session may send per second, sustained.
+    #[arg(long, env = "VOICE_SERVER_HISTORY_RATE")]
+    pub history_rate: Option<f64>,
+    /// History requests a session may send at once.
+    #[arg(long, env = "VOICE_SERVER_HISTORY_BURST")]
+    pub history_burst: Option<f64>,
     /// Connections logging in at once.
     #[arg(long, env = "VOICE_SERVER_MAX_PENDING_LOGINS")]
     pub max_pending_logins: Option<usize>,
@@ -309,7 +315,9 @@ impl Cli {
             relay_session_bytes_per_second,
             max_relay_streams_per_session,
             history_swarm_secs,
-            max_history_bytes
+            max_history_bytes,
+            history_rate,
+            history_burst
         );
         Ok(config)
     }

@@ -177,6 +177,12 @@ pub struct Config {
     /// Largest room history snapshot members may serve, in bytes (default
     /// 8 MiB).
     pub max_history_bytes: u64,
+    /// History requests a session may send per second, sustained (default
+    /// 0.1: one each 10 s). Each asks up to 16 members to build and seed a
+    /// snapshot, so it is the one request that costs other people's work.
+    pub history_rate: f64,
+    /// History requests a session may send at once (default 3).
+    pub history_burst: f64,
 }
 
 impl Default for Config {
@@ -237,6 +243,8 @@ impl Default for Config {
             max_relay_streams_per_session: voice_net::transport::DEFAULT_RELAY_STREAMS,
             history_swarm_secs: 300,
             max_history_bytes: 8 << 20,
+            history_rate: 0.1,
+            history_burst: 3.0,
         }
     }
 }
@@ -341,6 +349,11 @@ impl Config {
         if !positive(self.tracker_rate, f64::MIN_POSITIVE) || !positive(self.tracker_burst, 1.0) {
             return Err(ConfigError::Limits(
                 "tracker_rate must be above 0 and tracker_burst at least 1".to_owned(),
+            ));
+        }
+        if !positive(self.history_rate, f64::MIN_POSITIVE) || !positive(self.history_burst, 1.0) {
+            return Err(ConfigError::Limits(
+                "history_rate must be above 0 and history_burst at least 1".to_owned(),
             ));
         }
         if self.max_relay_streams_per_session == 0 || self.max_relay_streams_per_session > 64 {

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod hub;
+mod legacy_acl;
 mod legacy_names;
 pub mod pending;
 pub mod relay;

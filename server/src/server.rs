@@ -416,6 +416,7 @@ fn load_state(store: &Store, config: &Config) -> Result<State, StartError> {
     }
     if rooms.is_empty() {
         store.set_meta_text(META_STATE_STORED, "1")?;
+        store.set_meta_text(crate::legacy_acl::META_READ_HISTORY, "1")?;
         let state = State::new(&config.server_name, Limits::default());
         for room in state.rooms().values() {
             store.put_room(room)?;
@@ -431,6 +432,7 @@ fn load_state(store: &Store, config: &Config) -> Result<State, StartError> {
         ..StateSnapshot::default()
     };
     crate::legacy_names::clean(store, &mut snapshot)?;
+    crate::legacy_acl::grant_read_history(store, &mut snapshot)?;
     snapshot.rooms.sort_by_key(|r| r.id);
     snapshot.roles.sort_by(|a, b| a.name.cmp(&b.name));
     if store.meta_text(META_STATE_STORED)?.is_none() {

@@ -147,6 +147,9 @@ async fn control_loop(
     // Tracker requests cost more (an info dictionary, a peer list): their
     // own, smaller budget; past it they are refused, the session goes on.
     let mut tracker = TokenBucket::new(hub.config.tracker_rate, hub.config.tracker_burst);
+    // A history request sets up to 16 other members building and seeding a
+    // snapshot: the smallest budget of all.
+    let mut history = TokenBucket::new(hub.config.history_rate, hub.config.history_burst);
     loop {
         let msg = match reader.next().await {
             Ok(Some(msg)) => msg,
@@ -168,6 +171,21 @@ async fn control_loop(
                     "too many tracker requests: the limit is {} at once and {} per second \
                      (tracker_rate); wait a moment and try again",
                     hub.config.tracker_burst, hub.config.tracker_rate
+                ),
+            });
+            hub.send_to(id, encode(refusal)).await;
+            continue;
+        }
+        if let Some(In::HistoryRequest(req)) = &msg.msg
+            && !history.take()
+        {
+            let refusal = Out::Failed(RequestFailed {
+                request_id: req.request_id,
+                message: format!(
+                    "too many history requests: the limit is {} at once and one each {:.0} s \
+                     (history_rate); the history already fetched stays shown, try again later",
+                    hub.config.history_burst,
+                    1.0 / hub.config.history_rate
                 ),
             });
             hub.send_to(id, encode(refusal)).await;
