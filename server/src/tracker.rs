@@ -19,6 +19,8 @@ pub type SwarmKey = (u32, [u8; 20]);
 const SWARM_OVERHEAD: usize = 256;
 /// Bytes counted for one peer.
 const PEER_COST: usize = 96;
+/// Room history swarms one room holds at once.
+pub const HISTORY_SWARMS_PER_ROOM: usize = 4;
 
 /// One peer of a swarm.
 #[derive(Clone, Debug)]
@@ -130,9 +132,11 @@ impl Tracker {
     }
 
     /// Swarms a session is a peer of or published.
+    /// Room history swarms count apart (see [`Tracker::publish_history`]).
     pub fn swarms_of(&self, session: SessionId) -> usize {
         self.swarms
             .values()
+            .filter(|s| s.expires.is_none())
             .filter(|s| s.publisher == session || s.peers.contains_key(&session))
             .count()
     }
@@ -160,6 +164,7 @@ impl Tracker {
         let mine = self
             .swarms
             .values()
+            .filter(|s| s.expires.is_none())
             .filter(|s| s.publisher_key == publisher_key || s.peers.contains_key(&publisher))
             .count();
         if mine >= limits.max_swarms_per_session {
@@ -185,12 +190,59 @@ impl Tracker {
         Ok(())
     }
 
-    /// Makes a swarm go at `when` (a room history snapshot), and as soon as
-    /// it has no seeder rather than after the grace.
-    pub fn expire_at(&mut self, key: &SwarmKey, when: Instant) {
-        if let Some(swarm) = self.swarms.get_mut(key) {
-            swarm.expires = Some(when);
+    /// Publishes a room history snapshot: a swarm that goes at `expires`,
+    /// or as soon as it has no seeder. History swarms do not count against
+    /// anyone's `max_swarms_per_session` (a member serves them because
+    /// others ask, so askers could otherwise use up its allowance for
+    /// files); instead a room holds at most [`HISTORY_SWARMS_PER_ROOM`],
+    /// and a new one replaces the one that would expire first.
+    #[allow(clippy::too_many_arguments)]
+    pub fn publish_history(
+        &mut self,
+        key: SwarmKey,
+        info: Bytes,
+        name: String,
+        size: u64,
+        publisher: SessionId,
+        publisher_key: &[u8],
+        limits: TrackerLimits,
+        now: Instant,
+        expires: Instant,
+    ) -> Result<(), TrackerError> {
+        if self.swarms.contains_key(&key) {
+            return Ok(());
         }
+        let room = key.0;
+        let history: Vec<(SwarmKey, Instant)> = self
+            .swarms
+            .iter()
+            .filter(|(k, _)| k.0 == room)
+            .filter_map(|(k, s)| s.expires.map(|t| (*k, t)))
+            .collect();
+        if history.len() >= HISTORY_SWARMS_PER_ROOM
+            && let Some((oldest, _)) = history.iter().min_by_key(|(_, t)| *t)
+            && let Some(gone) = self.swarms.remove(oldest)
+        {
+            self.bytes -= gone.cost();
+        }
+        let swarm = Swarm {
+            info,
+            name,
+            size,
+            publisher,
+            publisher_key: publisher_key.to_vec(),
+            file_id: None,
+            peers: HashMap::new(),
+            seederless_since: Some(now),
+            expires: Some(expires),
+        };
+        let cost = swarm.cost();
+        if self.bytes + cost > limits.max_bytes {
+            return Err(TrackerError::Full(limits.max_bytes));
+        }
+        self.bytes += cost;
+        self.swarms.insert(key, swarm);
+        Ok(())
     }
 
     /// Notes the shared-state entry of a swarm.
@@ -224,6 +276,7 @@ impl Tracker {
             Some(peer) => {
                 if !swarm.peers.contains_key(&session) {
                     if swarm.publisher != session
+                        && swarm.expires.is_none()
                         && joined_elsewhere >= limits.max_swarms_per_session
                     {
                         return Err(TrackerError::TooManySwarms(joined_elsewhere));
@@ -332,6 +385,56 @@ mod tests {
             LIMITS,
             now,
         )
+    }
+
+    fn publish_history(t: &mut Tracker, n: u8, by: SessionId, now: Instant, secs: u64) {
+        t.publish_history(
+            (1, [n; 20]),
+            Bytes::from_static(b"d4:infoe"),
+            "h".into(),
+            1,
+            by,
+            &[by as u8; 32],
+            LIMITS,
+            now,
+            now + Duration::from_secs(secs),
+        )
+        .unwrap();
+        t.announce(&(1, [n; 20]), by, Some(peer(0, now)), LIMITS, now)
+            .unwrap();
+    }
+
+    #[test]
+    fn history_swarms_count_apart_and_a_room_holds_a_few() {
+        let now = Instant::now();
+        let mut t = Tracker::default();
+        // Serving history does not use up the member's allowance for files.
+        for n in 1..=3 {
+            publish_history(&mut t, n, 7, now, 300 + u64::from(n));
+        }
+        assert_eq!(t.swarms_of(7), 0);
+        publish(&mut t, 10, 7, now).unwrap();
+        publish(&mut t, 11, 7, now).unwrap();
+        assert!(matches!(
+            publish(&mut t, 12, 7, now),
+            Err(TrackerError::TooManySwarms(2))
+        ));
+        // A joiner with a full allowance still fetches history.
+        for n in [10, 11] {
+            t.announce(&(1, [n; 20]), 8, Some(peer(1, now)), LIMITS, now)
+                .unwrap();
+        }
+        assert_eq!(t.swarms_of(8), 2);
+        t.announce(&(1, [1; 20]), 8, Some(peer(1, now)), LIMITS, now)
+            .unwrap();
+        // The fifth history swarm of the room replaces the one due first.
+        publish_history(&mut t, 4, 7, now, 310);
+        publish_history(&mut t, 5, 7, now, 320);
+        assert!(!t.swarms.contains_key(&(1, [1; 20])), "the oldest went");
+        let left = t.swarms.values().filter(|s| s.expires.is_some()).count();
+        assert_eq!(left, HISTORY_SWARMS_PER_ROOM);
+        let counted: usize = t.swarms.values().map(Swarm::cost).sum();
+        assert_eq!(t.bytes, counted, "bytes follow what is held");
     }
 
     #[test]

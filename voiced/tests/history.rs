@@ -276,6 +276,32 @@ async fn history_needs_read_history_and_asks_only_members_who_share() {
     assert_eq!(texts, want);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_holds_a_bounded_number_of_snapshots() {
+    let server = TestServer::start_with(|c| {
+        fast_chat(c);
+        c.history_rate = 100.0;
+        c.history_burst = 100.0;
+    })
+    .await;
+    let (a_daemon, mut a) = daemon(&server, "Ana").await;
+    let (_b_daemon, mut b) = daemon(&server, "Ben").await;
+    // Ten fetches, each after one more line: ten ranges, ten snapshots.
+    for i in 1..=10 {
+        say(&mut a, line(i)).await;
+        until_seen(&mut b, i).await;
+        let reply = b
+            .fetch_history(c::FetchHistoryRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(reply.messages.len(), i);
+    }
+    // Ana seeds at most eight at once: the oldest made way.
+    let held = snapshots(&a_daemon).len();
+    assert!((1..=8).contains(&held), "Ana holds {held} snapshots");
+}
+
 fn hex_decode(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)

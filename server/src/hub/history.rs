@@ -20,7 +20,6 @@ use voice_proto::pb::wire::{
 };
 use voice_proto::state::SessionId;
 
-use super::tracker::swarm_key;
 use super::{Hub, Inner, encode};
 
 /// Members asked at most per request.
@@ -365,7 +364,7 @@ impl Hub {
         let now = Instant::now();
         inner
             .tracker
-            .publish(
+            .publish_history(
                 (room, hash),
                 bytes::Bytes::copy_from_slice(&serve.info),
                 info.name,
@@ -374,12 +373,9 @@ impl Hub {
                 &key,
                 limits,
                 now,
+                now + Duration::from_secs(self.config.history_swarm_secs),
             )
             .map_err(|e| e.to_string())?;
-        inner.tracker.expire_at(
-            &swarm_key(room, &hash)?,
-            now + Duration::from_secs(self.config.history_swarm_secs),
-        );
         let announce = TrackerAnnounce {
             request_id: 0,
             room,

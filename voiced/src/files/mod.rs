@@ -136,9 +136,9 @@ pub struct Files {
     /// The engine's transfer ticker runs.
     pub ticker_started: std::sync::atomic::AtomicBool,
     /// Room history snapshots in BitTorrent (served or being fetched), by
-    /// info hash: their room and cache directory. Not transfers: users do
-    /// not see them in `Transfers`.
-    pub history: Mutex<std::collections::HashMap<[u8; 20], (u32, PathBuf)>>,
+    /// info hash: their room, cache directory and when they were added.
+    /// Not transfers: users do not see them in `Transfers`.
+    pub history: Mutex<std::collections::HashMap<[u8; 20], (u32, PathBuf, std::time::Instant)>>,
 }
 
 #[derive(Debug, Default)]

@@ -686,7 +686,7 @@ async fn forward_announce(engine: Weak<Inner>, announce: Announce) -> Result<Ans
             .history
             .lock()
             .ok()
-            .and_then(|h| h.get(&announce.info_hash).map(|(room, _)| (*room, true)))
+            .and_then(|h| h.get(&announce.info_hash).map(|(room, ..)| (*room, true)))
             .ok_or("not a transfer of this daemon")?,
     };
     match engine

@@ -27,6 +27,8 @@ const DOWNLOAD_WITHIN: Duration = Duration::from_secs(60);
 /// How long a member waits for chat still on its way before it answers
 /// what it holds.
 const HELD_WAIT: Duration = Duration::from_secs(2);
+/// Room history snapshots held at once (served or being fetched).
+const MAX_HISTORY_TORRENTS: usize = 8;
 /// How often a torrent's progress is looked at.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -145,6 +147,7 @@ impl Engine {
         let hash = voice_proto::torrent::info_hash(&info);
         let bt = self.bt().await.map_err(failed)?;
         if self.history_dir(&hash).is_none() {
+            self.make_room_for_history(&bt).await;
             let dir = self.inner.files.new_dir()?;
             tokio::fs::write(dir.join(&name), &bytes)
                 .await
@@ -174,12 +177,33 @@ impl Engine {
 
     fn history_dir(&self, hash: &[u8; 20]) -> Option<PathBuf> {
         let book = self.inner.files.history.lock().ok()?;
-        book.get(hash).map(|(_, dir)| dir.clone())
+        book.get(hash).map(|(_, dir, _)| dir.clone())
     }
 
     fn keep_history_torrent(&self, hash: [u8; 20], room: u32, dir: PathBuf) {
         if let Ok(mut book) = self.inner.files.history.lock() {
-            book.insert(hash, (room, dir));
+            book.insert(hash, (room, dir, Instant::now()));
+        }
+    }
+
+    /// Makes room for one more snapshot: past [`MAX_HISTORY_TORRENTS`]
+    /// the oldest goes (a server asking again and again costs at most that
+    /// many snapshots of disk and seeding).
+    async fn make_room_for_history(&self, bt: &Bt) {
+        let oldest = {
+            let Ok(book) = self.inner.files.history.lock() else {
+                return;
+            };
+            if book.len() < MAX_HISTORY_TORRENTS {
+                return;
+            }
+            book.iter()
+                .min_by_key(|(_, (.., added))| *added)
+                .map(|(hash, _)| *hash)
+        };
+        if let Some(hash) = oldest {
+            tracing::info!(info_hash = %torrent::hex(&hash), "too many room histories held; the oldest goes");
+            self.drop_history_torrent(bt, hash).await;
         }
     }
 
@@ -192,7 +216,7 @@ impl Engine {
             .ok()
             .and_then(|mut book| book.remove(&hash));
         bt.remove(hash, true).await;
-        if let Some((_, dir)) = dir {
+        if let Some((_, dir, _)) = dir {
             remove_dir(&dir);
         }
     }
@@ -353,6 +377,7 @@ impl Engine {
             .announce(room, hash, parsed.size, TrackerEvent::Started)
             .await
             .map_err(failed)?;
+        self.make_room_for_history(&bt).await;
         let dir = self.inner.files.new_dir()?;
         self.keep_history_torrent(hash, room, dir.clone());
         let outcome = async {
