@@ -58,6 +58,29 @@ pub struct Swarm {
 }
 
 impl Swarm {
+    /// A swarm just published, without peers yet.
+    fn new(
+        info: Bytes,
+        name: String,
+        size: u64,
+        publisher: SessionId,
+        publisher_key: &[u8],
+        now: Instant,
+        expires: Option<Instant>,
+    ) -> Self {
+        Self {
+            info,
+            name,
+            size,
+            publisher,
+            publisher_key: publisher_key.to_vec(),
+            file_id: None,
+            peers: HashMap::new(),
+            seederless_since: Some(now),
+            expires,
+        }
+    }
+
     /// Peers with the whole file.
     pub fn seeders(&self) -> usize {
         self.peers.values().filter(|p| p.left == 0).count()
@@ -170,17 +193,17 @@ impl Tracker {
         if mine >= limits.max_swarms_per_session {
             return Err(TrackerError::TooManySwarms(mine));
         }
-        let swarm = Swarm {
-            info,
-            name,
-            size,
-            publisher,
-            publisher_key: publisher_key.to_vec(),
-            file_id: None,
-            peers: HashMap::new(),
-            seederless_since: Some(now),
-            expires: None,
-        };
+        let swarm = Swarm::new(info, name, size, publisher, publisher_key, now, None);
+        self.insert(key, swarm, limits)
+    }
+
+    /// Holds a new swarm if the tracker's bytes allow.
+    fn insert(
+        &mut self,
+        key: SwarmKey,
+        swarm: Swarm,
+        limits: TrackerLimits,
+    ) -> Result<(), TrackerError> {
         let cost = swarm.cost();
         if self.bytes + cost > limits.max_bytes {
             return Err(TrackerError::Full(limits.max_bytes));
@@ -225,24 +248,16 @@ impl Tracker {
         {
             self.bytes -= gone.cost();
         }
-        let swarm = Swarm {
+        let swarm = Swarm::new(
             info,
             name,
             size,
             publisher,
-            publisher_key: publisher_key.to_vec(),
-            file_id: None,
-            peers: HashMap::new(),
-            seederless_since: Some(now),
-            expires: Some(expires),
-        };
-        let cost = swarm.cost();
-        if self.bytes + cost > limits.max_bytes {
-            return Err(TrackerError::Full(limits.max_bytes));
-        }
-        self.bytes += cost;
-        self.swarms.insert(key, swarm);
-        Ok(())
+            publisher_key,
+            now,
+            Some(expires),
+        );
+        self.insert(key, swarm, limits)
     }
 
     /// Notes the shared-state entry of a swarm.

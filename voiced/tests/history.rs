@@ -89,6 +89,16 @@ fn snapshots(d: &TestDaemon) -> Vec<Vec<u8>> {
     out
 }
 
+/// The message of a history fetch that must fail.
+async fn fetch_refused(client: &mut Client) -> String {
+    client
+        .fetch_history(c::FetchHistoryRequest::default())
+        .await
+        .unwrap_err()
+        .message()
+        .to_owned()
+}
+
 fn fast_chat(c: &mut voice_server::Config) {
     c.chat_rate = 1000.0;
     c.chat_burst = 1000.0;
@@ -212,15 +222,8 @@ async fn history_needs_read_history_and_asks_only_members_who_share() {
     }
     until_seen(&mut reader, 10).await;
     // The only other member does not share: it is not asked.
-    let err = reader
-        .fetch_history(c::FetchHistoryRequest::default())
-        .await
-        .unwrap_err();
-    assert!(
-        err.message().contains("shares history"),
-        "{}",
-        err.message()
-    );
+    let err = fetch_refused(&mut reader).await;
+    assert!(err.contains("shares history"), "{err}");
 
     // Sam shares; the server denies read_history to Nosy.
     let (_sam_daemon, mut sam) = daemon(&server, "Sam").await;
@@ -255,14 +258,10 @@ async fn history_needs_read_history_and_asks_only_members_who_share() {
     }
     until_seen(&mut nosy, 10).await;
     until_seen(&mut reader, 20).await;
-    let err = nosy
-        .fetch_history(c::FetchHistoryRequest::default())
-        .await
-        .unwrap_err();
+    let err = fetch_refused(&mut nosy).await;
     assert!(
-        err.message().contains("read_history"),
-        "the refusal names the permission: {}",
-        err.message()
+        err.contains("read_history"),
+        "the refusal names the permission: {err}"
     );
     // Reader may: Sam alone serves what it saw (Quiet is not asked).
     let reply = reader
