@@ -11,6 +11,8 @@ use crate::{Client, WAIT, xdg_env};
 pub struct VoicedChild {
     child: Child,
     socket: PathBuf,
+    /// Killed and reaped already: nothing to stop on drop.
+    gone: bool,
 }
 
 impl VoicedChild {
@@ -29,7 +31,18 @@ impl VoicedChild {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("voiced starts");
-        Self { child, socket }
+        Self {
+            child,
+            socket,
+            gone: false,
+        }
+    }
+
+    /// Kills it with SIGKILL (no chance to finish anything) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.gone = true;
     }
 
     /// A client of it, once it opened its socket.
@@ -47,6 +60,9 @@ impl VoicedChild {
 
 impl Drop for VoicedChild {
     fn drop(&mut self) {
+        if self.gone {
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();

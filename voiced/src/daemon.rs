@@ -55,6 +55,16 @@ impl Daemon {
     ) -> Result<Self, DaemonError> {
         let socket = socket.unwrap_or_else(|| paths.socket());
         let listener = socket::bind(&socket).await?;
+        // Holding the socket, no other voiced writes these files: what a
+        // killed one left half-written beside them goes.
+        for file in [paths.config_file(), paths.known_servers_file()] {
+            if let Some(dir) = file.parent() {
+                let removed = crate::fsutil::remove_stale_temps(dir);
+                if removed > 0 {
+                    tracing::info!(dir = %dir.display(), removed, "removed temporary files of an interrupted write");
+                }
+            }
+        }
         let engine = Engine::new(paths, audio)?;
         engine.attach_audio();
         tracing::info!(socket = %socket.display(), public_key = %engine.identity().public_hex(), "voiced listening");

@@ -317,6 +317,7 @@ impl Engine {
         if let TrustDecision::Accepted { fingerprint } = &d.trust {
             // The user accepted this certificate: pin it now that it proved itself.
             let path = self.inner.paths.known_servers_file();
+            let _writing = self.writing();
             let pinned = KnownServers::load(&path)
                 .and_then(|mut k| k.pin(&plan.server, fingerprint, trust::now_ms()));
             if let Err(e) = pinned {

@@ -91,6 +91,10 @@ pub(crate) struct Inner {
     /// One proposal at a time, so this client's own proposals never make
     /// each other stale.
     pub(crate) proposing: tokio::sync::Mutex<()>,
+    /// One read-modify-write of the daemon's own files (config.toml,
+    /// bookmarks.toml, known_servers) at a time, so that two requests at
+    /// once never lose one's change.
+    pub(crate) writing: Mutex<()>,
     pub(crate) state: Mutex<EngineState>,
     /// Files over BitTorrent: transfers and their cache.
     pub(crate) files: crate::files::Files,
@@ -111,6 +115,14 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
+    /// Holds the daemon's own files for one read-modify-write.
+    pub(crate) fn writing(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner
+            .writing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// An engine with its files in `paths`: loads (or makes) the identity
     /// and reads the config.
     pub fn new(paths: Paths, audio: Arc<dyn AudioEngine>) -> Result<Self, Error> {
@@ -132,6 +144,7 @@ impl Engine {
                 recent: Mutex::new(VecDeque::new()),
                 backoff: Backoff::default(),
                 proposing: tokio::sync::Mutex::new(()),
+                writing: Mutex::new(()),
                 files,
                 state: Mutex::new(EngineState {
                     config,

@@ -30,6 +30,7 @@ impl Engine {
         }
         let server = dial::normalize_server(&b.server).map_err(Error::Invalid)?;
         let path = self.inner.paths.bookmarks_file();
+        let writing = self.writing();
         let mut marks = config::load_bookmarks(&path).map_err(|e| Error::Failed(e.to_string()))?;
         marks.retain(|m| m.name != b.name);
         marks.push(SavedBookmark {
@@ -40,12 +41,14 @@ impl Engine {
         });
         marks.sort_by(|a, b| a.name.cmp(&b.name));
         config::save_bookmarks(&path, &marks).map_err(|e| Error::Failed(e.to_string()))?;
+        drop(writing);
         self.bookmarks()
     }
 
     /// Removes a bookmark.
     pub fn remove_bookmark(&self, name: &str) -> Result<Vec<Bookmark>, Error> {
         let path = self.inner.paths.bookmarks_file();
+        let writing = self.writing();
         let mut marks = config::load_bookmarks(&path).map_err(|e| Error::Failed(e.to_string()))?;
         let before = marks.len();
         marks.retain(|m| m.name != name);
@@ -55,6 +58,7 @@ impl Engine {
             )));
         }
         config::save_bookmarks(&path, &marks).map_err(|e| Error::Failed(e.to_string()))?;
+        drop(writing);
         self.bookmarks()
     }
 }

@@ -29,14 +29,19 @@ impl Engine {
                 limits.max_name_len
             )));
         }
-        let config = {
-            let mut st = self.lock();
-            st.config.display_name = name.clone();
-            st.config.clone()
-        };
-        config
-            .save(&self.inner.paths.config_file())
-            .map_err(|e| Error::Failed(e.to_string()))?;
+        {
+            // The config in memory is set and written under one hold, so
+            // the file always ends as the last change left it.
+            let _writing = self.writing();
+            let config = {
+                let mut st = self.lock();
+                st.config.display_name = name.clone();
+                st.config.clone()
+            };
+            config
+                .save(&self.inner.paths.config_file())
+                .map_err(|e| Error::Failed(e.to_string()))?;
+        }
         if self.lock().link.is_some() {
             self.propose(move |_, me| {
                 Ok(Kind::RenameSession(SessionRename {

@@ -31,6 +31,7 @@ impl Engine {
             ))
         })?;
         if permanent {
+            let _writing = self.writing();
             KnownServers::load(&self.inner.paths.known_servers_file())
                 .and_then(|mut k| k.pin(&server, &fp, trust::now_ms()))
                 .map_err(|e| Error::Failed(format!("known_servers: {e}")))?;
