@@ -1,5 +1,6 @@
 //! Fault: the server killed with SIGKILL while several clients change the
-//! shared state as fast as it acknowledges (rooms created and renamed).
+//! shared state as fast as it acknowledges (rooms created, renamed and
+//! given ACLs).
 //! After each restart on the same data dir, every change a client saw
 //! acknowledged is there, nothing is there that nobody proposed, and the
 //! state is the last one a client saw or one a change in flight made from
@@ -19,8 +20,10 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use voice_bench::client::{self, Credentials, Framed, ServerCert};
+use voice_proto::acl::Permissions;
 use voice_proto::pb::wire::{
-    Change, Propose, Room, RoomEdit, change::Kind, client_msg, rejected::Reason, server_msg::Msg,
+    AclRule, Change, Permission, Propose, Room, RoomAcl, RoomEdit, acl_rule, change::Kind,
+    client_msg, rejected::Reason, server_msg::Msg,
 };
 use voice_proto::{Limits, State};
 
@@ -136,43 +139,84 @@ async fn login(server: &Server, key: &SigningKey, name: &str) -> Session {
     }
 }
 
+/// A room as its writer last saw it acknowledged: name and ACL rules.
+type Seen = (String, Vec<AclRule>);
+
 /// What one writer saw acknowledged, and what it had in flight.
 #[derive(Default, Clone)]
 struct Writer {
-    /// Its rooms as acknowledged: id → name.
-    rooms: BTreeMap<u32, String>,
+    /// Its rooms as acknowledged.
+    rooms: BTreeMap<u32, Seen>,
     /// The change it sent and has no answer for.
     in_flight: Option<Change>,
     acked: u64,
 }
 
+/// `change` applied to a writer's view; `id` names a created room.
+fn take_in(rooms: &mut BTreeMap<u32, Seen>, change: &Change, id: u32) {
+    match &change.kind {
+        Some(Kind::AddRoom(r)) => {
+            rooms.insert(id, (r.name.clone(), Vec::new()));
+        }
+        Some(Kind::EditRoom(e)) => {
+            if let (Some(room), Some(name)) = (rooms.get_mut(&e.id), &e.name) {
+                room.0 = name.clone();
+            }
+        }
+        Some(Kind::SetRoomAcl(a)) => {
+            if let Some(room) = rooms.get_mut(&a.room) {
+                room.1 = a.rules.clone();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The next change of writer `me`: rooms until it has [`ROOMS_EACH`],
+/// then renames and ACLs of them in turn.
+fn next_change(w: &Writer, me: usize, n: u64) -> Change {
+    let name = format!("w{me}-{n}");
+    let kind = if w.rooms.len() < ROOMS_EACH {
+        Kind::AddRoom(Room {
+            parent: 0,
+            name,
+            inherit_acl: true,
+            ..Room::default()
+        })
+    } else {
+        let ids: Vec<u32> = w.rooms.keys().copied().collect();
+        let id = ids[(n as usize) % ids.len()];
+        if n.is_multiple_of(3) {
+            // A rule for a key made from n: each ACL differs from the last.
+            let mut key = [0u8; 32];
+            key[..8].copy_from_slice(&n.to_be_bytes());
+            Kind::SetRoomAcl(RoomAcl {
+                room: id,
+                inherit_acl: true,
+                rules: vec![AclRule {
+                    subject: Some(acl_rule::Subject::UserKey(key.to_vec())),
+                    allow: Permissions::from(Permission::Speak).bits(),
+                    deny: 0,
+                    apply_here: true,
+                    apply_subs: true,
+                }],
+            })
+        } else {
+            Kind::EditRoom(RoomEdit {
+                id,
+                name: Some(name),
+                ..RoomEdit::default()
+            })
+        }
+    };
+    Change { kind: Some(kind) }
+}
+
 /// Proposes changes until the connection goes; records each answer.
 async fn write(mut s: Session, me: usize, book: Arc<Mutex<Vec<Writer>>>, mut n: u64) {
     loop {
-        let (change, renames) = {
-            let w = &book.lock().unwrap()[me];
-            n += 1;
-            let name = format!("w{me}-{n}");
-            if w.rooms.len() < ROOMS_EACH {
-                let room = Room {
-                    parent: 0,
-                    name,
-                    inherit_acl: true,
-                    ..Room::default()
-                };
-                (Kind::AddRoom(room), None)
-            } else {
-                let ids: Vec<u32> = w.rooms.keys().copied().collect();
-                let id = ids[(n as usize) % ids.len()];
-                let edit = RoomEdit {
-                    id,
-                    name: Some(name.clone()),
-                    ..RoomEdit::default()
-                };
-                (Kind::EditRoom(edit), Some((id, name)))
-            }
-        };
-        let change = Change { kind: Some(change) };
+        n += 1;
+        let change = next_change(&book.lock().unwrap()[me], me, n);
         let request_id = s.next_request;
         s.next_request += 1;
         book.lock().unwrap()[me].in_flight = Some(change.clone());
@@ -201,15 +245,7 @@ async fn write(mut s: Session, me: usize, book: Arc<Mutex<Vec<Writer>>>, mut n: 
                     let w = &mut book[me];
                     w.in_flight = None;
                     w.acked += 1;
-                    match (&change.kind, &renames) {
-                        (Some(Kind::AddRoom(r)), _) => {
-                            w.rooms.insert(a.assigned_id, r.name.clone());
-                        }
-                        (_, Some((id, name))) => {
-                            w.rooms.insert(*id, name.clone());
-                        }
-                        _ => {}
-                    }
+                    take_in(&mut w.rooms, &change, a.assigned_id);
                     break;
                 }
                 Msg::Rejected(r) if r.request_id == request_id => {
@@ -226,44 +262,47 @@ async fn write(mut s: Session, me: usize, book: Arc<Mutex<Vec<Writer>>>, mut n: 
 /// Checks the state after a restart against what the writers saw, and
 /// takes in the changes in flight that landed.
 fn check(cycle: u64, state: &State, book: &mut [Writer]) {
-    let rooms: BTreeMap<u32, String> = state
+    let rooms: BTreeMap<u32, Seen> = state
         .rooms()
         .iter()
         .filter(|(id, _)| **id != 0)
-        .map(|(id, r)| (*id, r.name.clone()))
+        .map(|(id, r)| (*id, (r.name.clone(), r.acl.clone())))
         .collect();
     let mut explained = 0;
     for (me, w) in book.iter_mut().enumerate() {
-        let landed = |id: u32, name: &str| match &w.in_flight {
-            Some(Change {
-                kind: Some(Kind::EditRoom(e)),
-            }) => e.id == id && e.name.as_deref() == Some(name),
-            _ => false,
-        };
-        for (id, name) in &w.rooms {
+        // What the writer saw, with its change in flight landed too (a
+        // room created in flight found by its name).
+        let mut landed = w.rooms.clone();
+        if let Some(change) = &w.in_flight {
+            let created = match &change.kind {
+                Some(Kind::AddRoom(r)) => rooms.iter().find(|(_, s)| s.0 == r.name),
+                _ => None,
+            };
+            take_in(&mut landed, change, created.map_or(0, |(id, _)| *id));
+            if let Some(Kind::AddRoom(_)) = &change.kind
+                && created.is_none()
+            {
+                landed.remove(&0);
+            }
+        }
+        for (id, seen) in &w.rooms {
             let now = rooms.get(id).unwrap_or_else(|| {
-                panic!("cycle {cycle}: writer {me}'s room {id} ({name}) acknowledged, then lost")
+                panic!(
+                    "cycle {cycle}: writer {me}'s room {id} ({}) acknowledged, then lost",
+                    seen.0
+                )
             });
             assert!(
-                now == name || landed(*id, now),
-                "cycle {cycle}: room {id} is {now:?}; writer {me} saw {name:?} acknowledged"
+                now == seen || Some(now) == landed.get(id),
+                "cycle {cycle}: room {id} is {now:?}; writer {me} saw {seen:?} acknowledged"
             );
         }
-        // A room created in flight may have landed unacknowledged.
-        if let Some(Change {
-            kind: Some(Kind::AddRoom(r)),
-        }) = &w.in_flight
-            && let Some((id, _)) = rooms.iter().find(|(_, n)| **n == r.name)
-        {
-            w.rooms.insert(*id, r.name.clone());
-        }
-        if let Some(Change {
-            kind: Some(Kind::EditRoom(e)),
-        }) = &w.in_flight
-            && rooms.get(&e.id) == e.name.as_ref()
-        {
-            w.rooms.insert(e.id, e.name.clone().unwrap());
-        }
+        // Take in what landed of the change in flight.
+        w.rooms = landed
+            .into_iter()
+            .filter(|(id, _)| rooms.contains_key(id))
+            .map(|(id, _)| (id, rooms[&id].clone()))
+            .collect();
         w.in_flight = None;
         explained += w.rooms.len();
     }
