@@ -46,7 +46,9 @@ pub struct Link {
     pub max_file_size: u64,
     control_tx: tokio::sync::Mutex<quinn::SendStream>,
     chat_tx: tokio::sync::Mutex<quinn::SendStream>,
-    pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
+    /// Requests waiting for their answer; `None` once the connection is
+    /// gone (a request made then fails at once).
+    pending: Mutex<Option<HashMap<u64, oneshot::Sender<Reply>>>>,
     next_id: AtomicU64,
     _endpoint: quinn::Endpoint,
 }
@@ -69,7 +71,7 @@ impl Link {
             max_file_size,
             control_tx: tokio::sync::Mutex::new(control_tx),
             chat_tx: tokio::sync::Mutex::new(chat_tx),
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Some(HashMap::new())),
             next_id: AtomicU64::new(1),
             _endpoint: endpoint,
         }
@@ -84,7 +86,9 @@ impl Link {
     /// arrive (through [`Link::resolve`]).
     pub fn register_request(&self, id: u64) -> oneshot::Receiver<Reply> {
         let (tx, rx) = oneshot::channel();
-        if let Ok(mut p) = self.pending.lock() {
+        if let Ok(mut p) = self.pending.lock()
+            && let Some(p) = p.as_mut()
+        {
             p.insert(id, tx);
         }
         rx
@@ -92,7 +96,11 @@ impl Link {
 
     /// Hands a reply to whoever waits for it.
     pub fn resolve(&self, id: u64, reply: Reply) {
-        let waiter = self.pending.lock().ok().and_then(|mut p| p.remove(&id));
+        let waiter = self
+            .pending
+            .lock()
+            .ok()
+            .and_then(|mut p| p.as_mut()?.remove(&id));
         match waiter {
             Some(tx) => {
                 let _ = tx.send(reply);
@@ -101,9 +109,20 @@ impl Link {
         }
     }
 
+    /// Fails every request still waiting for an answer (the connection is
+    /// gone: no answer will come, and a waiter must not hold on until its
+    /// timeout, keeping the next proposal waiting behind it).
+    pub fn fail_pending(&self) {
+        if let Ok(mut p) = self.pending.lock() {
+            *p = None;
+        }
+    }
+
     /// Forgets a request (timed out).
     pub fn forget(&self, id: u64) {
-        if let Ok(mut p) = self.pending.lock() {
+        if let Ok(mut p) = self.pending.lock()
+            && let Some(p) = p.as_mut()
+        {
             p.remove(&id);
         }
     }

@@ -406,7 +406,9 @@ impl Engine {
         {
             st.last_room = me.room;
         }
-        st.link = None;
+        if let Some(link) = st.link.take() {
+            link.fail_pending();
+        }
         st.mirror = None;
         st.last_error = error.to_owned();
         drop(st);

@@ -17,6 +17,8 @@ use crate::error::Error;
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a stale proposal waits to catch up before its retry.
 const CATCH_UP: Duration = Duration::from_secs(5);
+/// Tries of one proposal while the state changes under it.
+const STALE_ATTEMPTS: u32 = 8;
 
 /// A permission's one name (`voice_proto::acl::Permissions::name`).
 fn permission_name(p: i32) -> String {
@@ -82,14 +84,17 @@ impl Engine {
     }
 
     /// Proposes the change that `make` builds from the current state. A
-    /// stale proposal is rebuilt and retried once after catching up; the
-    /// caller sees only real refusals. Returns the assigned id.
+    /// stale proposal is rebuilt and retried after catching up, up to
+    /// [`STALE_ATTEMPTS`] times (after a server restart every client
+    /// rejoins and restores its flags at once, and two tries were not
+    /// always enough); the caller sees only real refusals. Returns the
+    /// assigned id.
     pub async fn propose(
         &self,
         make: impl Fn(&State, u32) -> Result<Kind, Error>,
     ) -> Result<u32, Error> {
         let _one_at_a_time = self.inner.proposing.lock().await;
-        for attempt in 0..2 {
+        for attempt in 0..STALE_ATTEMPTS {
             let (link, kind, hash) = {
                 let st = self.lock();
                 let (Some(m), Some(l)) = (&st.mirror, &st.link) else {
@@ -109,7 +114,7 @@ impl Engine {
                     return Ok(a.assigned_id);
                 }
                 Reply::Rejected(r) => match rejected::Reason::try_from(r.reason) {
-                    Ok(rejected::Reason::Stale) if attempt == 0 => {
+                    Ok(rejected::Reason::Stale) if attempt + 1 < STALE_ATTEMPTS => {
                         tracing::debug!("stale proposal; catching up to retry");
                         self.catch_up(&r.current_hash).await;
                     }
