@@ -25,7 +25,12 @@ fn room_id(state: &c::StateReply, name: &str) -> u32 {
 
 /// The session named `name` in a daemon's view of the server.
 fn session<'a>(state: Option<&'a c::StateReply>, name: &str) -> Option<&'a Session> {
-    state?.state.as_ref()?.sessions.iter().find(|s| s.name == name)
+    state?
+        .state
+        .as_ref()?
+        .sessions
+        .iter()
+        .find(|s| s.name == name)
 }
 
 /// Polls (every 10 ms, so that the time is not that of the next event)
@@ -50,12 +55,19 @@ async fn back(
             {
                 return since.elapsed();
             }
-            last = format!("state {} room {} {other}: {:?}", s.state, s.room, session(st.as_ref(), other).map(|o| (o.self_mute, o.self_deaf)));
+            last = format!(
+                "state {} room {} {other}: {:?}",
+                s.state,
+                s.room,
+                session(st.as_ref(), other).map(|o| (o.self_mute, o.self_deaf))
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
     .await;
-    found.unwrap_or_else(|_| panic!("back in room {room}, seeing {other} as before, within {WAIT:?}: {last}"))
+    found.unwrap_or_else(|_| {
+        panic!("back in room {room}, seeing {other} as before, within {WAIT:?}: {last}")
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
