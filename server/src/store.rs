@@ -17,7 +17,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// sled failed.
-    #[error("database: {0}")]
+    #[error("{}", db_reason(.0))]
     Db(#[from] sled::Error),
     /// A record cannot be decoded.
     #[error("corrupt record in {tree}: {reason}")]
@@ -36,6 +36,27 @@ pub enum StoreError {
         /// The version found.
         found: u32,
     },
+}
+
+/// What a database error means for whoever runs the server: a full disk
+/// and a read-only data dir said as such.
+fn db_reason(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+            "the server's disk is full; its administrator must free space".to_owned()
+        }
+        sled::Error::Io(io)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            format!(
+                "the server's data directory cannot be written ({io}); its administrator must fix it"
+            )
+        }
+        other => format!("database: {other}"),
+    }
 }
 
 /// The server's database.
