@@ -58,29 +58,6 @@ pub struct Swarm {
 }
 
 impl Swarm {
-    /// A swarm just published, without peers yet.
-    fn new(
-        info: Bytes,
-        name: String,
-        size: u64,
-        publisher: SessionId,
-        publisher_key: &[u8],
-        now: Instant,
-        expires: Option<Instant>,
-    ) -> Self {
-        Self {
-            info,
-            name,
-            size,
-            publisher,
-            publisher_key: publisher_key.to_vec(),
-            file_id: None,
-            peers: HashMap::new(),
-            seederless_since: Some(now),
-            expires,
-        }
-    }
-
     /// Peers with the whole file.
     pub fn seeders(&self) -> usize {
         self.peers.values().filter(|p| p.left == 0).count()
@@ -155,7 +132,7 @@ impl Tracker {
     }
 
     /// Swarms a session is a peer of or published.
-    /// Room history swarms count apart (see [`Tracker::publish_history`]).
+    /// Room history swarms count apart (see [`Tracker::publish`]).
     pub fn swarms_of(&self, session: SessionId) -> usize {
         self.swarms
             .values()
@@ -165,7 +142,13 @@ impl Tracker {
     }
 
     /// Publishes a torrent (or confirms one published before, by anyone).
-    /// A new swarm counts against its publisher's key until it is dropped.
+    /// A file's swarm (`expires` `None`) counts against its publisher's key
+    /// until it is dropped. A room history snapshot's swarm goes at
+    /// `expires`, or as soon as it has no seeder; it counts against nobody's
+    /// `max_swarms_per_session` (a member serves it because others ask, so
+    /// askers could otherwise use up its allowance for files): instead a
+    /// room holds at most [`HISTORY_SWARMS_PER_ROOM`], and a new one
+    /// replaces the one due to go first.
     #[allow(clippy::too_many_arguments)]
     pub fn publish(
         &mut self,
@@ -177,33 +160,38 @@ impl Tracker {
         publisher_key: &[u8],
         limits: TrackerLimits,
         now: Instant,
+        expires: Option<Instant>,
     ) -> Result<(), TrackerError> {
         if self.swarms.contains_key(&key) {
             return Ok(());
         }
-        // Published swarms count against the key, not only the session:
-        // logging in again does not buy another allowance while the old
-        // swarms wait out their grace.
-        let mine = self
-            .swarms
-            .values()
-            .filter(|s| s.expires.is_none())
-            .filter(|s| s.publisher_key == publisher_key || s.peers.contains_key(&publisher))
-            .count();
-        if mine >= limits.max_swarms_per_session {
-            return Err(TrackerError::TooManySwarms(mine));
+        if expires.is_some() {
+            self.make_room_for_history(key.0);
+        } else {
+            // Published swarms count against the key, not only the session:
+            // logging in again does not buy another allowance while the old
+            // swarms wait out their grace.
+            let mine = self
+                .swarms
+                .values()
+                .filter(|s| s.expires.is_none())
+                .filter(|s| s.publisher_key == publisher_key || s.peers.contains_key(&publisher))
+                .count();
+            if mine >= limits.max_swarms_per_session {
+                return Err(TrackerError::TooManySwarms(mine));
+            }
         }
-        let swarm = Swarm::new(info, name, size, publisher, publisher_key, now, None);
-        self.insert(key, swarm, limits)
-    }
-
-    /// Holds a new swarm if the tracker's bytes allow.
-    fn insert(
-        &mut self,
-        key: SwarmKey,
-        swarm: Swarm,
-        limits: TrackerLimits,
-    ) -> Result<(), TrackerError> {
+        let swarm = Swarm {
+            info,
+            name,
+            size,
+            publisher,
+            publisher_key: publisher_key.to_vec(),
+            file_id: None,
+            peers: HashMap::new(),
+            seederless_since: Some(now),
+            expires,
+        };
         let cost = swarm.cost();
         if self.bytes + cost > limits.max_bytes {
             return Err(TrackerError::Full(limits.max_bytes));
@@ -213,29 +201,9 @@ impl Tracker {
         Ok(())
     }
 
-    /// Publishes a room history snapshot: a swarm that goes at `expires`,
-    /// or as soon as it has no seeder. History swarms do not count against
-    /// anyone's `max_swarms_per_session` (a member serves them because
-    /// others ask, so askers could otherwise use up its allowance for
-    /// files); instead a room holds at most [`HISTORY_SWARMS_PER_ROOM`],
-    /// and a new one replaces the one that would expire first.
-    #[allow(clippy::too_many_arguments)]
-    pub fn publish_history(
-        &mut self,
-        key: SwarmKey,
-        info: Bytes,
-        name: String,
-        size: u64,
-        publisher: SessionId,
-        publisher_key: &[u8],
-        limits: TrackerLimits,
-        now: Instant,
-        expires: Instant,
-    ) -> Result<(), TrackerError> {
-        if self.swarms.contains_key(&key) {
-            return Ok(());
-        }
-        let room = key.0;
+    /// Drops the room's history swarm due to go first when the room holds
+    /// [`HISTORY_SWARMS_PER_ROOM`] already.
+    fn make_room_for_history(&mut self, room: u32) {
         let history: Vec<(SwarmKey, Instant)> = self
             .swarms
             .iter()
@@ -248,16 +216,6 @@ impl Tracker {
         {
             self.bytes -= gone.cost();
         }
-        let swarm = Swarm::new(
-            info,
-            name,
-            size,
-            publisher,
-            publisher_key,
-            now,
-            Some(expires),
-        );
-        self.insert(key, swarm, limits)
     }
 
     /// Notes the shared-state entry of a swarm.
@@ -399,11 +357,12 @@ mod tests {
             &[by as u8; 32],
             LIMITS,
             now,
+            None,
         )
     }
 
     fn publish_history(t: &mut Tracker, n: u8, by: SessionId, now: Instant, secs: u64) {
-        t.publish_history(
+        t.publish(
             (1, [n; 20]),
             Bytes::from_static(b"d4:infoe"),
             "h".into(),
@@ -412,7 +371,7 @@ mod tests {
             &[by as u8; 32],
             LIMITS,
             now,
-            now + Duration::from_secs(secs),
+            Some(now + Duration::from_secs(secs)),
         )
         .unwrap();
         t.announce(&(1, [n; 20]), by, Some(peer(0, now)), LIMITS, now)
@@ -521,6 +480,7 @@ mod tests {
             &[7; 32],
             LIMITS,
             now,
+            None,
         );
         assert_eq!(again, Err(TrackerError::TooManySwarms(2)));
         for n in 1..=2 {

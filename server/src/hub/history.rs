@@ -364,7 +364,7 @@ impl Hub {
         let now = Instant::now();
         inner
             .tracker
-            .publish_history(
+            .publish(
                 (room, hash),
                 bytes::Bytes::copy_from_slice(&serve.info),
                 info.name,
@@ -373,7 +373,7 @@ impl Hub {
                 &key,
                 limits,
                 now,
-                now + Duration::from_secs(self.config.history_swarm_secs),
+                Some(now + Duration::from_secs(self.config.history_swarm_secs)),
             )
             .map_err(|e| e.to_string())?;
         let announce = TrackerAnnounce {

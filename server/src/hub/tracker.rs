@@ -139,6 +139,7 @@ impl Hub {
                 &key,
                 limits,
                 Instant::now(),
+                None,
             )
             .map_err(|e| e.to_string())
     }
