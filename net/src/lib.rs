@@ -9,12 +9,15 @@
 //! - [`frames`]: length-prefixed envelopes on QUIC streams (read with a size
 //!   limit, write one);
 //! - [`login`]: the client side of the login (`Hello` → `Challenge` →
-//!   `Authenticate` → `Welcome`).
+//!   `Authenticate` → `Welcome`);
+//! - [`fsutil`]: private files written atomically and durably (the
+//!   daemon's config and identity, the server's certificate and secrets).
 //!
 //! What needs no I/O (frame decoding, limits, the signed transcript) lives
 //! in `voice-proto`; this crate adds quinn and rustls around it.
 
 pub mod frames;
+pub mod fsutil;
 pub mod login;
 pub mod tls;
 pub mod transport;

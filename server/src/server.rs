@@ -22,6 +22,7 @@ use crate::hub::Hub;
 use crate::pending::{Admission, LoginSlots};
 use crate::store::{Store, StoreError};
 use crate::tls::{self, TlsError};
+use voice_net::fsutil::write_private;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -170,18 +171,6 @@ fn stdout_is_journal() -> bool {
     false
 }
 
-/// Writes `text` to a new file only its owner can read.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let _ = std::fs::remove_file(path);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    writeln!(file, "{text}")
-}
-
 impl Server {
     /// Opens the data dir, loads the state and binds the UDP port.
     pub async fn bind(config: Config) -> Result<Self, StartError> {
@@ -190,6 +179,7 @@ impl Server {
         std::fs::create_dir_all(&data_dir).map_err(io(format!("{}", data_dir.display())))?;
         restrict_dir(&data_dir);
         let store = Store::open(&data_dir.join("db"))?;
+        let since = store.epoch();
         let (password, generated_password) = password(&config, &store)?;
         // Secrets are shown once, at the start that made them.
         let mut admin_token = None;
@@ -200,7 +190,7 @@ impl Server {
             admin_token = Some(token);
         }
         let state = load_state(&store, &config)?;
-        store.flush().await?;
+        store.flush(since).await?;
         let (certs, resolver, fingerprint) = match tls::cert_files(&config, &data_dir)? {
             Some((cert, key)) => {
                 let file_cert = FileCert::load(&cert, &key)?;
@@ -250,7 +240,7 @@ impl Server {
         let secrets = banner.secret_lines();
         if !secrets.is_empty() && stdout_is_journal() {
             let file = data_dir.join(SECRETS_FILE);
-            write_private(&file, &secrets.join("\n"))
+            write_private(&file, format!("{}\n", secrets.join("\n")).as_bytes())
                 .map_err(io(format!("cannot write {}", file.display())))?;
             banner.secrets_file = Some(file);
         }
@@ -363,7 +353,9 @@ impl Server {
         tracker.close();
         let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
         let _ = admin.await;
-        self.hub.store.flush().await?;
+        // Everything acknowledged is on disk already; this is for the rest.
+        let store = &self.hub.store;
+        store.flush(store.epoch()).await?;
         let _ = std::fs::remove_file(&self.banner.admin_socket);
         Ok(())
     }

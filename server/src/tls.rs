@@ -13,6 +13,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::{Config, TlsMode};
+use voice_net::fsutil::write_private;
 
 pub use voice_net::tls::{fingerprint, provider};
 /// The transport settings tuned for voice (docs/protocol.md).
@@ -147,22 +148,12 @@ pub fn self_signed(data_dir: &Path, name: &str) -> Result<Identity, TlsError> {
     }
     let generated = rcgen::generate_simple_self_signed(names)?;
     let key_pem = generated.signing_key.serialize_pem();
-    write_private(&key_path, key_pem.as_bytes())?;
-    std::fs::write(&cert_path, generated.cert.pem()).map_err(io_err(&cert_path))?;
+    // Whole and synced, each: a crash (of the machine too) leaves both
+    // files or a missing one, which makes a new pair, never an empty file
+    // that stops the server from starting.
+    write_private(&key_path, key_pem.as_bytes()).map_err(io_err(&key_path))?;
+    write_private(&cert_path, generated.cert.pem().as_bytes()).map_err(io_err(&cert_path))?;
     from_files(&cert_path, &key_path)
-}
-
-fn write_private(path: &Path, data: &[u8]) -> Result<(), TlsError> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(io_err(path))?;
-    file.write_all(data).map_err(io_err(path))
 }
 
 /// The quinn server configuration taking its certificate from `resolver`.

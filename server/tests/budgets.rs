@@ -215,7 +215,12 @@ async fn removing_a_room_with_2000_descendants_is_one_update() {
             server.hub.store.put_room(r).unwrap();
         }
     }
-    server.hub.store.flush().await.unwrap();
+    server
+        .hub
+        .store
+        .flush(server.hub.store.epoch())
+        .await
+        .unwrap();
     let deep = next - 1;
     let mut boss = admin(&server, "boss").await;
     let mut watcher = server.join("watcher").await;

@@ -1,6 +1,7 @@
-//! A change is confirmed only once it is on disk: on a full disk a change is
-//! refused (and nobody sees it), and every acknowledged change survives a
-//! restart.
+//! A change is confirmed only once it is on disk: on a full disk or a data
+//! dir turned read-only a change is refused (and nobody sees it), the
+//! server recovers by itself when space returns, and every acknowledged
+//! change survives a restart.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -77,8 +78,11 @@ async fn on_a_full_disk_changes_are_refused_unseen_and_acknowledged_ones_last() 
 
     let mut acked = Vec::new();
     let mut refused = Vec::new();
-    let mut propose =
-        async |boss: &mut Client, name: String| match boss.propose(add_room(&name)).await {
+    let propose =
+        async |boss: &mut Client,
+               name: String,
+               acked: &mut Vec<String>,
+               refused: &mut Vec<String>| match boss.propose(add_room(&name)).await {
             Reply::Accepted(_) => acked.push(name),
             Reply::Rejected(r) => {
                 assert!(
@@ -90,11 +94,11 @@ async fn on_a_full_disk_changes_are_refused_unseen_and_acknowledged_ones_last() 
             }
         };
     for i in 0..5 {
-        propose(&mut boss, format!("before {i}")).await;
+        propose(&mut boss, format!("before {i}"), &mut acked, &mut refused).await;
     }
     fill(&mnt.path().join("filler"));
     for i in 0..150 {
-        propose(&mut boss, format!("full {i}")).await;
+        propose(&mut boss, format!("full {i}"), &mut acked, &mut refused).await;
     }
     // Chat needs no disk: it goes on.
     boss.open_chat().await;
@@ -102,14 +106,51 @@ async fn on_a_full_disk_changes_are_refused_unseen_and_acknowledged_ones_last() 
     boss.say(1, "still here").await;
     assert_eq!(boss.expect_chat().await.text, "still here");
     std::fs::remove_file(mnt.path().join("filler")).unwrap();
-    for i in 0..10 {
-        propose(&mut boss, format!("after {i}")).await;
+    // The server recovers by itself once there is space: sled stays failed
+    // after an I/O error, so the store opens the database again (at most
+    // once a second). The bound is a liveness limit, not a measurement.
+    let freed = std::time::Instant::now();
+    let mut tries = 0;
+    while !acked.iter().any(|n| n.starts_with("after")) {
+        assert!(
+            freed.elapsed() < std::time::Duration::from_secs(20),
+            "no change was accepted within 20 s of space returning ({tries} tries, {} reopens)",
+            server.hub.store.reopens()
+        );
+        propose(
+            &mut boss,
+            format!("after {tries}"),
+            &mut acked,
+            &mut refused,
+        )
+        .await;
+        tries += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let recovered = freed.elapsed();
+    for i in 0..5 {
+        propose(
+            &mut boss,
+            format!("after more {i}"),
+            &mut acked,
+            &mut refused,
+        )
+        .await;
     }
     assert!(
         acked.iter().any(|n| n.starts_with("before")),
         "changes are accepted while there is space: {acked:?}"
     );
     assert!(!refused.is_empty(), "the full disk refused something");
+    assert!(
+        server.hub.store.reopens() >= 1,
+        "the database was opened again"
+    );
+    eprintln!(
+        "space returned: first change accepted after {} ms ({tries} tries, {} reopens)",
+        recovered.as_millis(),
+        server.hub.store.reopens()
+    );
 
     // Nobody saw a refused change.
     watcher.catch_up(boss.seq).await;
@@ -153,6 +194,171 @@ async fn on_a_full_disk_changes_are_refused_unseen_and_acknowledged_ones_last() 
     server.stop().await;
 }
 
+/// An ext4 image on a loop device, mounted with `errors=remount-ro` (as
+/// data disks usually are); unmounted when dropped.
+struct Ext4 {
+    image: PathBuf,
+    dir: PathBuf,
+}
+
+fn run(program: &str, args: &[&std::ffi::OsStr]) -> Result<(), String> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{program}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+impl Ext4 {
+    fn mount(image: &Path, dir: &Path) -> Result<Self, String> {
+        std::fs::File::create(image)
+            .and_then(|f| f.set_len(64 << 20))
+            .map_err(|e| e.to_string())?;
+        run("mkfs.ext4", &["-q".as_ref(), "-F".as_ref(), image.as_ref()])?;
+        let fs = Self {
+            image: image.to_owned(),
+            dir: dir.to_owned(),
+        };
+        fs.mount_again()?;
+        Ok(fs)
+    }
+
+    fn mount_again(&self) -> Result<(), String> {
+        run(
+            "mount",
+            &[
+                "-o".as_ref(),
+                "loop,errors=remount-ro".as_ref(),
+                self.image.as_ref(),
+                self.dir.as_ref(),
+            ],
+        )
+    }
+
+    /// Turns the filesystem read-only under open files, the way the kernel
+    /// does on a disk error (ext4's `trigger_fs_error`, made for testing).
+    fn fail(&self) {
+        let out = Command::new("findmnt")
+            .args(["-n", "-o", "SOURCE"])
+            .arg(&self.dir)
+            .output()
+            .unwrap();
+        let source = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let device = Path::new(&source).file_name().unwrap().to_owned();
+        let trigger = Path::new("/sys/fs/ext4")
+            .join(device)
+            .join("trigger_fs_error");
+        std::fs::write(&trigger, "test").unwrap_or_else(|e| panic!("{}: {e}", trigger.display()));
+    }
+
+    /// Unmounts, checks and mounts the filesystem again: what an
+    /// administrator does after a disk error.
+    fn repair(&self) {
+        run("umount", &[self.dir.as_ref()]).unwrap();
+        // e2fsck exits 1 when it fixed something.
+        let _ = Command::new("e2fsck").arg("-fy").arg(&self.image).output();
+        self.mount_again().unwrap();
+    }
+}
+
+impl Drop for Ext4 {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_data_dir_turns_read_only_changes_are_refused_saying_why_and_chat_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    // Never skipped: without a filesystem that can fail there is nothing to test.
+    let fs = Ext4::mount(&tmp.path().join("disk.img"), &mnt).unwrap_or_else(|e| {
+        panic!("this test mounts an ext4 image on a loop device and must run as root: {e}")
+    });
+    let mut config = config(&mnt.join("data"));
+    config.persist_burst = 10_000.0;
+    config.max_rooms_per_key = 0;
+    let server = TestServer::start(config.clone()).await;
+    let mut boss = admin(&server, "boss").await;
+    let mut watcher = server.join("watcher").await;
+
+    let mut acked = Vec::new();
+    let mut refused = Vec::new();
+    for i in 0..5 {
+        match boss.propose(add_room(&format!("before {i}"))).await {
+            Reply::Accepted(_) => acked.push(format!("before {i}")),
+            Reply::Rejected(r) => panic!("refused on a healthy disk: {r:?}"),
+        }
+    }
+    fs.fail();
+    for i in 0..20 {
+        let name = format!("read-only {i}");
+        match boss.propose(add_room(&name)).await {
+            Reply::Accepted(_) => acked.push(name),
+            Reply::Rejected(r) => {
+                assert!(
+                    r.message.contains("could not be saved")
+                        && r.message.contains("data directory cannot be written"),
+                    "refused for the read-only disk, and saying so: {r:?}"
+                );
+                refused.push(name);
+            }
+        }
+    }
+    assert!(!refused.is_empty(), "the read-only disk refused something");
+    // Chat needs no disk: it goes on.
+    boss.open_chat().await;
+    watcher.open_chat().await;
+    boss.say(1, "still here").await;
+    assert_eq!(boss.expect_chat().await.text, "still here");
+    watcher.catch_up(boss.seq).await;
+    for room in watcher.state.rooms().values() {
+        assert!(
+            !refused.contains(&room.name),
+            "{} was refused yet seen",
+            room.name
+        );
+    }
+    drop(boss);
+    drop(watcher);
+    let _ = server.stop_reporting().await;
+
+    // The kernel keeps the filesystem read-only until it is checked and
+    // mounted again; after that the server starts with everything it
+    // acknowledged.
+    fs.repair();
+    let server = TestServer::start(config).await;
+    let names: Vec<String> = {
+        let inner = server.hub.lock().await;
+        inner
+            .state
+            .rooms()
+            .values()
+            .map(|r| r.name.clone())
+            .collect()
+    };
+    for name in &acked {
+        assert!(names.contains(name), "{name} was acknowledged and is gone");
+    }
+    for name in &refused {
+        assert!(!names.contains(name), "{name} was refused and is there");
+    }
+    eprintln!(
+        "{} acknowledged, {} refused on the read-only disk; all acknowledged ones lasted",
+        acked.len(),
+        refused.len()
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_database_that_lost_its_rooms_is_not_reset_to_the_default_acl() {
     let dir = tempfile::tempdir().unwrap();
@@ -163,7 +369,7 @@ async fn a_database_that_lost_its_rooms_is_not_reset_to_the_default_acl() {
         for room in store.rooms().unwrap() {
             store.remove_room(room.id).unwrap();
         }
-        store.flush_blocking().unwrap();
+        store.flush_blocking(store.epoch()).unwrap();
     }
     let Err(e) = voice_server::Server::bind(config(dir.path())).await else {
         panic!("a server started on a database without rooms");
@@ -274,7 +480,7 @@ async fn names_stored_before_the_unsafe_character_rule_are_cleaned_at_start() {
                 ..Room::default()
             })
             .unwrap();
-        store.flush_blocking().unwrap();
+        store.flush_blocking(store.epoch()).unwrap();
     }
     let server = TestServer::in_dir(dir.path()).await;
     let client = server.join("reader").await;

@@ -18,7 +18,7 @@ pub mod daemon;
 pub mod engine;
 pub mod error;
 pub mod files;
-mod fsutil;
+use voice_net::fsutil;
 pub mod identity;
 pub mod paths;
 pub mod trust;

@@ -133,6 +133,7 @@ impl AdminService {
             Some(id) if grant => self.hub.grant_role(id, role).await.map_err(change_error),
             Some(id) => self.hub.revoke_role(id, role).await.map_err(change_error),
             None => {
+                let since = self.hub.store.epoch();
                 self.edit_stored_roles(&target.key, |roles| {
                     if grant {
                         roles.push(role.to_owned());
@@ -140,7 +141,7 @@ impl AdminService {
                         roles.retain(|r| r != role);
                     }
                 })?;
-                self.hub.store.flush().await.map_err(internal)
+                self.hub.store.flush(since).await.map_err(internal)
             }
         }
     }
@@ -241,10 +242,11 @@ impl Admin for AdminService {
 
     async fn unban(&self, req: Request<UserKey>) -> Result<Response<Empty>, Status> {
         let target = self.target(&req.into_inner().user).await?;
+        let since = self.hub.store.epoch();
         if !self.hub.store.remove_ban(&target.key).map_err(internal)? {
             return Err(Status::not_found("that key is not banned"));
         }
-        self.hub.store.flush().await.map_err(internal)?;
+        self.hub.store.flush(since).await.map_err(internal)?;
         Ok(Response::new(Empty {}))
     }
 
@@ -257,6 +259,7 @@ impl Admin for AdminService {
     async fn register(&self, req: Request<RegisterRequest>) -> Result<Response<Empty>, Status> {
         let req = req.into_inner();
         let target = self.target(&req.user).await?;
+        let since = self.hub.store.epoch();
         if !req.name.is_empty() {
             let mut user = self
                 .hub
@@ -279,11 +282,10 @@ impl Admin for AdminService {
                 .grant_role(id, ROLE_KNOWN)
                 .await
                 .map_err(change_error)?,
-            None => {
-                self.edit_stored_roles(&target.key, |r| r.push(ROLE_KNOWN.to_owned()))?;
-                self.hub.store.flush().await.map_err(internal)?;
-            }
+            None => self.edit_stored_roles(&target.key, |r| r.push(ROLE_KNOWN.to_owned()))?,
         }
+        // The name and the role both, on the database they were written to.
+        self.hub.store.flush(since).await.map_err(internal)?;
         Ok(Response::new(Empty {}))
     }
 
@@ -296,8 +298,9 @@ impl Admin for AdminService {
                 .await
                 .map_err(change_error)?,
             None => {
+                let since = self.hub.store.epoch();
                 self.edit_stored_roles(&target.key, |r| r.retain(|x| x != ROLE_KNOWN))?;
-                self.hub.store.flush().await.map_err(internal)?;
+                self.hub.store.flush(since).await.map_err(internal)?;
             }
         }
         Ok(Response::new(Empty {}))

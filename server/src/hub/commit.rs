@@ -112,6 +112,7 @@ impl Hub {
             return Ok(self.publish(&mut inner, applied, proposer));
         }
         let creators = creator_changes(&inner, actor, &applied);
+        let since = self.store.epoch();
         let written = self
             .persist_locked(&inner, &applied)
             .and_then(|()| self.write_creators(&creators));
@@ -119,7 +120,7 @@ impl Hub {
         undo(&mut inner, &applied);
         drop(inner);
         let durable = match written {
-            Ok(()) => self.store.flush().await,
+            Ok(()) => self.store.flush(since).await,
             Err(e) => Err(e),
         };
         let mut inner = self.inner.lock().await;

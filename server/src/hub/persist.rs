@@ -19,6 +19,7 @@ impl Hub {
     /// The roles a key holds at login; records first logins and claims the
     /// admin token. Flushed before the session exists.
     pub(super) async fn login_roles(&self, login: &Login) -> Result<Vec<String>, JoinError> {
+        let since = self.store.epoch();
         let existing = self.store.user(&login.key)?;
         let mut changed = false;
         let mut user = match existing {
@@ -57,7 +58,7 @@ impl Hub {
         if known_user && (changed || stale) {
             user.last_seen_ms = now;
             self.store.put_user(&login.key, &user)?;
-            self.store.flush().await?;
+            self.store.flush(since).await?;
         }
         let inner = self.inner.lock().await;
         let mut roles: Vec<String> = user

@@ -282,6 +282,7 @@ impl Hub {
         seconds: u64,
     ) -> Result<(), crate::store::StoreError> {
         let now = now_ms();
+        let since = self.store.epoch();
         self.store.put_ban(
             key,
             &Ban {
@@ -295,7 +296,7 @@ impl Hub {
                 },
             },
         )?;
-        self.store.flush().await
+        self.store.flush(since).await
     }
 
     /// The ban in force on a key, if any.
