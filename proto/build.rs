@@ -15,6 +15,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         // Front ends reach voiced over a Unix socket with their own connector.
         .build_transport(false)
+        // Rarely set and large: boxed, so that every `Event` stays small.
+        .boxed(".voice.control.StatusReply.input_device")
+        .boxed(".voice.control.StatusReply.output_device")
         .compile_fds(fds)?;
     Ok(())
 }

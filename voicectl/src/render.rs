@@ -9,7 +9,10 @@ use voiced_client::files::{
     transfer_state_name, with_relay_share,
 };
 use voiced_client::history::{EARLIER_END, EARLIER_MARKER, HistorySummary};
-use voiced_client::names::{format_time_ms, state_name, voice_mode_name};
+use voiced_client::names::{
+    device_action_name, device_health_name, device_problem_name, format_time_ms, state_name,
+    voice_mode_name,
+};
 use voiced_client::text::{printable, printable_multiline};
 
 /// Status as JSON.
@@ -27,7 +30,47 @@ pub fn status_json(s: &c::StatusReply) -> Value {
         "rtt_ms": s.rtt_ms,
         "display_name": s.display_name,
         "fingerprint": s.fingerprint,
+        "input_device": s.input_device.as_deref().map(audio_device_json),
+        "output_device": s.output_device.as_deref().map(audio_device_json),
     })
+}
+
+/// One side's audio device as JSON: name, health, last problem (or null).
+pub fn audio_device_json(d: &c::AudioDeviceStatus) -> Value {
+    json!({
+        "name": d.name,
+        "health": device_health_name(d.health),
+        "last_problem": d.last_problem.as_ref().map(device_problem_json),
+    })
+}
+
+/// A lost or stuck device and what voiced did, as JSON.
+pub fn device_problem_json(p: &c::DeviceProblem) -> Value {
+    json!({
+        "kind": device_problem_name(p.kind),
+        "device": p.device,
+        "at_ms": p.at_ms,
+        "silent_ms": p.silent_ms,
+        "action": device_action_name(p.action),
+        "message": p.message,
+    })
+}
+
+/// `input device: default (ok)` and, indented below, its last problem.
+fn audio_device_text(out: &mut String, side: &str, d: &c::AudioDeviceStatus) {
+    let name = if d.name.is_empty() { "none" } else { &d.name };
+    out.push_str(&format!(
+        "{side} device: {} ({})\n",
+        printable(name),
+        device_health_name(d.health)
+    ));
+    if let Some(p) = &d.last_problem {
+        out.push_str(&format!(
+            "  last problem at {}: {}\n",
+            format_time_ms(p.at_ms),
+            printable(&p.message)
+        ));
+    }
 }
 
 fn yes(b: bool) -> &'static str {
@@ -68,6 +111,12 @@ pub fn status_text(s: &c::StatusReply, room_path: Option<&str>) -> String {
     ));
     if !s.fingerprint.is_empty() {
         out.push_str(&format!("fingerprint: {}\n", s.fingerprint));
+    }
+    if let Some(d) = &s.input_device {
+        audio_device_text(&mut out, "input", d);
+    }
+    if let Some(d) = &s.output_device {
+        audio_device_text(&mut out, "output", d);
     }
     if !s.last_error.is_empty() {
         out.push_str(&format!("last error: {}\n", printable(&s.last_error)));
@@ -410,7 +459,11 @@ pub fn event_json(e: &c::Event) -> Value {
             json!({"event": "level", "dbfs": l.dbfs, "voice": l.voice, "transmitting": l.transmitting})
         }
         Some(event::Kind::Error(er)) => json!({"event": "error", "message": er.message}),
-        Some(event::Kind::Device(d)) => json!({"event": "device", "message": d.message}),
+        Some(event::Kind::Device(d)) => json!({
+            "event": "device",
+            "message": d.message,
+            "problem": d.problem.as_ref().map(device_problem_json),
+        }),
         Some(event::Kind::Trust(t)) => json!({
             "event": "trust",
             "server": t.server,
@@ -624,6 +677,67 @@ mod tests {
             peers: 2,
             ..c::Transfer::default()
         }
+    }
+
+    #[test]
+    fn status_shows_the_devices_and_their_last_problem() {
+        let problem = c::DeviceProblem {
+            kind: c::device_problem::Kind::Stalled as i32,
+            direction: c::select_device_request::Direction::Input as i32,
+            device: "pulse".into(),
+            at_ms: 1_796_285_339_554,
+            silent_ms: 531,
+            action: c::device_problem::Action::MovedToDefault as i32,
+            message: "input device \"pulse\" stopped delivering audio without an error \
+                      (nothing for 531 ms); moving to the default device"
+                .into(),
+        };
+        let s = c::StatusReply {
+            state: c::ConnectionState::Disconnected as i32,
+            input_device: Some(Box::new(c::AudioDeviceStatus {
+                name: "default".into(),
+                health: c::DeviceHealth::DeviceOk as i32,
+                last_problem: Some(problem),
+            })),
+            output_device: Some(Box::new(c::AudioDeviceStatus {
+                name: "default".into(),
+                health: c::DeviceHealth::DeviceOk as i32,
+                last_problem: None,
+            })),
+            ..c::StatusReply::default()
+        };
+        let text = status_text(&s, None);
+        assert!(text.contains("input device: default (ok)\n"), "{text}");
+        assert!(
+            text.contains("  last problem at 2026-12-03 08:08 UTC: ")
+                && text.contains("stopped delivering audio without an error"),
+            "{text}"
+        );
+        assert!(text.contains("output device: default (ok)\n"), "{text}");
+        let j = status_json(&s);
+        assert_eq!(
+            j["input_device"]["last_problem"],
+            json!({"kind": "stalled", "device": "pulse", "at_ms": 1_796_285_339_554u64,
+                   "silent_ms": 531, "action": "moved_to_default",
+                   "message": problem_message(&s)})
+        );
+        assert_eq!(j["output_device"]["health"], "ok");
+        assert_eq!(j["output_device"]["last_problem"], Value::Null);
+        // Without devices (the file and null backends) nothing is said.
+        let none = status_text(&c::StatusReply::default(), None);
+        assert!(!none.contains("device"), "{none}");
+        assert_eq!(
+            status_json(&c::StatusReply::default())["input_device"],
+            Value::Null
+        );
+    }
+
+    fn problem_message(s: &c::StatusReply) -> String {
+        s.input_device
+            .as_ref()
+            .and_then(|d| d.last_problem.as_ref())
+            .map(|p| p.message.clone())
+            .unwrap_or_default()
     }
 
     #[test]

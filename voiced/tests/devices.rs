@@ -161,3 +161,186 @@ async fn two_daemons_hear_each_other_on_real_devices() {
         "the speech B played is unintelligible: PESQ {pesq:.2}"
     );
 }
+
+/// Runs `pactl ARGS` and returns its standard output.
+fn pactl(args: &[&str]) -> String {
+    let out = Command::new("pactl")
+        .args(args)
+        .output()
+        .expect("pactl (pulseaudio-utils)");
+    assert!(
+        out.status.success(),
+        "pactl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A microphone (a null sink's monitor behind a remap source) and a speaker
+/// of this test's own, so that suspending them touches no other test.
+/// Removed on drop.
+struct OwnDevices {
+    source: String,
+    sink: String,
+    modules: Vec<String>,
+}
+
+impl OwnDevices {
+    fn new(tag: &str) -> Self {
+        let id = std::process::id();
+        let (sink, mic, source) = (
+            format!("{tag}spk{id}"),
+            format!("{tag}mic{id}"),
+            format!("{tag}src{id}"),
+        );
+        let mut modules = Vec::new();
+        for name in [&sink, &mic] {
+            modules.push(pactl(&[
+                "load-module",
+                "module-null-sink",
+                &format!("sink_name={name}"),
+            ]));
+        }
+        modules.push(pactl(&[
+            "load-module",
+            "module-remap-source",
+            &format!("source_name={source}"),
+            &format!("master={mic}.monitor"),
+        ]));
+        Self {
+            source,
+            sink,
+            modules,
+        }
+    }
+}
+
+impl Drop for OwnDevices {
+    fn drop(&mut self) {
+        let _ = Command::new("pactl")
+            .args(["suspend-source", &self.source, "0"])
+            .status();
+        for m in self.modules.iter().rev() {
+            let _ = Command::new("pactl").args(["unload-module", m]).status();
+        }
+    }
+}
+
+/// A stuck microphone under a real daemon, for real: PulseAudio suspends
+/// the daemon's source (`pactl suspend-source`), so ALSA's pulse plugin
+/// stops calling back without an error. A `Watch` subscriber hears that
+/// the device stopped delivering and what voiced did, `Status` shows it,
+/// and capture goes on once the source resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_microphone_is_reported_to_watchers_and_in_status() {
+    let up = Command::new(repo_root().join("scripts/pulse-up")).status();
+    assert!(
+        up.is_ok_and(|s| s.success()),
+        "PulseAudio is not available: run scripts/pulse-up (scripts/test installs pulseaudio, \
+         pulseaudio-utils and libasound2-plugins)"
+    );
+    let own = OwnDevices::new("vdstuck");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let daemon = voiced(dir.path(), &own.source, &own.sink);
+    let mut client = daemon.client().await;
+    let mut events = client
+        .watch(c::WatchRequest { levels: true })
+        .await
+        .expect("watch")
+        .into_inner();
+    let mut next_event = async |what: &str, want: &mut dyn FnMut(&event::Kind) -> bool| {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                match events.message().await.expect("watch") {
+                    Some(c::Event { kind: Some(k) }) if want(&k) => return k,
+                    Some(_) => {}
+                    None => panic!("watch ended before {what}"),
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no {what} within {WAIT:?}"))
+    };
+    let level = |k: &event::Kind| matches!(k, event::Kind::Level(_));
+    next_event("input level at the start", &mut { level }).await;
+    // Past the stream's start-up grace (2 s), a stall is judged from its
+    // last callback; and 5 s of delivery start the retry ladder afresh (a
+    // capture stream on a just-made source now and then never starts: the
+    // engine reopens it after 2 s, and that counts as a first step).
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    let before = client
+        .status(c::Empty {})
+        .await
+        .expect("status")
+        .into_inner();
+    let input = before.input_device.expect("the input device in status");
+    assert_eq!(input.health, c::DeviceHealth::DeviceOk as i32, "{input:?}");
+    eprintln!("status before: {input:?}");
+
+    let stuck_at = Instant::now();
+    let stuck_at_ms = voiced::trust::now_ms();
+    pactl(&["suspend-source", &own.source, "1"]);
+    let stalled = |k: &event::Kind| {
+        matches!(k, event::Kind::Device(d) if d.problem.as_ref().is_some_and(|p| {
+            p.kind == c::device_problem::Kind::Stalled as i32 && p.at_ms >= stuck_at_ms
+        }))
+    };
+    let k = next_event("a stuck-device event", &mut { stalled }).await;
+    let detected = stuck_at.elapsed();
+    let event::Kind::Device(device) = k else {
+        unreachable!()
+    };
+    let problem = device.problem.clone().expect("problem");
+    eprintln!(
+        "stuck microphone under voiced: a watcher heard it {} ms after the suspend: {:?}",
+        detected.as_millis(),
+        device.message
+    );
+    assert!(
+        device
+            .message
+            .contains("stopped delivering audio without an error")
+            && device.message.contains("reopening it"),
+        "{device:?}"
+    );
+    assert_eq!(
+        problem.direction,
+        c::select_device_request::Direction::Input as i32
+    );
+    assert_eq!(problem.action, c::device_problem::Action::Reopened as i32);
+    assert!(problem.silent_ms >= 500, "{problem:?}");
+
+    let status = client
+        .status(c::Empty {})
+        .await
+        .expect("status")
+        .into_inner();
+    let input = status.input_device.expect("the input device in status");
+    assert_eq!(
+        input.last_problem.as_ref(),
+        Some(&problem),
+        "status shows the stall: {input:?}"
+    );
+
+    // The source comes back and capture goes on: through the reopened
+    // stream, or (seen here now and then: a stream opened on the suspended
+    // source stays silent after it resumes) the next step of the ladder.
+    pactl(&["suspend-source", &own.source, "0"]);
+    next_event("input level after the stall", &mut { level }).await;
+    let status = client
+        .status(c::Empty {})
+        .await
+        .expect("status")
+        .into_inner();
+    let input = status.input_device.expect("the input device in status");
+    eprintln!("status after: {input:?}");
+    assert_eq!(input.health, c::DeviceHealth::DeviceOk as i32, "{input:?}");
+    let last = input.last_problem.as_ref().expect("the last problem");
+    assert_eq!(
+        last.kind,
+        c::device_problem::Kind::Stalled as i32,
+        "{input:?}"
+    );
+    assert!(last.at_ms >= problem.at_ms, "{input:?}");
+    drop(daemon);
+}

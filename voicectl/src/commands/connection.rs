@@ -9,7 +9,8 @@ use voice_proto::pb::control as c;
 use super::{Client, Failure, Output, daemon_state, daemon_status, out};
 use crate::render;
 
-/// `voicectl status`: connection state, server, room (with its path), mute and deaf.
+/// `voicectl status`: connection state, server, room (with its path), mute
+/// and deaf, and the audio devices with their last problem.
 pub async fn status(client: &mut Client) -> Result<Output, Failure> {
     let s = daemon_status(client).await?;
     let path = match daemon_state(client).await {

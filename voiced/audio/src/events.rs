@@ -18,6 +18,19 @@ pub enum Direction {
     Output,
 }
 
+/// What the engine did about a stuck device ([`AudioEvent::DeviceStalled`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StallAction {
+    /// Reopened the same device.
+    Reopened,
+    /// Moved to the default device.
+    MovedToDefault,
+    /// The retries are used up: the stream is kept open and watched; it is
+    /// used again as soon as it delivers ([`AudioEvent::DeviceResumed`]), or
+    /// when the user chooses a device.
+    Waiting,
+}
+
 /// Something the front ends may show.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AudioEvent {
@@ -43,6 +56,26 @@ pub enum AudioEvent {
         name: String,
         /// Why, as the sound system said.
         reason: String,
+    },
+    /// A device stopped delivering without an error: its data callback has
+    /// not run for `silent_ms` (a stuck device). The engine did `action`.
+    DeviceStalled {
+        /// Which side.
+        direction: Direction,
+        /// Its name.
+        name: String,
+        /// How long its callback had been silent when this was noticed.
+        silent_ms: u64,
+        /// What the engine did about it.
+        action: StallAction,
+    },
+    /// A device the engine was waiting for ([`StallAction::Waiting`])
+    /// delivers again.
+    DeviceResumed {
+        /// Which side.
+        direction: Direction,
+        /// Its name.
+        name: String,
     },
     /// The engine now uses this device (after a selection or a fallback).
     DeviceInUse {

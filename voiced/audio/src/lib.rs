@@ -21,7 +21,7 @@ mod wake;
 
 pub use engine::{Engine, EngineConfig};
 pub use error::AudioError;
-pub use events::{AudioEvent, Direction, Speaker};
+pub use events::{AudioEvent, Direction, Speaker, StallAction};
 pub use voice_queue::{VOICE_QUEUE, VoiceQueueStats};
 
 /// The engine's sample rate: everything inside runs at 48 kHz mono.

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use voice_audio::backend::{BackendConfig, list_devices};
 use voice_audio::capture::CaptureMode;
 use voice_audio::codec::{OpusSettings, VoiceDecoder, VoiceEncoder};
-use voice_audio::{AudioEvent, Direction, Engine, EngineConfig, IncomingPacket, SAMPLE_RATE};
+use voice_audio::{
+    AudioEvent, Direction, Engine, EngineConfig, IncomingPacket, SAMPLE_RATE, StallAction,
+};
 
 /// About 6 s of speech: short, so a stall of the loaded machine is unlikely
 /// to fall inside it.
@@ -402,5 +404,274 @@ fn capture_goes_on_when_the_microphone_is_unplugged() {
         "{after:?}"
     );
     wait_for(&erx, secs(10), "capture after the unplug", flowing);
+    engine.stop();
+}
+
+/// A microphone and a speaker of this test's own (null sinks, the
+/// microphone behind a remap source), chosen for this process with
+/// `PULSE_SOURCE`/`PULSE_SINK`, so that suspending them touches no other
+/// test. Removed on drop.
+struct OwnDevices {
+    source: String,
+    sink: String,
+    modules: Vec<String>,
+}
+
+impl OwnDevices {
+    fn new(tag: &str) -> Self {
+        let id = std::process::id();
+        let (sink, mic, source) = (
+            format!("{tag}spk{id}"),
+            format!("{tag}mic{id}"),
+            format!("{tag}src{id}"),
+        );
+        let mut modules = Vec::new();
+        for name in [&sink, &mic] {
+            modules.push(pactl(&[
+                "load-module",
+                "module-null-sink",
+                &format!("sink_name={name}"),
+            ]));
+        }
+        modules.push(pactl(&[
+            "load-module",
+            "module-remap-source",
+            &format!("source_name={source}"),
+            &format!("master={mic}.monitor"),
+        ]));
+        pulse(&source, &sink);
+        Self {
+            source,
+            sink,
+            modules,
+        }
+    }
+}
+
+impl Drop for OwnDevices {
+    fn drop(&mut self) {
+        for m in self.modules.iter().rev() {
+            let _ = Command::new("pactl").args(["unload-module", m]).status();
+        }
+    }
+}
+
+/// The engine's device events, in order, until `until` accepts one (which
+/// is included); panics after `within`.
+fn device_events_until(
+    events: &mpsc::Receiver<AudioEvent>,
+    within: Duration,
+    mut until: impl FnMut(&AudioEvent) -> bool,
+) -> Vec<AudioEvent> {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    loop {
+        match events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(e) => {
+                let done = until(&e);
+                if is_device_event(&e) {
+                    seen.push(e);
+                }
+                if done {
+                    return seen;
+                }
+            }
+            Err(_) => panic!("nothing within {within:?}; so far: {seen:?}"),
+        }
+    }
+}
+
+/// Waits until a stream that delivers is past its start-up grace (2 s;
+/// after it a stall is judged from its last callback) and has delivered
+/// long enough (5 s) for the retry ladder to start afresh: a capture stream
+/// on a just-made source now and then never starts, and the engine's
+/// reopen of it counts as a first step.
+fn past_start_up() {
+    std::thread::sleep(Duration::from_millis(5500));
+}
+
+fn is_device_event(e: &AudioEvent) -> bool {
+    matches!(
+        e,
+        AudioEvent::DeviceInUse { .. }
+            | AudioEvent::DeviceLost { .. }
+            | AudioEvent::DeviceStalled { .. }
+            | AudioEvent::DeviceResumed { .. }
+    )
+}
+
+fn on_input(e: &AudioEvent) -> bool {
+    matches!(
+        e,
+        AudioEvent::DeviceInUse {
+            direction: Direction::Input,
+            ..
+        } | AudioEvent::DeviceLost {
+            direction: Direction::Input,
+            ..
+        } | AudioEvent::DeviceStalled {
+            direction: Direction::Input,
+            ..
+        } | AudioEvent::DeviceResumed {
+            direction: Direction::Input,
+            ..
+        }
+    )
+}
+
+/// A stuck microphone, for real: PulseAudio suspends the source while the
+/// engine captures from it (`pactl suspend-source`), and ALSA's pulse
+/// plugin simply stops calling back, with no error (cpal polls without a
+/// timeout). The engine, on the named ALSA device `pulse`, notices, reopens
+/// it, then moves to the default device (the same PulseAudio source here,
+/// still suspended), then stops retrying and waits; when the source
+/// resumes, capture goes on.
+#[test]
+fn a_stuck_microphone_is_noticed_reopened_and_waited_for() {
+    let own = OwnDevices::new("stuckin");
+    let (etx, erx) = mpsc::channel();
+    let config = EngineConfig {
+        backend: BackendConfig::Cpal {
+            input: Some("pulse".into()),
+            output: None,
+        },
+        ..engine_config()
+    };
+    let engine = Engine::start(
+        config,
+        |_| {},
+        move |e| {
+            let _ = etx.send(e);
+        },
+    )
+    .expect("engine");
+    wait_for_devices(&erx);
+    let flowing = |e: &AudioEvent| matches!(e, AudioEvent::InputLevel { .. });
+    let secs = Duration::from_secs;
+    wait_for(&erx, secs(10), "capture at the start", flowing);
+    past_start_up();
+
+    let stuck_at = Instant::now();
+    pactl(&["suspend-source", &own.source, "1"]);
+    let first = wait_for(&erx, secs(5), "a stall report", |e| {
+        matches!(e, AudioEvent::DeviceStalled { .. })
+    });
+    let detected = stuck_at.elapsed();
+    let AudioEvent::DeviceStalled {
+        direction,
+        silent_ms,
+        action,
+        ..
+    } = &first
+    else {
+        unreachable!()
+    };
+    eprintln!(
+        "stuck microphone: reported {} ms after the suspend (silent for {silent_ms} ms by the engine's count)",
+        detected.as_millis()
+    );
+    assert_eq!(*direction, Direction::Input);
+    assert_eq!(*action, StallAction::Reopened, "{first:?}");
+
+    // Still suspended: the reopened device stalls too, and so does the
+    // default; then the engine waits instead of retrying.
+    let ladder = device_events_until(&erx, secs(20), |e| {
+        matches!(
+            e,
+            AudioEvent::DeviceStalled {
+                direction: Direction::Input,
+                action: StallAction::Waiting,
+                ..
+            }
+        )
+    });
+    eprintln!("then: {ladder:?}");
+    let ladder: Vec<_> = ladder.into_iter().filter(on_input).collect();
+    assert!(
+        matches!(
+            ladder.as_slice(),
+            [
+                AudioEvent::DeviceInUse {
+                    fallback: false,
+                    ..
+                },
+                AudioEvent::DeviceStalled {
+                    action: StallAction::MovedToDefault,
+                    ..
+                },
+                AudioEvent::DeviceInUse { fallback: true, .. },
+                AudioEvent::DeviceStalled {
+                    action: StallAction::Waiting,
+                    ..
+                },
+            ]
+        ),
+        "{ladder:?}"
+    );
+    // Waiting is waiting: no more reopening while the source stays stuck.
+    std::thread::sleep(secs(3));
+    let idle: Vec<_> = erx.try_iter().filter(on_input).collect();
+    assert!(idle.is_empty(), "retried after giving up: {idle:?}");
+
+    pactl(&["suspend-source", &own.source, "0"]);
+    wait_for(&erx, secs(10), "the device's return", |e| {
+        matches!(
+            e,
+            AudioEvent::DeviceResumed {
+                direction: Direction::Input,
+                ..
+            }
+        )
+    });
+    wait_for(&erx, secs(10), "capture after the resume", flowing);
+    engine.stop();
+}
+
+/// A stuck speaker, for real: PulseAudio suspends the sink while the engine
+/// plays into it (`pactl suspend-sink`) and the output callback stops
+/// without an error. The engine notices and reopens it; the sink comes back
+/// and the reopened output plays steadily again.
+#[test]
+fn a_stuck_speaker_is_noticed_and_reopened() {
+    let own = OwnDevices::new("stuckout");
+    let (engine, erx) = start_engine();
+    wait_for_devices(&erx);
+    let secs = Duration::from_secs;
+    let running = |e: &AudioEvent| matches!(e, AudioEvent::OutputRunning);
+    wait_for(&erx, secs(30), "playback at the start", running);
+    past_start_up();
+
+    let stuck_at = Instant::now();
+    pactl(&["suspend-sink", &own.sink, "1"]);
+    let first = wait_for(&erx, secs(5), "a stall report", |e| {
+        matches!(e, AudioEvent::DeviceStalled { .. })
+    });
+    let detected = stuck_at.elapsed();
+    eprintln!(
+        "stuck speaker: reported {} ms after the suspend: {first:?}",
+        detected.as_millis()
+    );
+    assert!(
+        matches!(
+            first,
+            AudioEvent::DeviceStalled {
+                direction: Direction::Output,
+                action: StallAction::Reopened,
+                ..
+            }
+        ),
+        "{first:?}"
+    );
+    pactl(&["suspend-sink", &own.sink, "0"]);
+    wait_for(&erx, secs(10), "the reopened speaker", |e| {
+        matches!(
+            e,
+            AudioEvent::DeviceInUse {
+                direction: Direction::Output,
+                ..
+            }
+        )
+    });
+    wait_for(&erx, secs(30), "playback after the reopen", running);
     engine.stop();
 }

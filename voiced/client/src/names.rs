@@ -1,7 +1,8 @@
 //! The words every front end shows for the daemon's states and modes, and
 //! how it writes a time: one spelling for the CLI, the TUI and the GUI.
 
-use voice_proto::pb::control::{ConnectionState, VoiceMode};
+use voice_proto::pb::control::device_problem::{Action, Kind};
+use voice_proto::pb::control::{ConnectionState, DeviceHealth, VoiceMode};
 
 /// The human name of a connection state (`connected`, `reconnecting`…);
 /// `unknown` for a value this build does not know (a newer daemon).
@@ -23,6 +24,38 @@ pub fn voice_mode_name(mode: i32) -> &'static str {
         Ok(VoiceMode::PushToTalk) => "ptt",
         Ok(VoiceMode::Continuous) => "continuous",
         _ => "vad",
+    }
+}
+
+/// The name of an audio device's health: `ok`, `stalled`, `missing`, or
+/// `unknown` (nothing known yet, or a value this build does not know).
+pub fn device_health_name(health: i32) -> &'static str {
+    match DeviceHealth::try_from(health) {
+        Ok(DeviceHealth::DeviceOk) => "ok",
+        Ok(DeviceHealth::DeviceStalled) => "stalled",
+        Ok(DeviceHealth::DeviceMissing) => "missing",
+        _ => "unknown",
+    }
+}
+
+/// The name of a device problem's kind: `stalled` (stopped delivering
+/// without an error) or `lost`.
+pub fn device_problem_name(kind: i32) -> &'static str {
+    match Kind::try_from(kind) {
+        Ok(Kind::Stalled) => "stalled",
+        Ok(Kind::Lost) => "lost",
+        _ => "unknown",
+    }
+}
+
+/// What voiced did about a device problem: `reopened`,
+/// `moved_to_default` or `waiting`.
+pub fn device_action_name(action: i32) -> &'static str {
+    match Action::try_from(action) {
+        Ok(Action::Reopened) => "reopened",
+        Ok(Action::MovedToDefault) => "moved_to_default",
+        Ok(Action::Waiting) => "waiting",
+        _ => "unknown",
     }
 }
 

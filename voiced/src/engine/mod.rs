@@ -4,6 +4,7 @@
 //! the daemon wraps it in the gRPC control API.
 
 mod chat_log;
+mod devices;
 mod link;
 mod manager;
 mod ops;
@@ -77,6 +78,8 @@ pub(crate) struct EngineState {
     pub(crate) listener_reports: voice::ListenerReports,
     /// Voice frames this client lost in the last second, per thousand.
     pub(crate) receive_loss_permille: u32,
+    /// The audio devices in use, their health and last problem.
+    pub(crate) devices: devices::DeviceStatus,
 }
 
 pub(crate) struct Inner {
@@ -163,6 +166,7 @@ impl Engine {
                     session_pins: HashMap::new(),
                     listener_reports: voice::ListenerReports::default(),
                     receive_loss_permille: 0,
+                    devices: devices::DeviceStatus::default(),
                 }),
             }),
         })
@@ -288,5 +292,7 @@ pub(crate) fn status_of(st: &EngineState, identity: &Identity) -> StatusReply {
         display_name,
         fingerprint: st.fingerprint.clone(),
         history: st.config.history.name().to_owned(),
+        input_device: st.devices.input.clone().map(Box::new),
+        output_device: st.devices.output.clone().map(Box::new),
     }
 }

@@ -8,12 +8,13 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use voice_audio::{AudioEvent, Direction, Speaker};
+use voice_audio::{AudioEvent, Speaker};
 use voice_proto::pb::control::{DeviceEvent, InputLevel, Talking, event};
 use voice_proto::pb::wire::{ReceptionReport, client_msg};
 
 use super::{Engine, Inner};
 use crate::audio::AudioOutput;
+use crate::trust;
 
 /// Listener reports count this long; without reports the sender's FEC
 /// goes back off after it.
@@ -129,24 +130,19 @@ impl Engine {
             // Remote talking comes from the datagrams themselves (readers),
             // so it is reported even without audio.
             AudioEvent::Talking { .. } => {}
-            AudioEvent::DeviceLost {
-                direction,
-                name,
-                reason,
-            } => self.device_event(format!(
-                "{} device {name:?} lost ({reason}); falling back to the default",
-                side(direction)
-            )),
-            AudioEvent::DeviceInUse {
-                direction,
-                name,
-                fallback,
-            } => self.device_event(format!(
-                "{} device: {name}{}",
-                side(direction),
-                if fallback { " (fallback)" } else { "" }
-            )),
-            AudioEvent::InputFinished => self.device_event("input file played to its end".into()),
+            AudioEvent::DeviceLost { .. }
+            | AudioEvent::DeviceInUse { .. }
+            | AudioEvent::DeviceStalled { .. }
+            | AudioEvent::DeviceResumed { .. } => {
+                let event = self.lock().devices.apply(&e, trust::now_ms());
+                if let Some(event) = event {
+                    self.device(event);
+                }
+            }
+            AudioEvent::InputFinished => self.device(DeviceEvent {
+                message: "input file played to its end".into(),
+                problem: None,
+            }),
             AudioEvent::OutputRunning => tracing::debug!("output device running"),
             AudioEvent::ReceiveLoss { percent, speakers } => {
                 let link = {
@@ -169,16 +165,13 @@ impl Engine {
         }
     }
 
-    fn device_event(&self, message: String) {
-        tracing::info!("{message}");
-        self.emit(event::Kind::Device(DeviceEvent { message }));
-    }
-}
-
-fn side(d: Direction) -> &'static str {
-    match d {
-        Direction::Input => "input",
-        Direction::Output => "output",
+    fn device(&self, event: DeviceEvent) {
+        if event.problem.is_some() {
+            tracing::warn!("{}", event.message);
+        } else {
+            tracing::info!("{}", event.message);
+        }
+        self.emit(event::Kind::Device(event));
     }
 }
 

@@ -5,14 +5,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, Sample, SampleFormat, SizedSample, StreamConfig};
 
+use super::stall::{Heartbeat, StallWatch, Verdict};
 use super::{Backend, DeviceCommand, DeviceIo, OutputMeter};
 use crate::wake::Wake;
-use crate::{AudioError, AudioEvent, Direction, SAMPLE_RATE};
+use crate::{AudioError, AudioEvent, Direction, SAMPLE_RATE, StallAction};
 
 /// Devices the sound system offers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -138,6 +139,7 @@ fn build_input<T>(
     config: StreamConfig,
     mut ring: rtrb::Producer<f32>,
     lost: Arc<AtomicBool>,
+    beat: Arc<Heartbeat>,
     wake: Wake,
 ) -> Result<cpal::Stream, cpal::Error>
 where
@@ -148,6 +150,7 @@ where
     device.build_input_stream::<T, _, _>(
         config,
         move |data: &[T], _| {
+            beat.beat();
             for frame in data.chunks(channels) {
                 let sum: f32 = frame.iter().map(|&s| f32::from_sample(s)).sum();
                 // A full ring means the worker stalled: drop, never block.
@@ -169,6 +172,7 @@ fn build_output<T>(
     config: StreamConfig,
     mut ring: rtrb::Consumer<f32>,
     lost: Arc<AtomicBool>,
+    beat: Arc<Heartbeat>,
     meter: Arc<OutputMeter>,
     wake: Wake,
 ) -> Result<cpal::Stream, cpal::Error>
@@ -179,6 +183,7 @@ where
     device.build_output_stream::<T, _, _>(
         config,
         move |data: &mut [T], _| {
+            beat.beat();
             meter.pulled(data.len() / channels, ring.slots());
             for frame in data.chunks_mut(channels) {
                 let s = T::from_sample(ring.pop().unwrap_or(0.0));
@@ -208,6 +213,8 @@ struct Open {
     _stream: cpal::Stream,
     name: String,
     lost: Arc<AtomicBool>,
+    /// When its data callback last ran: a stuck device stops it.
+    beat: Arc<Heartbeat>,
 }
 
 fn open(
@@ -221,15 +228,17 @@ fn open(
     let (config, format) = pick_config(&device, direction)?;
     let rate = config.sample_rate;
     let lost = Arc::new(AtomicBool::new(false));
+    let beat = Arc::new(Heartbeat::new());
     // Half a second of slack between the device and the worker.
     let (p, c) = rtrb::RingBuffer::new((rate as usize / 2).max(4800));
     let dev_err = |e: cpal::Error| AudioError::Device(format!("{device}: {e}"));
     let (stream, devio) = match direction {
         Direction::Input => {
+            let (l, b, w) = (lost.clone(), beat.clone(), wake.clone());
             let stream = if format == SampleFormat::I16 {
-                build_input::<i16>(&device, config, p, lost.clone(), wake.clone())
+                build_input::<i16>(&device, config, p, l, b, w)
             } else {
-                build_input::<f32>(&device, config, p, lost.clone(), wake.clone())
+                build_input::<f32>(&device, config, p, l, b, w)
             };
             let devio = DeviceIo {
                 capture: Some((c, rate)),
@@ -239,11 +248,11 @@ fn open(
         }
         Direction::Output => {
             let meter = Arc::new(OutputMeter::default());
-            let (m, w) = (meter.clone(), wake.clone());
+            let (l, b, m, w) = (lost.clone(), beat.clone(), meter.clone(), wake.clone());
             let stream = if format == SampleFormat::I16 {
-                build_output::<i16>(&device, config, c, lost.clone(), m, w)
+                build_output::<i16>(&device, config, c, l, b, m, w)
             } else {
-                build_output::<f32>(&device, config, c, lost.clone(), m, w)
+                build_output::<f32>(&device, config, c, l, b, m, w)
             };
             let devio = DeviceIo {
                 capture: None,
@@ -260,14 +269,16 @@ fn open(
         _stream: stream,
         name: device_name(&device),
         lost,
+        beat,
     })
 }
 
-/// One side's device: the chosen name and the open stream.
+/// One side's device: the chosen name, the open stream and its stall ladder.
 struct Side {
     direction: Direction,
     wanted: Option<String>,
     open: Option<Open>,
+    watch: StallWatch,
     wake: Wake,
 }
 
@@ -281,6 +292,7 @@ impl Side {
         fallback: bool,
     ) {
         self.open = None;
+        self.watch.opened();
         let first = open(host, self.direction, self.wanted.as_deref(), io, &self.wake);
         let (result, fell_back) = match first {
             Err(e) if self.wanted.is_some() => {
@@ -313,10 +325,25 @@ impl Side {
         }
     }
 
-    /// Checks the stream's loss flag; on loss, reports it and falls back.
+    /// A device chosen by the user: its stall history is forgotten.
+    fn select(
+        &mut self,
+        name: Option<String>,
+        host: &cpal::Host,
+        io: &Sender<DeviceIo>,
+        events: &Sender<AudioEvent>,
+    ) {
+        self.wanted = name;
+        self.watch.reset();
+        self.reopen(host, io, events, false);
+    }
+
+    /// Checks the stream's loss flag and its heartbeat; on loss, reports
+    /// it and falls back; on a stall, reports it and climbs the ladder.
     fn check(&mut self, host: &cpal::Host, io: &Sender<DeviceIo>, events: &Sender<AudioEvent>) {
         let Some(open) = &self.open else { return };
         if !open.lost.load(Ordering::Relaxed) {
+            self.check_stall(host, io, events);
             return;
         }
         let _ = events.send(AudioEvent::DeviceLost {
@@ -327,9 +354,48 @@ impl Side {
         self.wanted = None;
         self.reopen(host, io, events, true);
     }
+
+    /// A stream whose callback stopped without an error: the same device
+    /// once more, then the default, then wait for it (never a loop).
+    fn check_stall(
+        &mut self,
+        host: &cpal::Host,
+        io: &Sender<DeviceIo>,
+        events: &Sender<AudioEvent>,
+    ) {
+        let Some(open) = &self.open else { return };
+        let pulse = open.beat.pulse(Instant::now());
+        let name = open.name.clone();
+        let direction = self.direction;
+        match self.watch.judge(pulse, self.wanted.is_none()) {
+            Verdict::Fine => {}
+            Verdict::Resumed => {
+                tracing::info!(?direction, device = %name, "audio device delivers again");
+                let _ = events.send(AudioEvent::DeviceResumed { direction, name });
+            }
+            Verdict::Stalled { silent, action } => {
+                let silent_ms = u64::try_from(silent.as_millis()).unwrap_or(u64::MAX);
+                tracing::warn!(?direction, device = %name, silent_ms, ?action, "audio device stopped delivering");
+                let _ = events.send(AudioEvent::DeviceStalled {
+                    direction,
+                    name,
+                    silent_ms,
+                    action,
+                });
+                match action {
+                    StallAction::Reopened => self.reopen(host, io, events, false),
+                    StallAction::MovedToDefault => {
+                        self.wanted = None;
+                        self.reopen(host, io, events, true);
+                    }
+                    StallAction::Waiting => {}
+                }
+            }
+        }
+    }
 }
 
-/// How often the device thread checks for lost devices.
+/// How often the device thread checks for lost and stuck devices.
 const POLL: Duration = Duration::from_millis(100);
 /// How often the device thread retries when no device could be opened.
 const RETRY_EVERY: u32 = 20;
@@ -354,12 +420,14 @@ pub(crate) fn start(
                     direction: Direction::Input,
                     wanted: input,
                     open: None,
+                    watch: StallWatch::default(),
                     wake: wake.clone(),
                 },
                 Side {
                     direction: Direction::Output,
                     wanted: output,
                     open: None,
+                    watch: StallWatch::default(),
                     wake,
                 },
             ];
@@ -371,12 +439,10 @@ pub(crate) fn start(
             while !stop2.load(Ordering::Relaxed) {
                 match cmd_rx.recv_timeout(POLL) {
                     Ok(DeviceCommand::SelectInput(name)) => {
-                        sides[0].wanted = name;
-                        sides[0].reopen(&host, &io_tx, &ev_tx, false);
+                        sides[0].select(name, &host, &io_tx, &ev_tx);
                     }
                     Ok(DeviceCommand::SelectOutput(name)) => {
-                        sides[1].wanted = name;
-                        sides[1].reopen(&host, &io_tx, &ev_tx, false);
+                        sides[1].select(name, &host, &io_tx, &ev_tx);
                     }
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => break,

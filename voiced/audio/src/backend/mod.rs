@@ -5,6 +5,7 @@
 mod cpal_backend;
 mod file;
 mod resample;
+mod stall;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
