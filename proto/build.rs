@@ -18,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Rarely set and large: boxed, so that every `Event` stays small.
         .boxed(".voice.control.StatusReply.input_device")
         .boxed(".voice.control.StatusReply.output_device")
+        .boxed(".voice.control.StatusReply.network")
         .compile_fds(fds)?;
     Ok(())
 }

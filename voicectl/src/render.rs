@@ -32,6 +32,22 @@ pub fn status_json(s: &c::StatusReply) -> Value {
         "fingerprint": s.fingerprint,
         "input_device": s.input_device.as_deref().map(audio_device_json),
         "output_device": s.output_device.as_deref().map(audio_device_json),
+        "network": s.network.as_deref().map(|n| json!({
+            "local_address": n.local_address,
+            "last_change": n.last_change.as_ref().map(network_change_json),
+        })),
+    })
+}
+
+/// A change of the local address under the connection, as JSON.
+pub fn network_change_json(n: &c::NetworkChange) -> Value {
+    json!({
+        "from": n.from,
+        "to": n.to,
+        "migrated": n.migrated,
+        "took_ms": n.took_ms,
+        "at_ms": n.at_ms,
+        "message": voiced_client::status::network_change(n),
     })
 }
 
@@ -117,6 +133,17 @@ pub fn status_text(s: &c::StatusReply, room_path: Option<&str>) -> String {
     }
     if let Some(d) = &s.output_device {
         audio_device_text(&mut out, "output", d);
+    }
+    let network = s.network.as_deref();
+    if let Some(n) = network.filter(|n| !n.local_address.is_empty()) {
+        out.push_str(&format!("local address: {}\n", n.local_address));
+    }
+    if let Some(n) = network.and_then(|n| n.last_change.as_ref()) {
+        out.push_str(&format!(
+            "network change at {}: {}\n",
+            format_time_ms(n.at_ms),
+            printable(&voiced_client::status::network_change(n))
+        ));
     }
     if !s.last_error.is_empty() {
         out.push_str(&format!("last error: {}\n", printable(&s.last_error)));
@@ -476,6 +503,9 @@ pub fn event_json(e: &c::Event) -> Value {
         }
         Some(event::Kind::History(h)) => {
             json!({"event": "history", "history": history_json(h)})
+        }
+        Some(event::Kind::Network(n)) => {
+            json!({"event": "network", "change": network_change_json(n)})
         }
         None => json!({"event": "unknown"}),
     }

@@ -12,150 +12,20 @@
 //! namespaces cannot be made the test fails and says so, it never skips.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::os::fd::AsFd;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use voice_proto::pb::control::{self as c, TransferState};
 
+#[path = "support/netns.rs"]
+mod netns;
 mod support;
-use support::{Client, TestDaemon, TestServer, VoicedChild, WAIT};
+use netns::{Topology, voiced_in};
+use support::{Client, TestDaemon, TestServer, WAIT};
 
 /// The 20 MB of the issue.
 const SIZE: usize = 20_000_000;
-
-/// Runs `ip` with `args`, failing the test with its error.
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .expect("iproute2's `ip` runs (apt-get install iproute2)");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Three namespaces: the server's (`s`) with a veth to each client's
-/// (`a`, `b`): 10.77.1.0/24 and 10.77.2.0/24, the clients' default route
-/// through the server's namespace, which forwards only when `routed`.
-/// Deleted on drop.
-struct Topology {
-    s: String,
-    a: String,
-    b: String,
-}
-
-impl Topology {
-    fn new(routed: bool) -> Self {
-        let id = std::process::id();
-        let (s, a, b) = (
-            format!("vrelay{id}s"),
-            format!("vrelay{id}a"),
-            format!("vrelay{id}b"),
-        );
-        let made = Command::new("ip").args(["netns", "add", &s]).output();
-        match made {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => panic!(
-                "network namespaces cannot be created here (ip netns add: {}); this test \
-                 needs root and iproute2, and it does not pass by skipping",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-            Err(e) => panic!("cannot run `ip` ({e}); install iproute2"),
-        }
-        let net = Self { s, a, b };
-        let (s, a, b) = (net.s.as_str(), net.a.as_str(), net.b.as_str());
-        ip(&["netns", "add", a]);
-        ip(&["netns", "add", b]);
-        for (ns, subnet) in [(a, 1), (b, 2)] {
-            let inner = format!("x{subnet}");
-            let outer = format!("s{subnet}");
-            ip(&[
-                "link", "add", &inner, "netns", ns, "type", "veth", "peer", "name", &outer,
-                "netns", s,
-            ]);
-            ip(&[
-                "-n",
-                s,
-                "addr",
-                "add",
-                &format!("10.77.{subnet}.1/24"),
-                "dev",
-                &outer,
-            ]);
-            ip(&["-n", s, "link", "set", &outer, "up"]);
-            ip(&[
-                "-n",
-                ns,
-                "addr",
-                "add",
-                &format!("10.77.{subnet}.2/24"),
-                "dev",
-                &inner,
-            ]);
-            ip(&["-n", ns, "link", "set", &inner, "up"]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-            ip(&[
-                "-n",
-                ns,
-                "route",
-                "add",
-                "default",
-                "via",
-                &format!("10.77.{subnet}.1"),
-            ]);
-        }
-        ip(&["-n", s, "link", "set", "lo", "up"]);
-        let forward = if routed { "1" } else { "0" };
-        let out = Command::new("ip")
-            .args(["netns", "exec", s, "sysctl", "-qw"])
-            .arg(format!("net.ipv4.ip_forward={forward}"))
-            .output()
-            .expect("sysctl runs");
-        assert!(out.status.success(), "{out:?}");
-        net
-    }
-
-    /// Moves this thread (and the threads it starts after) into the
-    /// server's namespace.
-    fn enter_server(&self) {
-        let file = std::fs::File::open(format!("/run/netns/{}", self.s))
-            .expect("the namespace file exists");
-        rustix::thread::move_into_link_name_space(
-            file.as_fd(),
-            Some(rustix::thread::LinkNameSpaceType::Network),
-        )
-        .expect("setns into the server's namespace");
-    }
-}
-
-impl Drop for Topology {
-    fn drop(&mut self) {
-        for ns in [&self.a, &self.b, &self.s] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
-
-/// A voiced process in namespace `ns`, with its own XDG dirs under `dir`.
-fn voiced_in(ns: &str, dir: &Path) -> VoicedChild {
-    let mut command = Command::new("ip");
-    command
-        .args(["netns", "exec", ns])
-        .arg(env!("CARGO_BIN_EXE_voiced"))
-        .env(
-            "RUST_LOG",
-            "info,voiced::files=debug,voiced::engine::ops::relays=debug,\
-             librqbit::torrent_state=debug,librqbit::peer_connection=debug",
-        )
-        .args(["--audio-backend", "null"]);
-    VoicedChild::start(command, dir)
-}
 
 async fn transfer(client: &mut Client, id: u32) -> c::Transfer {
     client
@@ -231,7 +101,7 @@ struct Outcome {
 
 /// Shares 20 MB from A and downloads it on B.
 fn share_and_download(routed: bool) -> Outcome {
-    let net = Topology::new(routed);
+    let net = Topology::new("vrelay", routed);
     net.enter_server();
     // Built after setns: its threads, and every socket the server makes,
     // are in the server's namespace.

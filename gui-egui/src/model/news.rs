@@ -26,7 +26,7 @@ pub fn notification(mirror: &Mirror, news: News) -> Option<(Level, String)> {
             info(format!("{name} left for {}", mirror.room_path(room)))
         }
         News::UserDisconnected { name } => info(format!("{name} disconnected")),
-        News::Device(message) => info(message),
+        News::Device(message) | News::Network(message) => info(message),
         News::Error(message) => Some((Level::Error, message)),
         News::Failed { what, message } => Some((Level::Error, format!("{what} failed: {message}"))),
         News::Shared { name, .. } => info(format!("{name} is shared: its link is in the chat")),

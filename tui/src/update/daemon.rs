@@ -44,7 +44,9 @@ fn on_news(app: &mut App, news: News) {
                 app.chat_scroll += 1;
             }
         }
-        News::Error(message) | News::Device(message) => app.notice = Some(message),
+        News::Error(message) | News::Device(message) | News::Network(message) => {
+            app.notice = Some(message)
+        }
         News::Failed { what, message } => app.notice = Some(format!("{what} failed: {message}")),
         News::TrustAsked => {
             if let Some(prompt) = app.mirror.trust.clone() {

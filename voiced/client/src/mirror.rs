@@ -83,6 +83,9 @@ pub enum News {
     Error(String),
     /// An audio device came, went or was replaced.
     Device(String),
+    /// The network under the connection changed, and what happened
+    /// (moved with it, or connected again), in words.
+    Network(String),
     /// A call failed.
     Failed {
         /// The call, in words.
@@ -380,6 +383,10 @@ impl Mirror {
             Kind::Trust(prompt) => self.ask_trust(prompt, out),
             Kind::Transfer(t) => self.on_transfer(t, out),
             Kind::History(reply) => self.on_history(reply, out),
+            Kind::Network(change) => {
+                out.news
+                    .push(News::Network(crate::status::network_change(&change)));
+            }
         }
     }
 

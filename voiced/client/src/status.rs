@@ -1,7 +1,7 @@
 //! How a front end reads voiced's status reply: the proto's `Unspecified`
 //! and unknown values (a newer daemon) map to what a user should see.
 
-use voice_proto::pb::control::{ConnectionState, StatusReply, VoiceMode};
+use voice_proto::pb::control::{ConnectionState, NetworkChange, StatusReply, VoiceMode};
 
 /// The connection state to the server; unspecified or unknown reads as
 /// disconnected.
@@ -18,6 +18,25 @@ pub fn voice_mode(status: &StatusReply) -> VoiceMode {
     match VoiceMode::try_from(status.voice_mode) {
         Ok(VoiceMode::Unspecified) | Err(_) => VoiceMode::VoiceActivity,
         Ok(mode) => mode,
+    }
+}
+
+/// A change of the network under the connection, in words: what moved and
+/// whether the call kept its connection (QUIC migration) or voiced
+/// connected again.
+pub fn network_change(change: &NetworkChange) -> String {
+    if change.migrated {
+        format!(
+            "the network changed ({} → {}); the connection moved with it (QUIC migration, \
+             the server answered on the new path after {} ms)",
+            change.from, change.to, change.took_ms
+        )
+    } else {
+        format!(
+            "the network changed ({} → {}); the connection was lost and voiced connected again \
+             after {} ms",
+            change.from, change.to, change.took_ms
+        )
     }
 }
 

@@ -239,13 +239,17 @@ impl Engine {
                             if let Some(tx) = first.take() {
                                 let _ = tx.send(Ok(()));
                             }
+                            self.path_connected(&link);
                             let closed = tokio::select! {
                                 () = cancel.cancelled() => {
                                     link.conn.close(voice_proto::close::NORMAL.into(), b"bye");
                                     return;
                                 }
                                 e = link.conn.closed() => e,
+                                // Never ends: it watches the local address while the link lives.
+                                never = self.watch_path(&link) => match never {},
                             };
+                            self.path_lost();
                             tracing::info!(reason = %closed, "connection lost");
                             let err = DialError::from(closed);
                             self.uninstall(generation, &err.to_string());

@@ -8,6 +8,7 @@ mod devices;
 mod link;
 mod manager;
 mod ops;
+mod path;
 mod readers;
 pub mod resolve;
 mod settings;
@@ -80,6 +81,8 @@ pub(crate) struct EngineState {
     pub(crate) receive_loss_permille: u32,
     /// The audio devices in use, their health and last problem.
     pub(crate) devices: devices::DeviceStatus,
+    /// The local address under the connection and its last change.
+    pub(crate) network: path::NetworkStatus,
 }
 
 pub(crate) struct Inner {
@@ -167,6 +170,7 @@ impl Engine {
                     listener_reports: voice::ListenerReports::default(),
                     receive_loss_permille: 0,
                     devices: devices::DeviceStatus::default(),
+                    network: path::NetworkStatus::default(),
                 }),
             }),
         })
@@ -294,5 +298,12 @@ pub(crate) fn status_of(st: &EngineState, identity: &Identity) -> StatusReply {
         history: st.config.history.name().to_owned(),
         input_device: st.devices.input.clone().map(Box::new),
         output_device: st.devices.output.clone().map(Box::new),
+        network: Some(Box::new(voice_proto::pb::control::NetworkStatus {
+            local_address: match (&st.conn, st.network.local) {
+                (ConnState::Connected, Some(ip)) => ip.to_string(),
+                _ => String::new(),
+            },
+            last_change: st.network.last_change.clone(),
+        })),
     }
 }
