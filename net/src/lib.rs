@@ -3,7 +3,8 @@
 //! once:
 //!
 //! - [`transport`]: the quinn transport settings of docs/protocol.md, for a
-//!   client and for the server;
+//!   client and for the server, with [`congestion`]'s window floor for live
+//!   voice;
 //! - [`tls`]: certificate fingerprints, the crypto provider, and a client
 //!   configuration speaking ALPN `voice/1` with a caller's [`tls::CertPolicy`];
 //! - [`frames`]: length-prefixed envelopes on QUIC streams (read with a size
@@ -16,6 +17,7 @@
 //! What needs no I/O (frame decoding, limits, the signed transcript) lives
 //! in `voice-proto`; this crate adds quinn and rustls around it.
 
+pub mod congestion;
 pub mod frames;
 pub mod fsutil;
 pub mod login;

