@@ -296,3 +296,36 @@ fn a_stall_on_a_calm_link_is_won_back_on_a_quiet_packet() {
     assert_eq!(held_after[90], 0);
     assert_eq!(*held_after.last().expect("played"), 0);
 }
+
+/// A 2 s blackout in the middle of a burst: the burst times out, and the
+/// packets after it play again with nothing concealed (issue 20, fault 5:
+/// the buffer is not what lowers the speech after a blackout).
+#[test]
+fn after_a_two_second_hole_the_stream_plays_again_without_loss() {
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    let mut counts = [0u32; 4]; // packet, recover, conceal, timed out (after the hole)
+    let hole = 100..200u32; // 2 s of packets that never arrive
+    for step in 0..400u32 {
+        let now = t0 + F * step;
+        if !hole.contains(&step) {
+            jb.insert(step, false, &[1; 60], now);
+        }
+        let p = jb.pop(now + ms(5));
+        if step >= 210 {
+            let i = match p {
+                Playout::Packet { .. } => 0,
+                Playout::Recover { .. } => 1,
+                Playout::Conceal => 2,
+                Playout::TimedOut => 3,
+                Playout::Idle => continue,
+            };
+            counts[i] += 1;
+        }
+    }
+    assert_eq!(
+        counts[1..],
+        [0, 0, 0],
+        "played, recovered, concealed, timed out: {counts:?}"
+    );
+}
