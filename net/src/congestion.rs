@@ -5,8 +5,8 @@
 //! so the packets in flight fill the window and quinn stops sending; it
 //! learns that the link is back only when its next loss probe is answered,
 //! and probes back off exponentially: after a 2 s blackout the next one
-//! can be more than a second away, and voice waits for it while the link
-//! works (measured: 1.9–2.2 s of extra silence; `voiced/tests/audio.rs`).
+//! can be a second away, and voice waits for it while the link works
+//! (measured: up to 990 ms of extra silence; `voiced/tests/audio.rs`).
 //! Meanwhile queued voice grows stale and then plays late. With a floor of
 //! [`WINDOW_FLOOR`], a few seconds of voice, voice keeps leaving during the
 //! blackout (and is lost with it), and the first packets after it get

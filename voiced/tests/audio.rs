@@ -218,14 +218,17 @@ async fn ten_percent_loss_and_jitter_still_intelligible() {
     assert!(r.pesq >= 2.6, "PESQ-WB {:.2} below 2.6", r.pesq);
 }
 
-/// Silence between the two halves of the blackout call.
-const GAP: Duration = Duration::from_secs(5);
+/// Between the two halves of the blackout call: 0.5 s of silence, a tone,
+/// 0.5 s of silence.
+const GAP: Duration = Duration::from_secs(6);
 /// The blackout: the last `BLACKOUT` of every `BLACKOUT_EVERY` after the
-/// proxy starts (the impairer's pattern), so from 13 s to 15 s: inside
-/// the gap, after the first half of the speech (which ends about 11.5 s
-/// after A starts) and before the second (from about 16.5 s), and once.
+/// proxy starts (the impairer's pattern), so from 15 s to 17 s. The tone
+/// plays from about 13.9 s to 18.9 s after A starts (the speech with
+/// espeak's trailing silence is about 10.9 s), and A starts within half a
+/// second of the proxy: the blackout falls inside the tone with a second
+/// of it on each side, once (the next would begin after the call).
 const BLACKOUT: Duration = Duration::from_secs(2);
-const BLACKOUT_EVERY: Duration = Duration::from_secs(15);
+const BLACKOUT_EVERY: Duration = Duration::from_secs(17);
 
 /// Both directions of A's link: 5 % loss with bursts (2 % random plus
 /// Gilbert–Elliott bursts of about four packets, 3 % of the time bad),
@@ -252,9 +255,9 @@ fn rough_link(seed: u64) -> Impairment {
 /// Fault 5 of issue 20: a call over a rough link with a 2 s blackout in
 /// the middle. The same speech is said before and after the blackout;
 /// the call must come back on its own connection (no reconnection) within
-/// 1 s of the link returning (quinn held voice back for up to 2.2 s before
-/// `voice_net::congestion`'s window floor). PESQ-WB before and after is
-/// printed.
+/// 1 s of the link returning (quinn held voice back for about a second
+/// before `voice_net::congestion`'s window floor). PESQ-WB before and
+/// after is printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blackout_on_a_rough_link_and_the_call_comes_back() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -399,9 +402,8 @@ async fn a_blackout_on_a_rough_link_and_the_call_comes_back() {
         "the call came back {} ms after the link (goal: 1 s)",
         resumed.as_millis()
     );
-    // Not asserted yet: the goal is `after >= before - 0.1`, and the speech
-    // after the blackout scores about 1.0 below the same half of a run
-    // without the blackout (docs/perf.md, fault 5). The figures are
-    // printed above.
+    // Not asserted: the halves differ without a blackout too (the bursty
+    // loss falls differently on each), so `after` is compared with the same
+    // half of a run without the blackout, in docs/perf.md (fault 5).
     drop(a);
 }

@@ -298,8 +298,7 @@ fn a_stall_on_a_calm_link_is_won_back_on_a_quiet_packet() {
 }
 
 /// A 2 s blackout in the middle of a burst: the burst times out, and the
-/// packets after it play again with nothing concealed (issue 20, fault 5:
-/// the buffer is not what lowers the speech after a blackout).
+/// packets after it play again with nothing concealed (issue 20, fault 5).
 #[test]
 fn after_a_two_second_hole_the_stream_plays_again_without_loss() {
     let t0 = Instant::now();
