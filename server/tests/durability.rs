@@ -62,6 +62,38 @@ fn fill(path: &Path) {
     {}
 }
 
+/// Starts the server again on its data and checks that every acknowledged
+/// room is there and no refused one.
+async fn restart_and_check(
+    config: voice_server::config::Config,
+    acked: &[String],
+    refused: &[String],
+    what: &str,
+) {
+    let server = TestServer::start(config).await;
+    let names: Vec<String> = {
+        let inner = server.hub.lock().await;
+        inner
+            .state
+            .rooms()
+            .values()
+            .map(|r| r.name.clone())
+            .collect()
+    };
+    for name in acked {
+        assert!(names.contains(name), "{name} was acknowledged and is gone");
+    }
+    for name in refused {
+        assert!(!names.contains(name), "{name} was refused and is there");
+    }
+    eprintln!(
+        "{} acknowledged, {} refused on {what}; all acknowledged ones lasted",
+        acked.len(),
+        refused.len()
+    );
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_full_disk_changes_are_refused_unseen_and_acknowledged_ones_last() {
     let mnt = tempfile::tempdir().unwrap();
@@ -170,28 +202,7 @@ async fn on_a_full_disk_changes_are_refused_unseen_and_acknowledged_ones_last() 
     drop(watcher);
     let _ = server.stop_reporting().await;
 
-    let server = TestServer::start(config).await;
-    let names: Vec<String> = {
-        let inner = server.hub.lock().await;
-        inner
-            .state
-            .rooms()
-            .values()
-            .map(|r| r.name.clone())
-            .collect()
-    };
-    for name in &acked {
-        assert!(names.contains(name), "{name} was acknowledged and is gone");
-    }
-    for name in &refused {
-        assert!(!names.contains(name), "{name} was refused and is there");
-    }
-    eprintln!(
-        "{} acknowledged, {} refused on the full disk; all acknowledged ones lasted",
-        acked.len(),
-        refused.len()
-    );
-    server.stop().await;
+    restart_and_check(config, &acked, &refused, "the full disk").await;
 }
 
 /// An ext4 image on a loop device, mounted with `errors=remount-ro` (as
@@ -335,28 +346,7 @@ async fn when_the_data_dir_turns_read_only_changes_are_refused_saying_why_and_ch
     // mounted again; after that the server starts with everything it
     // acknowledged.
     fs.repair();
-    let server = TestServer::start(config).await;
-    let names: Vec<String> = {
-        let inner = server.hub.lock().await;
-        inner
-            .state
-            .rooms()
-            .values()
-            .map(|r| r.name.clone())
-            .collect()
-    };
-    for name in &acked {
-        assert!(names.contains(name), "{name} was acknowledged and is gone");
-    }
-    for name in &refused {
-        assert!(!names.contains(name), "{name} was refused and is there");
-    }
-    eprintln!(
-        "{} acknowledged, {} refused on the read-only disk; all acknowledged ones lasted",
-        acked.len(),
-        refused.len()
-    );
-    server.stop().await;
+    restart_and_check(config, &acked, &refused, "the read-only disk").await;
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@ use voice_proto::pb::control::{self as c, event};
 #[path = "support/netns.rs"]
 mod netns;
 mod support;
-use netns::{Topology, voiced_in};
+use netns::{Topology, alice_and_bob};
 use support::{Client, TestServer};
 
 type Events = tonic::Streaming<c::Event>;
@@ -76,21 +76,8 @@ fn a_client_whose_address_changes_keeps_its_call_and_says_so() {
     let runtime = voice_testkit::runtime();
     runtime.block_on(async {
         let server = TestServer::start_with(|c| c.listen = "0.0.0.0:0".parse().unwrap()).await;
-        let port = server.addr.port();
         let dir = tempfile::tempdir().unwrap();
-        let a = voiced_in(&net.a, &dir.path().join("a"));
-        let b = voiced_in(&net.b, &dir.path().join("b"));
-        let (mut ca, mut cb) = (a.client().await, b.client().await);
-        for (client, name, subnet) in [(&mut ca, "alice", 1), (&mut cb, "bob", 2)] {
-            let request = c::ConnectRequest {
-                server: format!("10.77.{subnet}.1:{port}"),
-                ..server.connect_request(name)
-            };
-            client
-                .connect(request)
-                .await
-                .expect("connects from its namespace");
-        }
+        let (a, b, mut ca, mut cb) = alice_and_bob(&net, &server, dir.path()).await;
         let first = ca.status(c::Empty {}).await.unwrap().into_inner();
         assert_eq!(local(&first), "10.77.1.2", "{first:?}");
         let mut a_events = events(&mut ca).await;

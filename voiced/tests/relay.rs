@@ -21,7 +21,7 @@ use voice_proto::pb::control::{self as c, TransferState};
 #[path = "support/netns.rs"]
 mod netns;
 mod support;
-use netns::{Topology, voiced_in};
+use netns::{Topology, alice_and_bob};
 use support::{Client, TestDaemon, TestServer, WAIT};
 
 /// The 20 MB of the issue.
@@ -114,21 +114,8 @@ fn share_and_download(routed: bool) -> Outcome {
             c.relay_bytes_per_second = 32 << 20;
         })
         .await;
-        let port = server.addr.port();
         let dir = tempfile::tempdir().unwrap();
-        let a = voiced_in(&net.a, &dir.path().join("a"));
-        let b = voiced_in(&net.b, &dir.path().join("b"));
-        let (mut ca, mut cb) = (a.client().await, b.client().await);
-        for (client, name, subnet) in [(&mut ca, "alice", 1), (&mut cb, "bob", 2)] {
-            let request = c::ConnectRequest {
-                server: format!("10.77.{subnet}.1:{port}"),
-                ..server.connect_request(name)
-            };
-            client
-                .connect(request)
-                .await
-                .expect("connects from its namespace");
-        }
+        let (a, b, mut ca, mut cb) = alice_and_bob(&net, &server, dir.path()).await;
 
         let mut data = vec![0u8; SIZE];
         getrandom::getrandom(&mut data).unwrap();

@@ -182,3 +182,32 @@ impl Topology {
         ]);
     }
 }
+
+/// Daemons "alice" in namespace `a` and "bob" in `b` (XDG dirs under
+/// `dir`), each connected to `server` through its own veth.
+pub async fn alice_and_bob(
+    net: &Topology,
+    server: &voice_testkit::TestServer,
+    dir: &Path,
+) -> (
+    VoicedChild,
+    VoicedChild,
+    voice_testkit::Client,
+    voice_testkit::Client,
+) {
+    let port = server.addr.port();
+    let a = voiced_in(&net.a, &dir.join("a"));
+    let b = voiced_in(&net.b, &dir.join("b"));
+    let (mut ca, mut cb) = (a.client().await, b.client().await);
+    for (client, name, subnet) in [(&mut ca, "alice", 1), (&mut cb, "bob", 2)] {
+        let request = voice_proto::pb::control::ConnectRequest {
+            server: format!("10.77.{subnet}.1:{port}"),
+            ..server.connect_request(name)
+        };
+        client
+            .connect(request)
+            .await
+            .expect("connects from its namespace");
+    }
+    (a, b, ca, cb)
+}
