@@ -50,9 +50,29 @@ async fn share(from: &mut Client, path: &Path) -> c::ShareReply {
     .into_inner()
 }
 
-/// Starts downloading file `id` into `to` (made here).
+/// Starts downloading file `id` into `to` (made here), once the client's
+/// daemon lists it (the share reaches it as a state update, which may come
+/// after the sharer's answer).
 async fn download(client: &mut Client, id: u32, to: &Path) -> u32 {
     std::fs::create_dir_all(to).unwrap();
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let files = client
+                .files(c::FilesRequest {
+                    room: String::new(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .files;
+            if files.iter().any(|f| f.id == id) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the downloader's daemon lists the shared file");
     client
         .download(c::DownloadRequest {
             file: id.to_string(),
