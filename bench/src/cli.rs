@@ -10,7 +10,9 @@ use clap::Parser;
 ///
 /// With --clients and --talkers it measures that one point; without --talkers
 /// it sweeps the number of talkers until loss exceeds 0.1 % or p99 exceeds
-/// 20 ms. With --storm it only measures how fast N clients get in.
+/// 20 ms. With --storm it only measures how fast N clients get in. With
+/// --churn every client but the talkers moves between --rooms rooms at that
+/// many moves per second for --seconds, sampling the server's memory.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "voice-bench", version, about)]
 pub struct Cli {
@@ -53,4 +55,19 @@ pub struct Cli {
     /// Logins in flight at once while the clients connect (not in --storm).
     #[arg(long, default_value_t = 32)]
     pub login_concurrency: usize,
+    /// Spread the clients over this many source addresses, 127.0.0.1 and up
+    /// (the server must listen on 127.0.0.1): its limits per address then see
+    /// many users, as from the internet.
+    #[arg(long, default_value_t = 1)]
+    pub source_addresses: u32,
+    /// Churn: the clients that do not talk move between the rooms, this many
+    /// moves per second in all, for --seconds.
+    #[arg(long, conflicts_with_all = ["storm"])]
+    pub churn: Option<f64>,
+    /// With --churn: seconds after which the server's memory should be flat.
+    #[arg(long, default_value_t = 60.0)]
+    pub warm_up: f64,
+    /// With --churn: seconds between samples of the server's memory and CPU.
+    #[arg(long, default_value_t = 10.0)]
+    pub sample_every: f64,
 }

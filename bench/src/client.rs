@@ -89,10 +89,20 @@ pub fn endpoint(
         (false, true) => std::net::Ipv6Addr::UNSPECIFIED.into(),
         (false, false) => std::net::Ipv4Addr::UNSPECIFIED.into(),
     };
+    endpoint_at(server, ip, config)
+}
+
+/// A client endpoint on an ephemeral port of `ip` (for a server on IPv4
+/// loopback, any 127.x.y.z address: many simulated users, many addresses).
+pub fn endpoint_at(
+    server: SocketAddr,
+    ip: std::net::IpAddr,
+    config: quinn::ClientConfig,
+) -> Result<quinn::Endpoint, ClientError> {
     let local = SocketAddr::new(ip, 0);
     let mut endpoint = quinn::Endpoint::client(local).map_err(|e| ClientError::Connect {
         addr: server,
-        reason: format!("cannot bind a UDP socket: {e}"),
+        reason: format!("cannot bind a UDP socket on {local}: {e}"),
     })?;
     endpoint.set_default_client_config(config);
     Ok(endpoint)
@@ -148,6 +158,12 @@ impl Framed {
     /// The next frame's bytes; `None` when the stream or connection ends.
     pub async fn next_frame(&mut self) -> Result<Option<bytes::Bytes>, ClientError> {
         ended_is_none(self.reader.next_frame().await)
+    }
+
+    /// The send half and the frame reader, for a task that writes while
+    /// another reads.
+    pub fn into_parts(self) -> (quinn::SendStream, FrameReader<ServerMsg>) {
+        (self.send, self.reader)
     }
 
     /// The next server message; `None` when the stream or connection ends.

@@ -46,7 +46,8 @@ pub struct BenchClient {
     /// Its room.
     pub room: u32,
     endpoint: quinn::Endpoint,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Its reader tasks, aborted when it closes.
+    pub(crate) tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Closes every client, then waits (briefly) until the closes are sent.
@@ -80,6 +81,9 @@ pub struct Target {
     pub epoch: Instant,
     /// Where received voice is counted.
     pub reception: Arc<Reception>,
+    /// Source addresses the clients are spread over (client `i` uses
+    /// 127.0.0.1 + `i % sources`; 1 = the server's own address).
+    pub sources: u32,
 }
 
 impl Target {
@@ -92,17 +96,47 @@ impl Target {
             config,
             epoch: Instant::now(),
             reception: Arc::new(Reception::default()),
+            sources: 1,
         })
     }
 
-    /// Connects and logs in one client named `name` into `room`; returns
-    /// the client and its control stream (not yet drained).
+    /// Spreads the clients over `n` source addresses from 127.0.0.1 on
+    /// (loopback answers to all of 127.0.0.0/8), so that a server's limits
+    /// per address see many users, as from the internet.
+    pub fn with_sources(mut self, n: u32) -> anyhow::Result<Self> {
+        if n > 1 && self.server.ip() != std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST) {
+            bail!(
+                "--source-addresses needs a server on 127.0.0.1 (it is {}): other addresses \
+                 of 127.0.0.0/8 stand for the users",
+                self.server
+            );
+        }
+        if n == 0 || n > 1 << 23 {
+            bail!("--source-addresses must be between 1 and {}", 1 << 23);
+        }
+        self.sources = n;
+        Ok(self)
+    }
+
+    /// The UDP endpoint of client `index`.
+    fn endpoint(&self, index: usize) -> Result<quinn::Endpoint, ClientError> {
+        if self.sources <= 1 {
+            return client::endpoint(self.server, self.config.clone());
+        }
+        let base = u32::from(std::net::Ipv4Addr::LOCALHOST);
+        let ip = std::net::Ipv4Addr::from(base + (index as u32 % self.sources));
+        client::endpoint_at(self.server, ip.into(), self.config.clone())
+    }
+
+    /// Connects and logs in client `index`, named `name`, into `room`;
+    /// returns the client and its control stream (not yet drained).
     pub async fn login(
         &self,
+        index: usize,
         name: String,
         room: u32,
     ) -> Result<(BenchClient, LoggedIn), ClientError> {
-        let endpoint = client::endpoint(self.server, self.config.clone())?;
+        let endpoint = self.endpoint(index)?;
         let conn = client::connect(&endpoint, self.server).await?;
         let creds = Credentials {
             key: SigningKey::generate(&mut rand::rngs::OsRng),
@@ -183,7 +217,7 @@ impl Fleet {
         if count == 0 {
             bail!("--clients must be at least 1");
         }
-        let (mut first, mut logged) = timed_login(target, "bench-0".to_owned(), ROOT)
+        let (mut first, mut logged) = timed_login(target, 0, "bench-0".to_owned(), ROOT)
             .await
             .context("first client")?;
         let room_ids = ensure_rooms(&mut logged, rooms.max(1))
@@ -215,7 +249,7 @@ impl Fleet {
             let room = self.rooms[i % self.rooms.len()];
             pending.push(tokio::spawn(async move {
                 let _permit = gate.acquire_owned().await;
-                timed_login(&target, format!("bench-{i}"), room).await
+                timed_login(&target, i, format!("bench-{i}"), room).await
             }));
         }
         for (i, p) in pending.into_iter().enumerate() {
@@ -241,12 +275,14 @@ impl Fleet {
     }
 }
 
-async fn timed_login(
+/// [`Target::login`] with the bench's login timeout.
+pub(crate) async fn timed_login(
     target: &Target,
+    index: usize,
     name: String,
     room: u32,
 ) -> Result<(BenchClient, LoggedIn), ClientError> {
-    match tokio::time::timeout(LOGIN_TIMEOUT, target.login(name, room)).await {
+    match tokio::time::timeout(LOGIN_TIMEOUT, target.login(index, name, room)).await {
         Ok(r) => r,
         Err(_) => Err(ClientError::Unexpected(format!(
             "no Welcome within {} s",
@@ -258,7 +294,7 @@ async fn timed_login(
 /// The ids of the root and of rooms `bench-1` … `bench-(n-1)` under it,
 /// creating those that do not exist (needs the MakeRoom permission, which a
 /// registered user has by default).
-async fn ensure_rooms(logged: &mut LoggedIn, n: usize) -> anyhow::Result<Vec<u32>> {
+pub(crate) async fn ensure_rooms(logged: &mut LoggedIn, n: usize) -> anyhow::Result<Vec<u32>> {
     let mut ids = vec![ROOT];
     let existing: Vec<Room> = logged
         .welcome

@@ -6,8 +6,11 @@
 //! - [`fleet`]: the simulated clients and the rooms they sit in;
 //! - [`traffic`]: what a talker sends (Opus-sized packets, DTX gaps, stamps);
 //! - [`point`]: measuring one load point; [`storm`]: the connection storm;
+//! - [`churn`]: clients moving between rooms for minutes while talkers talk,
+//!   with [`residency`] saying who should have heard what;
 //! - [`process`]: the server's CPU time and memory from /proc, core pinning.
 
+pub mod churn;
 pub mod cli;
 pub mod client;
 pub mod fleet;
@@ -15,6 +18,7 @@ pub mod histogram;
 pub mod point;
 pub mod process;
 pub mod report;
+pub mod residency;
 pub mod storm;
 pub mod traffic;
 
@@ -53,7 +57,8 @@ async fn run_async(cli: Cli, print: &dyn Fn(&str)) -> anyhow::Result<()> {
         Some(fp) => ServerCert::Pinned(fp.clone()),
         None => ServerCert::Any,
     };
-    let target = Target::new(cli.server, cli.password.clone(), cert)?;
+    let target =
+        Target::new(cli.server, cli.password.clone(), cert)?.with_sources(cli.source_addresses)?;
     let pinned = pin(&cli, print);
     let result = measure(&cli, &target, print).await;
     if pinned && let Some(pid) = cli.server_pid {
@@ -122,6 +127,20 @@ async fn measure(cli: &Cli, target: &Target, print: &dyn Fn(&str)) -> anyhow::Re
             print(&format!("server CPU during the storm: {cpu:.2} s"));
         }
         return Ok(serde_json::to_value(&storm)?);
+    }
+    if let Some(rate) = cli.churn {
+        let settings = churn::Settings {
+            clients: cli.clients.unwrap_or(SWEEP_CLIENTS),
+            talkers: cli.talkers.unwrap_or(0),
+            rooms: cli.rooms,
+            rate,
+            seconds: cli.seconds,
+            warm_up: cli.warm_up,
+            sample_every: cli.sample_every,
+            login_concurrency: cli.login_concurrency,
+        };
+        let churn = churn::run(target, &settings, pid, print).await?;
+        return Ok(serde_json::to_value(&churn)?);
     }
 
     let clients = cli

@@ -18,9 +18,12 @@ const WARM_UP: Duration = Duration::from_secs(1);
 /// Time allowed for counted packets still in flight after the window.
 const DRAIN: Duration = Duration::from_millis(500);
 
-const WARMING: u8 = 0;
-const MEASURING: u8 = 1;
-const STOPPED: u8 = 2;
+/// Talkers send, their packets not counted.
+pub(crate) const WARMING: u8 = 0;
+/// Talkers send counted packets.
+pub(crate) const MEASURING: u8 = 1;
+/// Talkers stop.
+pub(crate) const STOPPED: u8 = 2;
 
 /// The figures of one load point.
 #[derive(Debug, Clone, Serialize)]
@@ -132,7 +135,12 @@ pub async fn measure(
         let sent = sent.clone();
         let epoch = target.epoch;
         tasks.push(tokio::spawn(async move {
-            talk(conn, listeners, phase, sent, epoch).await;
+            talk(conn, phase, epoch, |_, len| {
+                sent.counted.fetch_add(1, Ordering::Relaxed);
+                sent.expected.fetch_add(listeners, Ordering::Relaxed);
+                sent.payload_bytes.fetch_add(len as u64, Ordering::Relaxed);
+            })
+            .await;
         }));
     }
     tokio::time::sleep(WARM_UP).await;
@@ -241,13 +249,14 @@ pub async fn measure(
     }
 }
 
-/// One talker: a packet every 20 ms in spurts, stamped just before sending.
-async fn talk(
+/// One talker: a packet every 20 ms in spurts, stamped just before sending,
+/// until `phase` is [`STOPPED`]; `counted` gets the send time and payload
+/// length of every packet sent while it is [`MEASURING`].
+pub(crate) async fn talk(
     conn: quinn::Connection,
-    listeners: u64,
     phase: Arc<AtomicU8>,
-    sent: Arc<Sent>,
     epoch: Instant,
+    mut counted: impl FnMut(u64, usize),
 ) {
     let mut rng = rand::rngs::StdRng::from_entropy();
     let mut schedule = Schedule::new(&mut rng);
@@ -270,8 +279,8 @@ async fn talk(
         };
         let len = len.max(STAMP_LEN).min(payload.len());
         rng.fill(&mut payload[STAMP_LEN..len]);
-        let counted = now == MEASURING;
-        traffic::stamp(&mut payload[..len], epoch, counted);
+        let measured = now == MEASURING;
+        let stamp = traffic::stamp(&mut payload[..len], epoch, measured);
         let flags = if last { voice::FLAG_END_OF_BURST } else { 0 };
         voice::encode_client(&mut datagram, flags, seq, &payload[..len]);
         seq = seq.wrapping_add(1);
@@ -281,10 +290,8 @@ async fn talk(
         {
             break;
         }
-        if counted {
-            sent.counted.fetch_add(1, Ordering::Relaxed);
-            sent.expected.fetch_add(listeners, Ordering::Relaxed);
-            sent.payload_bytes.fetch_add(len as u64, Ordering::Relaxed);
+        if measured {
+            counted(stamp, len);
         }
     }
 }

@@ -44,7 +44,7 @@ pub async fn run(target: &Target, count: usize, server_pid: Option<u32>) -> Stor
         pending.push(tokio::spawn(async move {
             let r = tokio::time::timeout(
                 Duration::from_secs(60),
-                target.login(format!("storm-{i}"), 0),
+                target.login(i, format!("storm-{i}"), 0),
             )
             .await;
             (r, start.elapsed())

@@ -64,11 +64,12 @@ impl Schedule {
 }
 
 /// Fills `payload` (at least [`STAMP_LEN`] long): send time in µs since
-/// `epoch`, whether the packet counts, then filler.
-pub fn stamp(payload: &mut [u8], epoch: Instant, counted: bool) {
+/// `epoch`, whether the packet counts, then filler. Returns the send time.
+pub fn stamp(payload: &mut [u8], epoch: Instant, counted: bool) -> u64 {
     let micros = epoch.elapsed().as_micros() as u64;
     payload[..8].copy_from_slice(&micros.to_le_bytes());
     payload[8] = u8::from(counted);
+    micros
 }
 
 /// Reads a stamp: send time in µs since the epoch and whether it counts.

@@ -152,3 +152,76 @@ async fn a_storm_of_logins_all_get_in() {
     assert!(number(&v, "seconds_to_all_connected") > 0.0);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_moving_between_rooms_hear_whom_they_sit_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let json = dir.path().join("churn.json");
+    let (stdout, v) = bench(
+        &server,
+        &json,
+        &[
+            "--clients",
+            "24",
+            "--talkers",
+            "4",
+            "--rooms",
+            "3",
+            "--churn",
+            "10",
+            "--seconds",
+            "6",
+            "--warm-up",
+            "2",
+            "--sample-every",
+            "1",
+            "--source-addresses",
+            "24",
+        ],
+    )
+    .await;
+    assert_eq!(v["clients"], 24, "{stdout}");
+    assert_eq!(v["movers"], 20);
+    // About 60 moves were asked for; every one the server answered was
+    // accepted (moving oneself needs no permission).
+    let accepted = number(&v, "moves_accepted");
+    assert!(accepted >= 30.0, "moves accepted {accepted}\n{stdout}");
+    assert_eq!(v["moves_refused"], serde_json::json!({}), "{stdout}");
+    assert_eq!(v["connections_lost"], 0, "{stdout}");
+    // Listeners heard the talkers of the rooms they sat in, and only those:
+    // anything heard outside a window would not count, anything missing
+    // would lower the ratio.
+    let expected = number(&v, "expected");
+    let delivered = number(&v, "delivered");
+    assert!(expected > 1000.0, "{stdout}");
+    assert!(
+        delivered <= expected && delivered / expected > 0.95,
+        "delivered {delivered} of {expected}\n{stdout}"
+    );
+    assert!(number(&v, "p99_ms") > 0.0);
+    let samples = v["samples"].as_array().unwrap();
+    assert!(samples.len() >= 5, "{stdout}");
+    assert!(number(&samples[0], "server_rss_bytes") > 0.0);
+    assert!(stdout.contains("voice delivered"), "{stdout}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_addresses_need_a_server_on_127_0_0_1() {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_voice-bench"))
+        .args([
+            "--server",
+            "[::1]:9",
+            "--source-addresses",
+            "4",
+            "--storm",
+            "1",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("needs a server on 127.0.0.1"), "{stderr}");
+}
