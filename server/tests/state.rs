@@ -114,6 +114,59 @@ async fn two_proposals_on_the_same_hash_one_wins_the_other_is_stale() {
 }
 
 #[tokio::test]
+async fn a_change_to_ones_own_session_is_judged_on_the_current_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::in_dir(dir.path()).await;
+    let mut boss = admin(&server, "boss").await;
+    let mut guest = server.join("guest").await;
+    boss.catch_up(guest.seq).await;
+    let hall = accepted(boss.propose(add_room(0, "Hall")).await).assigned_id;
+    guest.catch_up(boss.seq).await;
+    let seen = guest.hash();
+    // The state moves on after the guest's last look.
+    let games = accepted(boss.propose(add_room(0, "Games")).await).assigned_id;
+    let moving = |session, room| Change {
+        kind: Some(Kind::MoveSession(SessionMove { session, room })),
+    };
+    // Its own move on the old hash goes through.
+    let r = guest.send_proposal_at(seen, moving(guest.id, hall)).await;
+    let Reply::Accepted(moved) = guest.reply_to(r).await else {
+        panic!("a move of one's own session is not stale");
+    };
+    guest.catch_up(moved.seq).await;
+    assert_eq!(guest.state.session(guest.id).unwrap().room, hall);
+    // Still judged on what is: a room removed since is refused for that,
+    // not as stale.
+    accepted(
+        boss.propose(Change {
+            kind: Some(Kind::RemoveRoom(RoomRemove { id: games })),
+        })
+        .await,
+    );
+    let r = guest.send_proposal_at(seen, moving(guest.id, games)).await;
+    let Reply::Rejected(gone) = guest.reply_to(r).await else {
+        panic!("a move into a room that is gone is refused");
+    };
+    assert_ne!(gone.reason, Reason::Stale as i32, "{gone:?}");
+    assert!(gone.message.contains(&games.to_string()), "{gone:?}");
+    // Anything else on an old hash stays stale: a room edit, or moving
+    // someone else.
+    let r = guest.send_proposal_at(seen, rename(hall, "Mine")).await;
+    let Reply::Rejected(stale) = guest.reply_to(r).await else {
+        panic!("an edit on an old hash is stale");
+    };
+    assert_eq!(stale.reason, Reason::Stale as i32);
+    let r = boss.send_proposal_at(seen, moving(guest.id, 0)).await;
+    let Reply::Rejected(stale) = boss.reply_to(r).await else {
+        panic!("moving another session on an old hash is stale");
+    };
+    assert_eq!(stale.reason, Reason::Stale as i32);
+    guest.catch_up(boss.seq).await;
+    assert_eq!(guest.hash(), boss.hash());
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn after_a_storm_of_proposals_every_client_has_the_servers_hash() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::in_dir(dir.path()).await;

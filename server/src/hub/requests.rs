@@ -42,6 +42,17 @@ impl Hub {
             );
             return;
         };
+        let expected = if own_session_change(id, &change) {
+            // A change to one's own session (where one sits, one's flags,
+            // one's name) does not depend on what the proposer saw of the
+            // rest of the state: it is judged against the state as it is,
+            // permissions included. So on a busy server a move is not
+            // turned into a string of stale retries. The writer lock keeps
+            // the state as read until the commit.
+            self.inner.lock().await.state.hash()
+        } else {
+            expected
+        };
         {
             let inner = self.inner.lock().await;
             if let Some(Kind::MoveSession(mv)) = &change.kind
@@ -384,6 +395,18 @@ impl Hub {
         })
         .await?;
         Ok(())
+    }
+}
+
+/// Whether `change` only touches the proposer's own session: a move, its
+/// flags or its name. Those are judged against the current state whatever
+/// hash the proposer expected (docs/protocol.md).
+fn own_session_change(id: SessionId, change: &Change) -> bool {
+    match &change.kind {
+        Some(Kind::MoveSession(m)) => m.session == id,
+        Some(Kind::SetSessionFlags(f)) => f.session == id,
+        Some(Kind::RenameSession(r)) => r.session == id,
+        _ => false,
     }
 }
 
