@@ -12,6 +12,7 @@ mod path;
 mod readers;
 pub mod resolve;
 mod settings;
+mod talking;
 mod voice;
 
 use std::collections::{HashMap, VecDeque};

@@ -1,12 +1,14 @@
 //! The tasks that read the control and chat streams of a link.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use voice_proto::pb::control::{ErrorEvent, StateReply, event};
 use voice_proto::pb::wire::{SnapshotRequest, client_msg, server_msg};
 
 use super::Engine;
 use super::link::{Link, Reply};
+use super::talking::TalkBursts;
 use crate::connection::frames::{FrameReader, StreamError};
 use crate::connection::mirror::UpdateOutcome;
 
@@ -32,16 +34,30 @@ pub(super) fn spawn(
     tokio::spawn(async move { read_voice(&e3, generation, &l3).await });
 }
 
-/// Speakers tracked as talking at once (the same budget as the mixer's
-/// decoders, 64): when full, ids that are no session of the state are
-/// forgotten, and a new speaker beyond it gets no `Talking` event.
-const MAX_TALKING: usize = voice_audio::playback::MAX_SPEAKERS;
-
 /// Voice datagrams: handed to the audio engine; talk bursts become
 /// `Talking` events (the payload is never decoded here).
 async fn read_voice(engine: &Engine, generation: u64, link: &Arc<Link>) {
-    let mut talking = std::collections::HashSet::new();
-    while let Ok(d) = link.conn.read_datagram().await {
+    let mut bursts = TalkBursts::default();
+    loop {
+        let expiry = bursts.next_expiry();
+        let silence = async {
+            match expiry {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let d = tokio::select! {
+            d = link.conn.read_datagram() => match d {
+                Ok(d) => d,
+                Err(_) => return,
+            },
+            () = silence => {
+                for speaker in bursts.expire(Instant::now()) {
+                    talking(engine, speaker, false);
+                }
+                continue;
+            }
+        };
         if engine.lock().generation != generation {
             return;
         }
@@ -52,27 +68,17 @@ async fn read_voice(engine: &Engine, generation: u64, link: &Arc<Link>) {
             continue;
         };
         engine.inner.audio.play(&v);
-        let new_speaker = !v.end_of_burst() && !talking.contains(&v.speaker);
-        if new_speaker && talking.len() >= MAX_TALKING {
-            let st = engine.lock();
-            if let Some(m) = st.mirror.as_ref() {
-                talking.retain(|id| m.state().session(*id).is_some());
-            }
-        }
-        let change = if v.end_of_burst() {
-            talking.remove(&v.speaker).then_some(false)
-        } else if talking.len() < MAX_TALKING || !new_speaker {
-            talking.insert(v.speaker).then_some(true)
-        } else {
-            None
-        };
-        if let Some(on) = change {
-            engine.emit(event::Kind::Talking(voice_proto::pb::control::Talking {
-                session: v.speaker,
-                talking: on,
-            }));
+        if let Some(on) = bursts.packet(v.speaker, v.seq, v.end_of_burst(), Instant::now()) {
+            talking(engine, v.speaker, on);
         }
     }
+}
+
+fn talking(engine: &Engine, session: u32, talking: bool) {
+    engine.emit(event::Kind::Talking(voice_proto::pb::control::Talking {
+        session,
+        talking,
+    }));
 }
 
 fn finish(link: &Link, r: Result<(), StreamError>) {
