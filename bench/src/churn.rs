@@ -127,6 +127,12 @@ pub struct Churn {
     pub server_cpu_pct: Option<f64>,
     /// Load generator CPU over the run, % of one core.
     pub generator_cpu_pct: Option<f64>,
+    /// How late the generator's own 5 ms timer woke up: median, ms. A
+    /// generator this late reads voice this late too, so it is part of the
+    /// relay latency that is not the server's.
+    pub generator_lag_p50_ms: Option<f64>,
+    /// 99th percentile, ms.
+    pub generator_lag_p99_ms: Option<f64>,
     /// The samples.
     pub samples: Vec<Sample>,
     /// Server memory at the first sample after warm-up, bytes.
@@ -261,6 +267,8 @@ pub async fn run(
         movers.push((tx, busy, room));
     }
 
+    let lag = Arc::new(Histogram::new());
+    let lag_task = tokio::spawn(measure_lag(lag.clone()));
     let server_cpu0 = server_pid.and_then(process::cpu_us);
     let own_cpu0 = process::cpu_us(std::process::id());
     let run_start = Instant::now();
@@ -285,6 +293,7 @@ pub async fn run(
     )
     .await;
     phase.store(STOPPED, Ordering::Relaxed);
+    lag_task.abort();
     let elapsed = run_start.elapsed().as_secs_f64();
     let server_cpu1 = server_pid.and_then(process::cpu_us);
     let own_cpu1 = process::cpu_us(std::process::id());
@@ -383,6 +392,8 @@ pub async fn run(
             (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64 / 1e6 / elapsed * 100.0),
             _ => None,
         },
+        generator_lag_p50_ms: lag.quantile_ms(0.5),
+        generator_lag_p99_ms: lag.quantile_ms(0.99),
         server_rss_warm_bytes: rss_after.first().map(|&(_, r)| r),
         server_rss_last_bytes: samples.last().and_then(|s| s.server_rss_bytes),
         server_rss_max_after_warm_bytes: rss_after.iter().map(|&(_, r)| r).max(),
@@ -722,7 +733,8 @@ fn print_summary(r: &Churn, settings: &Settings, print: &dyn Fn(&str)) {
     let mb = |v: Option<u64>| v.map_or("-".to_owned(), |v| format!("{:.1}", v as f64 / 1e6));
     print(&format!(
         "churn: server RSS {} MB after warm-up ({:.0} s), {} MB at the end, {} MB at most; \
-         slope {} MB/min; server CPU {} %, generator CPU {} %",
+         slope {} MB/min; server CPU {} %, generator CPU {} % (its timers woke {} ms late \
+         median, {} ms p99)",
         mb(r.server_rss_warm_bytes),
         settings.warm_up,
         mb(r.server_rss_last_bytes),
@@ -733,8 +745,20 @@ fn print_summary(r: &Churn, settings: &Settings, print: &dyn Fn(&str)) {
             .map_or("-".to_owned(), |c| format!("{c:.0}")),
         r.generator_cpu_pct
             .map_or("-".to_owned(), |c| format!("{c:.0}")),
+        ms(r.generator_lag_p50_ms),
+        ms(r.generator_lag_p99_ms),
     ));
     print(&format!("churn: {} connections lost", r.connections_lost));
+}
+
+/// Records how late a 5 ms sleep wakes up, until aborted.
+async fn measure_lag(lag: Arc<Histogram>) {
+    let period = Duration::from_millis(5);
+    loop {
+        let due = Instant::now() + period;
+        tokio::time::sleep(period).await;
+        lag.record(Instant::now().saturating_duration_since(due).as_micros() as u64);
+    }
 }
 
 /// Least-squares slope of `(t, y)`, y per second; `None` below two points.
