@@ -38,6 +38,11 @@ impl VoicedChild {
         }
     }
 
+    /// Its process id (for reading its memory from `/proc`).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills it with SIGKILL (no chance to finish anything) and reaps it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
