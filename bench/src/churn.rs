@@ -20,7 +20,6 @@ use voice_proto::pb::wire::{
     Change, Propose, SessionMove, change::Kind, client_msg, rejected::Reason, server_msg::Msg,
 };
 use voice_proto::state::ROOT;
-use voice_proto::voice;
 
 use crate::client::{ClientError, LoggedIn};
 use crate::fleet::{self, BenchClient, Target};
@@ -28,7 +27,6 @@ use crate::histogram::Histogram;
 use crate::point::{self, MEASURING, STOPPED};
 use crate::process;
 use crate::residency::{self, MARGIN_US, Residency};
-use crate::traffic;
 
 /// Time allowed for packets still in flight after the talkers stop.
 const DRAIN: Duration = Duration::from_millis(500);
@@ -474,18 +472,10 @@ fn member(target: &Target, mut client: BenchClient, logged: LoggedIn, talkers: &
     let (heard, talkers) = (residency.clone(), talkers.clone());
     client.tasks.push(tokio::spawn(async move {
         while let Ok(datagram) = conn.read_datagram().await {
-            let now = epoch.elapsed().as_micros() as u64;
-            reception.total.fetch_add(1, Ordering::Relaxed);
-            let Ok(packet) = voice::decode_server(&datagram, voice::DEFAULT_MAX_PAYLOAD) else {
-                reception.malformed.fetch_add(1, Ordering::Relaxed);
+            let Some((speaker, sent)) = reception.receive(epoch, &datagram) else {
                 continue;
             };
-            let Some((sent, true)) = traffic::read_stamp(packet.opus) else {
-                continue;
-            };
-            reception.counted.fetch_add(1, Ordering::Relaxed);
-            reception.latency.record(now.saturating_sub(sent));
-            if let Some(&room) = talkers.get().and_then(|t| t.get(&packet.speaker)) {
+            if let Some(&room) = talkers.get().and_then(|t| t.get(&speaker)) {
                 heard.arrived(room, sent);
             }
         }

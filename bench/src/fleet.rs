@@ -168,18 +168,28 @@ impl Target {
         let reception = self.reception.clone();
         client.tasks.push(tokio::spawn(async move {
             while let Ok(datagram) = conn.read_datagram().await {
-                let now = epoch.elapsed().as_micros() as u64;
-                reception.total.fetch_add(1, Ordering::Relaxed);
-                let Ok(packet) = voice::decode_server(&datagram, voice::DEFAULT_MAX_PAYLOAD) else {
-                    reception.malformed.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                };
-                if let Some((sent, true)) = traffic::read_stamp(packet.opus) {
-                    reception.counted.fetch_add(1, Ordering::Relaxed);
-                    reception.latency.record(now.saturating_sub(sent));
-                }
+                reception.receive(epoch, &datagram);
             }
         }));
+    }
+}
+
+impl Reception {
+    /// Counts and times one voice datagram received; returns the speaker's
+    /// session and the send time of a counted packet.
+    pub fn receive(&self, epoch: Instant, datagram: &[u8]) -> Option<(u32, u64)> {
+        let now = epoch.elapsed().as_micros() as u64;
+        self.total.fetch_add(1, Ordering::Relaxed);
+        let Ok(packet) = voice::decode_server(datagram, voice::DEFAULT_MAX_PAYLOAD) else {
+            self.malformed.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        let (sent, true) = traffic::read_stamp(packet.opus)? else {
+            return None;
+        };
+        self.counted.fetch_add(1, Ordering::Relaxed);
+        self.latency.record(now.saturating_sub(sent));
+        Some((packet.speaker, sent))
     }
 }
 
