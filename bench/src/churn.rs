@@ -177,7 +177,7 @@ struct Member {
     ),
 }
 
-/// Talkers by session: index and room (set once everyone is in).
+/// The room of each talker, by session (set once everyone is in).
 type Talkers = Arc<OnceLock<HashMap<u32, u32>>>;
 
 /// Runs the churn and prints a line per sample and the summary.
@@ -639,7 +639,10 @@ async fn schedule(
             busy.store(false, Ordering::Release);
         }
     }
-    on_sample(start.elapsed().as_secs_f64());
+    // A last sample at the end, unless one was just taken.
+    if Instant::now() >= next_sample - every + Duration::from_secs(1) {
+        on_sample(start.elapsed().as_secs_f64());
+    }
     skipped
 }
 
