@@ -35,9 +35,17 @@ pub(super) fn spawn(
 }
 
 /// Voice datagrams: handed to the audio engine; talk bursts become
-/// `Talking` events (the payload is never decoded here).
+/// `Talking` events (the payload is never decoded here). When the
+/// connection ends, whoever was talking on it stops.
 async fn read_voice(engine: &Engine, generation: u64, link: &Arc<Link>) {
     let mut bursts = TalkBursts::default();
+    read_bursts(engine, generation, link, &mut bursts).await;
+    for speaker in bursts.end_all() {
+        talking(engine, speaker, false);
+    }
+}
+
+async fn read_bursts(engine: &Engine, generation: u64, link: &Arc<Link>, bursts: &mut TalkBursts) {
     loop {
         let expiry = bursts.next_expiry();
         let silence = async {

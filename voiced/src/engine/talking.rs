@@ -110,6 +110,19 @@ impl TalkBursts {
         ended
     }
 
+    /// The connection is gone: every burst ends; returns the speakers that
+    /// were talking (their `Talking` off events) and forgets everyone.
+    pub(super) fn end_all(&mut self) -> Vec<u32> {
+        let talking = self
+            .speakers
+            .iter()
+            .filter(|(_, s)| s.talking)
+            .map(|(id, _)| *id)
+            .collect();
+        self.speakers.clear();
+        talking
+    }
+
     /// When the next burst ends unless its speaker is heard again.
     pub(super) fn next_expiry(&self) -> Option<Instant> {
         self.speakers
@@ -217,5 +230,19 @@ mod tests {
             b.packet(id, 0, true, t);
         }
         assert!(b.speakers.len() <= MAX_REMEMBERED, "{}", b.speakers.len());
+    }
+
+    #[test]
+    fn a_lost_connection_ends_every_burst() {
+        let mut b = TalkBursts::default();
+        let t0 = Instant::now();
+        assert_eq!(b.packet(1, 10, false, t0), Some(true));
+        assert_eq!(b.packet(2, 10, false, t0), Some(true));
+        assert_eq!(b.packet(3, 10, true, t0), None);
+        let mut ended = b.end_all();
+        ended.sort_unstable();
+        assert_eq!(ended, vec![1, 2]);
+        assert_eq!(b.next_expiry(), None);
+        assert!(b.end_all().is_empty());
     }
 }
