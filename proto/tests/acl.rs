@@ -5,7 +5,7 @@ mod support;
 
 use support::*;
 use voice_proto::State;
-use voice_proto::acl::{Permissions, Subject, evaluate, explain};
+use voice_proto::acl::{Permissions, Subject, evaluate, explain, rules_in};
 use voice_proto::pb::wire::change::Kind;
 use voice_proto::pb::wire::{Permission, Role};
 
@@ -509,4 +509,93 @@ fn admin_explanation_says_admin() {
     );
     assert!(why.admin);
     assert_eq!(why.granted, Permissions::ALL.bits());
+}
+
+#[test]
+fn rules_in_force_are_the_ancestors_passed_down_and_the_rooms_own() {
+    let mut s = tree();
+    set_acl(
+        &mut s,
+        0,
+        true,
+        vec![role_rule(
+            "everyone",
+            TRAVERSE | ENTER | SPEAK,
+            0,
+            true,
+            true,
+        )],
+    );
+    set_acl(
+        &mut s,
+        A,
+        true,
+        vec![
+            role_rule("everyone", 0, SPEAK, true, false),
+            role_rule("known", MAKE_ROOM, 0, false, true),
+        ],
+    );
+    set_acl(
+        &mut s,
+        B,
+        true,
+        vec![user_rule(key(5), MOVE_USERS, 0, true, true)],
+    );
+    let at = |s: &State, room| {
+        rules_in(s, room)
+            .iter()
+            .map(|r| (r.room, r.index))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(at(&s, 0), vec![(0, 0)]);
+    // A's second rule applies only below A, its first only in A.
+    assert_eq!(at(&s, A), vec![(0, 0), (A, 0)]);
+    assert_eq!(at(&s, B), vec![(0, 0), (A, 1), (B, 0)]);
+    assert_eq!(at(&s, C), vec![(0, 0), (A, 1), (B, 0)]);
+    assert!(rules_in(&s, 99).is_empty(), "an unknown room has none");
+
+    // Folding the rules that match a subject, in order, is what evaluate says.
+    let everyone: Vec<String> = Vec::new();
+    let known = vec!["known".to_owned()];
+    for (user, roles, room) in [
+        (1u8, &known, C),
+        (5, &everyone, B),
+        (5, &everyone, C),
+        (2, &everyone, A),
+        (2, &known, B),
+    ] {
+        let k = key(user);
+        let subject = Subject {
+            key: &k,
+            roles: roles.as_slice(),
+        };
+        let folded = rules_in(&s, room)
+            .iter()
+            .filter_map(|r| r.rule.as_ref())
+            .filter(|rule| match &rule.subject {
+                Some(voice_proto::pb::wire::acl_rule::Subject::Role(r)) => {
+                    r == "everyone" || roles.contains(r)
+                }
+                Some(voice_proto::pb::wire::acl_rule::Subject::UserKey(x)) => x == &k,
+                None => false,
+            })
+            .fold(Permissions::NONE, |g, rule| {
+                (g | Permissions::from_bits(rule.allow)) & !Permissions::from_bits(rule.deny)
+            });
+        assert_eq!(
+            folded,
+            evaluate(&s, subject, room),
+            "user {user} {roles:?} in {room}"
+        );
+    }
+
+    // Inheritance stops at B: B's rules and nothing above.
+    set_acl(
+        &mut s,
+        B,
+        false,
+        vec![user_rule(key(5), MOVE_USERS, 0, true, true)],
+    );
+    assert_eq!(at(&s, B), vec![(B, 0)]);
+    assert_eq!(at(&s, C), vec![(B, 0)]);
 }

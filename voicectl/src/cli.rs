@@ -113,6 +113,19 @@ pub enum Command {
         /// The room.
         room: String,
     },
+    /// A room's access rules: those it inherits, each with the room it
+    /// comes from, then its own.
+    Acl {
+        /// What to do.
+        #[command(subcommand)]
+        action: AclAction,
+    },
+    /// Roles and who holds them.
+    Role {
+        /// What to do.
+        #[command(subcommand)]
+        action: RoleAction,
+    },
     /// Create, delete, rename or move rooms.
     Room {
         /// What to do.
@@ -305,6 +318,24 @@ pub enum RoomAction {
         /// The new parent (`/` = the root).
         parent: String,
     },
+}
+
+/// ACL actions.
+#[derive(Debug, Subcommand)]
+pub enum AclAction {
+    /// The rules in force in ROOM (inherited, with where each comes from)
+    /// and the room's own, in force here or only below.
+    Show {
+        /// The room (a path, a name, or an id).
+        room: String,
+    },
+}
+
+/// Role actions.
+#[derive(Debug, Subcommand)]
+pub enum RoleAction {
+    /// Every role (built-in first) and the users present who hold it.
+    List,
 }
 
 /// Chat actions.

@@ -156,6 +156,73 @@ fn connect_rooms_chat_and_explain_from_the_command_line() {
     assert_eq!(status["state"], "disconnected");
 }
 
+/// Issue 22, first step: `acl show` and `role list` read the daemon's copy
+/// of the server's state.
+#[test]
+fn a_rooms_rules_and_the_roles_from_the_command_line() {
+    let w = World::start();
+    let out = w.cmd().args(["acl", "show", "/"]).assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("voicectl connect"), "{err}");
+
+    w.json(&["connect", &w.server, "--accept-new", "--name", "Ada"]);
+    w.cmd().args(["room", "create", "Lobby"]).assert().success();
+    let acl = w.json(&["acl", "show", "Lobby"]);
+    assert_eq!(acl["path"], "/Lobby");
+    assert_eq!(acl["inherit"], true);
+    // The server's default root rules, passed down to the Lobby.
+    let inherited: Vec<&Value> = acl["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["inherited"] == true)
+        .collect();
+    assert_eq!(inherited.len(), 2, "{acl}");
+    assert!(
+        inherited
+            .iter()
+            .all(|e| e["room_path"] == "/" && e["in_force"] == true)
+    );
+    assert_eq!(inherited[0]["subject"]["role"], "everyone");
+    assert!(
+        inherited[0]["allow"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("enter")),
+        "{acl}"
+    );
+    assert_eq!(inherited[1]["subject"]["role"], "known");
+    assert_eq!(inherited[1]["allow"], serde_json::json!(["make_room"]));
+    let text = w.text(&["acl", "show", "Lobby"]);
+    assert!(text.starts_with("/Lobby (room 1)\n"), "{text}");
+    assert!(
+        text.contains("from /") && text.contains("role everyone"),
+        "{text}"
+    );
+    let out = w.cmd().args(["acl", "show", "Nowhere"]).assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("no room named \"Nowhere\""), "{err}");
+
+    let roles = w.json(&["role", "list"]);
+    let names: Vec<&str> = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(&names[..3], ["admin", "everyone", "known"]);
+    assert_eq!(roles[1]["holders"], serde_json::json!(["Ada"]));
+    assert_eq!(roles[0]["holders"], serde_json::json!([]));
+    w.json(&["claim-admin", &w.admin_token]);
+    assert_eq!(
+        w.json(&["role", "list"])[0]["holders"],
+        serde_json::json!(["Ada"])
+    );
+    let text = w.text(&["role", "list"]);
+    assert!(text.starts_with("admin "), "{text}");
+    assert!(text.contains("(built-in)"), "{text}");
+}
+
 /// Issue 16, hole 11: another user (Eve, a second real daemon) tries a name
 /// with a right-to-left override and chat with escape sequences; what Ada's
 /// real `voicectl` prints holds no ESC byte and no bidi control.

@@ -131,6 +131,37 @@ pub fn evaluate_child(state: &State, subject: Subject<'_>, parent: RoomId) -> Pe
     walk(state, subject, parent, false, None).granted
 }
 
+/// The rules in force in `room` for anyone, in evaluation order: the rules
+/// of its ancestors that pass down (`apply_subs`), then its own that apply
+/// in it (`apply_here`), from the nearest room that stops inheritance (the
+/// root when none does). Folding those that match a subject in this order
+/// gives [`evaluate`]'s answer, unless `traverse` is taken away on the way.
+/// Empty for an unknown room.
+pub fn rules_in(state: &State, room: RoomId) -> Vec<RuleRef> {
+    let mut rules = Vec::new();
+    for id in state.chain(room) {
+        let Some(r) = state.room(id) else { break };
+        if !r.inherit_acl && id != crate::state::ROOT {
+            rules.clear();
+        }
+        for (index, rule) in r.acl.iter().enumerate() {
+            let applies = if id == room {
+                rule.apply_here
+            } else {
+                rule.apply_subs
+            };
+            if applies {
+                rules.push(RuleRef {
+                    room: id,
+                    index: index as u32,
+                    rule: Some(rule.clone()),
+                });
+            }
+        }
+    }
+    rules
+}
+
 /// Why `subject` has or lacks each permission in `room`: for each permission
 /// the matching rules in order, the last of which decided.
 pub fn explain(state: &State, subject: Subject<'_>, session: u32, room: RoomId) -> Explanation {

@@ -14,7 +14,7 @@ mod eval;
 mod permissions;
 
 pub use authorize::{authorize, authorize_kick, is_administrator};
-pub use eval::{Subject, evaluate, evaluate_child, explain};
+pub use eval::{Subject, evaluate, evaluate_child, explain, rules_in};
 pub use permissions::Permissions;
 
 use crate::pb::wire::{AclRule, Permission, acl_rule};

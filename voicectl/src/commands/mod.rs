@@ -2,6 +2,7 @@
 //! of the control API (the pueue client's shape); [`run`] only sends each
 //! command to its function.
 
+pub mod access;
 pub mod audio;
 pub mod chat;
 pub mod connection;
@@ -18,7 +19,9 @@ use tonic::transport::Channel;
 use voice_proto::pb::control::{self as c, voiced_client::VoicedClient};
 use voice_proto::pb::wire::StateSnapshot;
 
-use crate::cli::{ChatAction, Cli, Command, HistoryAction, RoomAction, ServerAction};
+use crate::cli::{
+    AclAction, ChatAction, Cli, Command, HistoryAction, RoleAction, RoomAction, ServerAction,
+};
 
 /// A command failed.
 #[derive(Debug)]
@@ -135,6 +138,12 @@ pub async fn run(client: &mut Client, cli: &Cli) -> Result<Output, Failure> {
         },
         C::Move { user, room } => rooms::move_user(client, user, room).await,
         C::Explain { room, user } => rooms::explain(client, room, user.as_deref()).await,
+        C::Acl {
+            action: AclAction::Show { room },
+        } => access::acl_show(client, room).await,
+        C::Role {
+            action: RoleAction::List,
+        } => access::role_list(client).await,
         C::Say { text }
         | C::Chat {
             action: Some(ChatAction::Send { text }),

@@ -12,6 +12,7 @@
 //! - [`owner`]: only this user at either end of the socket;
 //! - [`text`]: text from other users made safe to show (escapes);
 //! - [`history`]: a room's earlier chat fetched from its members;
+//! - [`acl`]: a room's access rules with where each comes from, and roles;
 //! - [`names`], [`status`], [`tree`], [`chat`], [`files`]: the words,
 //!   readings, room rows, chat log and transfer readings every front end
 //!   shows alike.
@@ -23,6 +24,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod acl;
 pub mod chat;
 pub mod command;
 pub mod files;

@@ -1,0 +1,370 @@
+//! A room's access rules as every front end shows them: the rules it
+//! inherits, each with the room it comes from, then its own; and the roles
+//! with the users present who hold them. The rules' meaning stays in
+//! `voice_proto::acl` ([`rules_in`]); this only names things for people.
+
+use voice_proto::State;
+use voice_proto::acl::{Permissions, rules_in};
+use voice_proto::pb::wire::{AclRule, acl_rule};
+use voice_proto::state::{BUILTIN_ROLES, ROOT, RoomId};
+
+/// Whom a rule is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuleSubject {
+    /// Everyone holding a role.
+    Role(String),
+    /// One identity: its key in hex, and the names of the users present
+    /// with that key (none when nobody with it is online).
+    User {
+        /// The ed25519 public key, hex.
+        key: String,
+        /// Display names of the sessions with this key.
+        names: Vec<String>,
+    },
+    /// A rule without a subject (matches nobody).
+    Nobody,
+}
+
+/// One rule as shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The room that holds the rule.
+    pub room: RoomId,
+    /// That room's path.
+    pub room_path: String,
+    /// The rule's place in that room's list, from 0.
+    pub index: usize,
+    /// Whom it is about.
+    pub subject: RuleSubject,
+    /// Permissions it grants, by name.
+    pub allow: Vec<&'static str>,
+    /// Permissions it takes away (after `allow`), by name.
+    pub deny: Vec<&'static str>,
+    /// It applies in the room that holds it.
+    pub here: bool,
+    /// It applies in the rooms below that one.
+    pub below: bool,
+    /// It comes from an ancestor of the room shown.
+    pub inherited: bool,
+    /// It is in force in the room shown (inherited rules always are; the
+    /// room's own when they apply here).
+    pub in_force: bool,
+}
+
+/// A room's rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listing {
+    /// The room.
+    pub room: RoomId,
+    /// Its path.
+    pub path: String,
+    /// Whether it inherits its ancestors' rules.
+    pub inherit: bool,
+    /// The rules inherited (in evaluation order), then the room's own (all
+    /// of them, in force here or not).
+    pub entries: Vec<Entry>,
+}
+
+/// The rules of `room`; `None` for a room the state does not hold.
+pub fn listing(state: &State, room: RoomId) -> Option<Listing> {
+    let r = state.room(room)?;
+    let inherited = rules_in(state, room)
+        .into_iter()
+        .filter(|x| x.room != room)
+        .filter_map(|x| {
+            let rule = x.rule?;
+            Some(entry(state, x.room, x.index as usize, &rule, true, true))
+        });
+    let own = r
+        .acl
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| entry(state, room, i, rule, false, rule.apply_here));
+    Some(Listing {
+        room,
+        path: state.path(room).unwrap_or_default(),
+        inherit: r.inherit_acl || room == ROOT,
+        entries: inherited.chain(own).collect(),
+    })
+}
+
+fn entry(
+    state: &State,
+    room: RoomId,
+    index: usize,
+    rule: &AclRule,
+    inherited: bool,
+    in_force: bool,
+) -> Entry {
+    Entry {
+        room,
+        room_path: state.path(room).unwrap_or_default(),
+        index,
+        subject: subject(state, rule),
+        allow: names(rule.allow),
+        deny: names(rule.deny),
+        here: rule.apply_here,
+        below: rule.apply_subs,
+        inherited,
+        in_force,
+    }
+}
+
+fn subject(state: &State, rule: &AclRule) -> RuleSubject {
+    match &rule.subject {
+        Some(acl_rule::Subject::Role(role)) => RuleSubject::Role(role.clone()),
+        Some(acl_rule::Subject::UserKey(key)) => RuleSubject::User {
+            key: hex(key),
+            names: state
+                .sessions()
+                .values()
+                .filter(|s| &s.public_key == key)
+                .map(|s| s.name.clone())
+                .collect(),
+        },
+        None => RuleSubject::Nobody,
+    }
+}
+
+/// The names of the permissions in a mask, in the protocol's order.
+pub fn names(bits: u32) -> Vec<&'static str> {
+    Permissions::from_bits(bits)
+        .iter()
+        .map(Permissions::name)
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A role and who holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleRow {
+    /// Its name.
+    pub name: String,
+    /// Its description ("" for none).
+    pub description: String,
+    /// `everyone`, `known` or `admin`: always there, cannot be deleted.
+    pub builtin: bool,
+    /// Names of the users present who hold it (everyone present holds
+    /// `everyone`), sorted.
+    pub holders: Vec<String>,
+}
+
+/// Every role, built-in ones first, then by name.
+pub fn roles(state: &State) -> Vec<RoleRow> {
+    let mut names: Vec<String> = BUILTIN_ROLES.iter().map(|r| (*r).to_owned()).collect();
+    names.extend(
+        state
+            .roles()
+            .keys()
+            .filter(|r| !BUILTIN_ROLES.contains(&r.as_str()))
+            .cloned(),
+    );
+    names.sort_by_key(|n| (!BUILTIN_ROLES.contains(&n.as_str()), n.clone()));
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| {
+            let everyone = name == voice_proto::state::ROLE_EVERYONE;
+            let mut holders: Vec<String> = state
+                .sessions()
+                .values()
+                .filter(|s| everyone || s.roles.contains(&name))
+                .map(|s| s.name.clone())
+                .collect();
+            holders.sort();
+            RoleRow {
+                description: state
+                    .roles()
+                    .get(&name)
+                    .map(|r| r.description.clone())
+                    .unwrap_or_default(),
+                builtin: BUILTIN_ROLES.contains(&name.as_str()),
+                name,
+                holders,
+            }
+        })
+        .collect()
+}
+
+/// Every permission's name, in the protocol's order (for help and editors).
+pub fn permission_names() -> Vec<&'static str> {
+    Permissions::EVERY
+        .iter()
+        .map(|p| Permissions::name(*p))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use voice_proto::Limits;
+    use voice_proto::pb::wire::{Change, Permission, Role, Room, RoomAcl, Session, change::Kind};
+
+    fn apply(s: &mut State, kind: Kind) {
+        s.apply(&Change { kind: Some(kind) }).expect("applies");
+    }
+
+    fn rule(subject: acl_rule::Subject, allow: u32, deny: u32, here: bool, below: bool) -> AclRule {
+        AclRule {
+            subject: Some(subject),
+            allow,
+            deny,
+            apply_here: here,
+            apply_subs: below,
+        }
+    }
+
+    fn bit(p: Permission) -> u32 {
+        Permissions::bit(p)
+    }
+
+    /// Root ─ Lobby(1) ─ Quiet(2); Ada (key 7s) in Quiet with role `mod`.
+    fn state() -> State {
+        let mut s = State::new("Root", Limits::default());
+        apply(
+            &mut s,
+            Kind::AddRoom(Room {
+                id: 1,
+                parent: ROOT,
+                name: "Lobby".into(),
+                inherit_acl: true,
+                ..Room::default()
+            }),
+        );
+        apply(
+            &mut s,
+            Kind::AddRoom(Room {
+                id: 2,
+                parent: 1,
+                name: "Quiet".into(),
+                inherit_acl: true,
+                ..Room::default()
+            }),
+        );
+        apply(
+            &mut s,
+            Kind::AddRole(Role {
+                name: "mod".into(),
+                description: "keeps order".into(),
+            }),
+        );
+        apply(
+            &mut s,
+            Kind::AddSession(Session {
+                id: 9,
+                public_key: vec![7; 32],
+                name: "Ada".into(),
+                room: 2,
+                roles: vec!["mod".into()],
+                ..Session::default()
+            }),
+        );
+        use acl_rule::Subject::{Role as R, UserKey as U};
+        apply(
+            &mut s,
+            Kind::SetRoomAcl(RoomAcl {
+                room: ROOT,
+                inherit_acl: true,
+                rules: vec![rule(
+                    R("everyone".into()),
+                    bit(Permission::Traverse) | bit(Permission::Enter),
+                    0,
+                    true,
+                    true,
+                )],
+            }),
+        );
+        apply(
+            &mut s,
+            Kind::SetRoomAcl(RoomAcl {
+                room: 1,
+                inherit_acl: true,
+                rules: vec![
+                    rule(R("everyone".into()), bit(Permission::Speak), 0, true, false),
+                    rule(R("mod".into()), bit(Permission::MuteDeafen), 0, false, true),
+                ],
+            }),
+        );
+        apply(
+            &mut s,
+            Kind::SetRoomAcl(RoomAcl {
+                room: 2,
+                inherit_acl: true,
+                rules: vec![
+                    rule(U(vec![7; 32]), bit(Permission::Speak), 0, true, true),
+                    rule(R("everyone".into()), 0, bit(Permission::Speak), false, true),
+                ],
+            }),
+        );
+        s
+    }
+
+    #[test]
+    fn a_rooms_listing_says_where_each_rule_comes_from() {
+        let s = state();
+        let l = listing(&s, 2).unwrap();
+        assert_eq!(l.path, "/Lobby/Quiet");
+        assert!(l.inherit);
+        let rows: Vec<(&str, usize, bool, bool)> = l
+            .entries
+            .iter()
+            .map(|e| (e.room_path.as_str(), e.index, e.inherited, e.in_force))
+            .collect();
+        // Lobby's first rule applies in Lobby only: not listed for Quiet.
+        assert_eq!(
+            rows,
+            vec![
+                ("/", 0, true, true),
+                ("/Lobby", 1, true, true),
+                ("/Lobby/Quiet", 0, false, true),
+                ("/Lobby/Quiet", 1, false, false),
+            ]
+        );
+        assert_eq!(l.entries[0].allow, vec!["traverse", "enter"]);
+        assert_eq!(l.entries[1].subject, RuleSubject::Role("mod".into()));
+        assert_eq!(
+            l.entries[2].subject,
+            RuleSubject::User {
+                key: "07".repeat(32),
+                names: vec!["Ada".into()],
+            }
+        );
+        assert_eq!(l.entries[3].deny, vec!["speak"]);
+        assert!(!l.entries[3].here && l.entries[3].below);
+        assert!(listing(&s, 42).is_none());
+    }
+
+    #[test]
+    fn a_room_that_stops_inheritance_lists_only_its_own() {
+        let mut s = state();
+        apply(
+            &mut s,
+            Kind::SetRoomAcl(RoomAcl {
+                room: 2,
+                inherit_acl: false,
+                rules: Vec::new(),
+            }),
+        );
+        let l = listing(&s, 2).unwrap();
+        assert!(!l.inherit);
+        assert!(l.entries.is_empty());
+    }
+
+    #[test]
+    fn roles_list_builtins_first_with_who_holds_them() {
+        let s = state();
+        let r = roles(&s);
+        let names: Vec<&str> = r.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(names, vec!["admin", "everyone", "known", "mod"]);
+        assert!(r[0].builtin && !r[3].builtin);
+        assert_eq!(r[1].holders, vec!["Ada"]);
+        assert!(r[0].holders.is_empty());
+        assert_eq!(r[3].holders, vec!["Ada"]);
+        assert_eq!(r[3].description, "keeps order");
+        assert_eq!(permission_names().len(), 15);
+        assert_eq!(permission_names()[0], "traverse");
+    }
+}
