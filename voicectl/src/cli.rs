@@ -329,6 +329,12 @@ pub enum AclAction {
         /// The room (a path, a name, or an id).
         room: String,
     },
+    /// Every user on the server × every permission in ROOM: held or not,
+    /// and the rule that decided it.
+    Effective {
+        /// The room (a path, a name, or an id).
+        room: String,
+    },
 }
 
 /// Role actions.

@@ -203,6 +203,34 @@ fn a_rooms_rules_and_the_roles_from_the_command_line() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(err.contains("no room named \"Nowhere\""), "{err}");
 
+    // Each user × each permission, with the rule that decided it.
+    let x = w.json(&["acl", "effective", "Lobby"]);
+    assert_eq!(x["path"], "/Lobby");
+    let ada = &x["users"][0];
+    assert_eq!(ada["name"], "Ada");
+    assert_eq!(ada["admin"], false);
+    let decision = |p: &str| {
+        ada["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["permission"] == p)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(decision("enter")["granted"], true);
+    assert_eq!(decision("enter")["rule"]["room_path"], "/");
+    assert_eq!(decision("enter")["rule"]["index"], 0);
+    assert_eq!(decision("make_room")["rule"]["index"], 1);
+    assert_eq!(decision("edit_room")["granted"], false);
+    assert_eq!(decision("edit_room")["rule"], Value::Null);
+    let text = w.text(&["acl", "effective", "Lobby"]);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("Ada ") && l.contains("edit_room") && l.contains("denied")),
+        "{text}"
+    );
+
     let roles = w.json(&["role", "list"]);
     let names: Vec<&str> = roles
         .as_array()
@@ -217,6 +245,10 @@ fn a_rooms_rules_and_the_roles_from_the_command_line() {
     assert_eq!(
         w.json(&["role", "list"])[0]["holders"],
         serde_json::json!(["Ada"])
+    );
+    assert_eq!(
+        w.json(&["acl", "effective", "Lobby"])["users"][0]["admin"],
+        true
     );
     let text = w.text(&["role", "list"]);
     assert!(text.starts_with("admin "), "{text}");

@@ -1,9 +1,10 @@
-//! Access: `acl show ROOM` and `role list`, read from the daemon's copy of
-//! the server's state (`voiced_client::acl` names the rules).
+//! Access: `acl show ROOM`, `acl effective ROOM` and `role list`, read from
+//! the daemon's copy of the server's state (`voiced_client::acl` names the
+//! rules and decides nothing itself: `voice_proto::acl` does).
 
 use serde_json::{Value, json};
 use voice_proto::State;
-use voiced_client::acl::{self, Entry, Listing, RoleRow, RuleSubject};
+use voiced_client::acl::{self, Effective, Entry, Listing, RoleRow, RuleSubject};
 use voiced_client::text::printable;
 
 use super::{Client, Failure, Output, daemon_state, out};
@@ -30,6 +31,70 @@ pub async fn acl_show(client: &mut Client, room: &str) -> Result<Output, Failure
     let listing = acl::listing(&state, id)
         .ok_or_else(|| Failure::Other(format!("room {id} is gone; `voicectl rooms` lists them")))?;
     Ok(out(listing_text(&listing), listing_json(&listing)))
+}
+
+/// `voicectl acl effective ROOM`: every user × every permission in a room.
+pub async fn acl_effective(client: &mut Client, room: &str) -> Result<Output, Failure> {
+    let state = server_state(client).await?;
+    let id = state.resolve_room(room).map_err(Failure::Other)?;
+    let users = acl::effective(&state, id)
+        .ok_or_else(|| Failure::Other(format!("room {id} is gone; `voicectl rooms` lists them")))?;
+    let path = state.path(id).unwrap_or_default();
+    Ok(out(
+        effective_text(&path, id, &users),
+        json!({
+            "room": id,
+            "path": path,
+            "users": users.iter().map(effective_json).collect::<Vec<_>>(),
+        }),
+    ))
+}
+
+/// One line per user and permission: held or not, and why.
+fn effective_text(path: &str, room: u32, users: &[Effective]) -> String {
+    let mut out = format!("{} (room {room})\n", printable(path));
+    for u in users {
+        let name = printable(&u.name);
+        if u.admin {
+            out.push_str(&format!("{name:<20} admin: every permission\n"));
+            continue;
+        }
+        if let Some(at) = &u.traverse_denied_at {
+            out.push_str(&format!(
+                "{name:<20} no traverse at {}: nothing here\n",
+                printable(at)
+            ));
+            continue;
+        }
+        for d in &u.permissions {
+            let why = match &d.rule {
+                Some((_, path, index)) => format!("rule #{index} of {}", printable(path)),
+                None => "no rule grants it".to_owned(),
+            };
+            out.push_str(&format!(
+                "{name:<20} {:<14} {:<7} {why}\n",
+                d.permission,
+                if d.granted { "allowed" } else { "denied" }
+            ));
+        }
+    }
+    out
+}
+
+fn effective_json(u: &Effective) -> Value {
+    json!({
+        "session": u.session,
+        "name": u.name,
+        "admin": u.admin,
+        "traverse_denied_at": u.traverse_denied_at,
+        "permissions": u.permissions.iter().map(|d| json!({
+            "permission": d.permission,
+            "granted": d.granted,
+            "rule": d.rule.as_ref().map(|(room, path, index)| json!({
+                "room": room, "room_path": path, "index": index,
+            })),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// `voicectl role list`: every role and who holds it.

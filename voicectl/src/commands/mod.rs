@@ -138,9 +138,10 @@ pub async fn run(client: &mut Client, cli: &Cli) -> Result<Output, Failure> {
         },
         C::Move { user, room } => rooms::move_user(client, user, room).await,
         C::Explain { room, user } => rooms::explain(client, room, user.as_deref()).await,
-        C::Acl {
-            action: AclAction::Show { room },
-        } => access::acl_show(client, room).await,
+        C::Acl { action } => match action {
+            AclAction::Show { room } => access::acl_show(client, room).await,
+            AclAction::Effective { room } => access::acl_effective(client, room).await,
+        },
         C::Role {
             action: RoleAction::List,
         } => access::role_list(client).await,

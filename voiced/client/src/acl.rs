@@ -4,7 +4,7 @@
 //! `voice_proto::acl` ([`rules_in`]); this only names things for people.
 
 use voice_proto::State;
-use voice_proto::acl::{Permissions, rules_in};
+use voice_proto::acl::{Permissions, Subject, explain, rules_in};
 use voice_proto::pb::wire::{AclRule, acl_rule};
 use voice_proto::state::{BUILTIN_ROLES, ROOT, RoomId};
 
@@ -136,6 +136,74 @@ pub fn names(bits: u32) -> Vec<&'static str> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether one user holds one permission in a room, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// The permission's name.
+    pub permission: &'static str,
+    /// Held or not.
+    pub granted: bool,
+    /// The rule that decided it (the last that matched): its room, that
+    /// room's path and its place there. `None` when no rule matched (not
+    /// held), for an admin, or when `traverse` is missing on the way.
+    pub rule: Option<(RoomId, String, usize)>,
+}
+
+/// One user's permissions in a room.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Effective {
+    /// The session.
+    pub session: u32,
+    /// Its display name.
+    pub name: String,
+    /// Holds `admin`: everything is granted.
+    pub admin: bool,
+    /// The path of the room on the way where `traverse` is missing
+    /// (nothing below it is granted), if any.
+    pub traverse_denied_at: Option<String>,
+    /// Every permission, in the protocol's order.
+    pub permissions: Vec<Decision>,
+}
+
+/// Every user on the server (by name) × every permission in `room`, with
+/// the rule that decided each; `None` for a room the state does not hold.
+pub fn effective(state: &State, room: RoomId) -> Option<Vec<Effective>> {
+    state.room(room)?;
+    let mut users: Vec<Effective> = state
+        .sessions()
+        .values()
+        .map(|s| {
+            let x = explain(state, Subject::from(s), s.id, room);
+            Effective {
+                session: s.id,
+                name: s.name.clone(),
+                admin: x.admin,
+                traverse_denied_at: x.traverse_denied_at.and_then(|r| state.path(r)),
+                permissions: x
+                    .permissions
+                    .iter()
+                    .map(|t| Decision {
+                        permission: Permissions::name_of(t.permission).unwrap_or("unknown"),
+                        granted: t.granted,
+                        rule: (!x.admin && x.traverse_denied_at.is_none())
+                            .then(|| t.matched.last())
+                            .flatten()
+                            .map(|r| {
+                                (
+                                    r.room,
+                                    state.path(r.room).unwrap_or_default(),
+                                    r.index as usize,
+                                )
+                            }),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    users.sort_by(|a, b| a.name.cmp(&b.name).then(a.session.cmp(&b.session)));
+    Some(users)
 }
 
 /// A role and who holds it.
@@ -366,5 +434,47 @@ mod tests {
         assert_eq!(r[3].description, "keeps order");
         assert_eq!(permission_names().len(), 15);
         assert_eq!(permission_names()[0], "traverse");
+    }
+
+    #[test]
+    fn effective_permissions_name_the_deciding_rule() {
+        let mut s = state();
+        apply(
+            &mut s,
+            Kind::AddSession(Session {
+                id: 10,
+                public_key: vec![8; 32],
+                name: "Bob".into(),
+                room: 2,
+                ..Session::default()
+            }),
+        );
+        let users = effective(&s, 2).unwrap();
+        let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, vec!["Ada", "Bob"]);
+        let get = |u: &Effective, p: &str| {
+            u.permissions
+                .iter()
+                .find(|d| d.permission == p)
+                .unwrap()
+                .clone()
+        };
+        // Ada's own user rule in Quiet gives her speech back.
+        let speak = get(&users[0], "speak");
+        assert!(speak.granted);
+        assert_eq!(speak.rule, Some((2, "/Lobby/Quiet".into(), 0)));
+        // Bob: taken away by Quiet's second rule... which applies only below.
+        assert!(!get(&users[1], "speak").granted);
+        assert_eq!(get(&users[1], "speak").rule, None);
+        let enter = get(&users[1], "enter");
+        assert!(enter.granted);
+        assert_eq!(enter.rule, Some((ROOT, "/".into(), 0)));
+        assert_eq!(
+            get(&users[0], "mute_deafen").rule,
+            Some((1, "/Lobby".into(), 1))
+        );
+        assert!(!get(&users[1], "mute_deafen").granted);
+        assert_eq!(users[0].permissions.len(), 15);
+        assert!(effective(&s, 42).is_none());
     }
 }
