@@ -342,6 +342,33 @@ pub enum AclAction {
 pub enum RoleAction {
     /// Every role (built-in first) and the users present who hold it.
     List,
+    /// Create role NAME (needs manage_roles).
+    Create {
+        /// Its name.
+        name: String,
+        /// What it is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Delete role NAME: taken from everyone and from every rule first.
+    Delete {
+        /// The role.
+        name: String,
+    },
+    /// Give USER the role ROLE (you must hold what ROLE would grant).
+    Grant {
+        /// The user (a session id, or a name only one user online has).
+        user: String,
+        /// The role.
+        role: String,
+    },
+    /// Take ROLE from USER.
+    Revoke {
+        /// The user.
+        user: String,
+        /// The role.
+        role: String,
+    },
 }
 
 /// Chat actions.

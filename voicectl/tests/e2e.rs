@@ -231,6 +231,11 @@ fn a_rooms_rules_and_the_roles_from_the_command_line() {
         "{text}"
     );
 
+    // Roles need manage_roles: refused, naming the permission.
+    let out = w.cmd().args(["role", "create", "mod"]).assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("manage_roles"), "{err}");
+
     let roles = w.json(&["role", "list"]);
     let names: Vec<&str> = roles
         .as_array()
@@ -249,6 +254,55 @@ fn a_rooms_rules_and_the_roles_from_the_command_line() {
     assert_eq!(
         w.json(&["acl", "effective", "Lobby"])["users"][0]["admin"],
         true
+    );
+    // An admin creates, grants, revokes and deletes a role.
+    assert_eq!(
+        w.text(&["role", "create", "mod", "--description", "keeps order"]),
+        "created role mod\n"
+    );
+    let out = w.cmd().args(["role", "create", "mod"]).assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("exists"), "{err}");
+    w.cmd()
+        .args(["role", "grant", "Ada", "mod"])
+        .assert()
+        .success();
+    let roles = w.json(&["role", "list"]);
+    let m = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "mod")
+        .unwrap()
+        .clone();
+    assert_eq!(m["description"], "keeps order");
+    assert_eq!(m["holders"], serde_json::json!(["Ada"]));
+    let holds_mod = |w: &World| {
+        w.json(&["users"])[0]["roles"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("mod"))
+    };
+    assert!(holds_mod(&w));
+    let out = w
+        .cmd()
+        .args(["role", "grant", "Ada", "mod"])
+        .assert()
+        .code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("already holds"), "{err}");
+    w.cmd()
+        .args(["role", "revoke", "Ada", "mod"])
+        .assert()
+        .success();
+    assert!(!holds_mod(&w));
+    w.cmd().args(["role", "delete", "mod"]).assert().success();
+    assert!(
+        w.json(&["role", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["name"] != "mod")
     );
     let text = w.text(&["role", "list"]);
     assert!(text.starts_with("admin "), "{text}");

@@ -7,7 +7,9 @@ use voice_proto::State;
 use voiced_client::acl::{self, Effective, Entry, Listing, RoleRow, RuleSubject};
 use voiced_client::text::printable;
 
-use super::{Client, Failure, Output, daemon_state, out};
+use voice_proto::pb::control as c;
+
+use super::{Client, Failure, Output, daemon_state, done, out};
 
 /// The server's state as the daemon holds it; an error when offline.
 async fn server_state(client: &mut Client) -> Result<State, Failure> {
@@ -105,6 +107,51 @@ pub async fn role_list(client: &mut Client) -> Result<Output, Failure> {
         roles_text(&roles),
         Value::Array(roles.iter().map(role_json).collect()),
     ))
+}
+
+/// `voicectl role create NAME`.
+pub async fn role_create(
+    client: &mut Client,
+    name: &str,
+    description: &str,
+) -> Result<Output, Failure> {
+    client
+        .create_role(c::CreateRoleRequest {
+            name: name.to_owned(),
+            description: description.to_owned(),
+        })
+        .await?;
+    Ok(done(&format!("created role {name}")))
+}
+
+/// `voicectl role delete NAME`.
+pub async fn role_delete(client: &mut Client, name: &str) -> Result<Output, Failure> {
+    client
+        .delete_role(c::RoleRef {
+            name: name.to_owned(),
+        })
+        .await?;
+    Ok(done(&format!("deleted role {name}")))
+}
+
+/// `voicectl role grant|revoke USER ROLE`.
+pub async fn role_set(
+    client: &mut Client,
+    user: &str,
+    role: &str,
+    grant: bool,
+) -> Result<Output, Failure> {
+    let r = c::RoleGrant {
+        user: user.to_owned(),
+        role: role.to_owned(),
+    };
+    if grant {
+        client.grant_role(r).await?;
+        Ok(done(&format!("gave {user} the role {role}")))
+    } else {
+        client.revoke_role(r).await?;
+        Ok(done(&format!("took the role {role} from {user}")))
+    }
 }
 
 fn subject_text(s: &RuleSubject) -> String {

@@ -142,9 +142,15 @@ pub async fn run(client: &mut Client, cli: &Cli) -> Result<Output, Failure> {
             AclAction::Show { room } => access::acl_show(client, room).await,
             AclAction::Effective { room } => access::acl_effective(client, room).await,
         },
-        C::Role {
-            action: RoleAction::List,
-        } => access::role_list(client).await,
+        C::Role { action } => match action {
+            RoleAction::List => access::role_list(client).await,
+            RoleAction::Create { name, description } => {
+                access::role_create(client, name, description).await
+            }
+            RoleAction::Delete { name } => access::role_delete(client, name).await,
+            RoleAction::Grant { user, role } => access::role_set(client, user, role, true).await,
+            RoleAction::Revoke { user, role } => access::role_set(client, user, role, false).await,
+        },
         C::Say { text }
         | C::Chat {
             action: Some(ChatAction::Send { text }),

@@ -91,6 +91,29 @@ impl Voiced for ControlService {
         ok(Empty {})
     }
 
+    async fn create_role(&self, r: Request<c::CreateRoleRequest>) -> R<Empty> {
+        let r = r.into_inner();
+        self.engine.create_role(&r.name, &r.description).await?;
+        ok(Empty {})
+    }
+
+    async fn delete_role(&self, r: Request<c::RoleRef>) -> R<Empty> {
+        self.engine.delete_role(&r.into_inner().name).await?;
+        ok(Empty {})
+    }
+
+    async fn grant_role(&self, r: Request<c::RoleGrant>) -> R<Empty> {
+        let r = r.into_inner();
+        self.engine.set_role(&r.user, &r.role, true).await?;
+        ok(Empty {})
+    }
+
+    async fn revoke_role(&self, r: Request<c::RoleGrant>) -> R<Empty> {
+        let r = r.into_inner();
+        self.engine.set_role(&r.user, &r.role, false).await?;
+        ok(Empty {})
+    }
+
     async fn move_user(&self, r: Request<MoveUserRequest>) -> R<Empty> {
         let r = r.into_inner();
         self.engine.move_user(&r.user, &r.room).await?;

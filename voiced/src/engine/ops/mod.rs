@@ -11,5 +11,6 @@ mod identity;
 mod moderation;
 mod relays;
 mod requests;
+mod roles;
 mod rooms;
 mod trust;
