@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use voice_proto::pb::wire::{
     Change, Propose, SessionMove, change::Kind, client_msg, rejected::Reason, server_msg::Msg,
 };
 use voice_proto::state::ROOT;
 
-use crate::client::{ClientError, LoggedIn};
+use crate::client::LoggedIn;
 use crate::fleet::{self, BenchClient, Target};
 use crate::histogram::Histogram;
 use crate::point::{self, MEASURING, STOPPED};
@@ -418,25 +418,18 @@ async fn log_in(
         .await
         .context("creating the bench rooms")?;
     let mut members = vec![member(target, first, logged, talkers)];
-    let gate = Arc::new(Semaphore::new(settings.login_concurrency.max(1)));
-    let mut pending = Vec::new();
-    for i in 1..settings.clients {
-        let (target, gate, talkers) = (target.clone(), gate.clone(), talkers.clone());
-        let room = rooms[i % rooms.len()];
-        pending.push(tokio::spawn(async move {
-            let _permit = gate.acquire_owned().await;
-            let (client, logged) =
-                fleet::timed_login(&target, i, format!("churn-{i}"), room).await?;
-            Ok::<_, ClientError>(member(&target, client, logged, &talkers))
-        }));
-    }
-    for (i, p) in pending.into_iter().enumerate() {
-        let m = p
-            .await
-            .context("login task")?
-            .with_context(|| format!("client {} could not log in", i + 1))?;
-        members.push(m);
-    }
+    let talkers = talkers.clone();
+    members.extend(
+        fleet::log_in_many(
+            target,
+            1..settings.clients,
+            &rooms,
+            settings.login_concurrency,
+            "churn",
+            move |target, client, logged| member(target, client, logged, &talkers),
+        )
+        .await?,
+    );
     Ok((members, rooms))
 }
 

@@ -250,26 +250,20 @@ impl Fleet {
         count: usize,
         concurrency: usize,
     ) -> anyhow::Result<()> {
-        let gate = Arc::new(Semaphore::new(concurrency.max(1)));
         let first = self.clients.len();
-        let mut pending = Vec::with_capacity(count.saturating_sub(first));
-        for i in first..count {
-            let target = target.clone();
-            let gate = gate.clone();
-            let room = self.rooms[i % self.rooms.len()];
-            pending.push(tokio::spawn(async move {
-                let _permit = gate.acquire_owned().await;
-                timed_login(&target, i, format!("bench-{i}"), room).await
-            }));
-        }
-        for (i, p) in pending.into_iter().enumerate() {
-            let (mut client, logged) = p
-                .await
-                .context("login task")?
-                .with_context(|| format!("client {} could not log in", first + i))?;
-            target.start_readers(&mut client, logged.control);
-            self.clients.push(client);
-        }
+        let clients = log_in_many(
+            target,
+            first..count,
+            &self.rooms,
+            concurrency,
+            "bench",
+            |target, mut client, logged| {
+                target.start_readers(&mut client, logged.control);
+                client
+            },
+        )
+        .await?;
+        self.clients.extend(clients);
         Ok(())
     }
 
@@ -283,6 +277,40 @@ impl Fleet {
     pub async fn close(self) {
         close_all(self.clients).await;
     }
+}
+
+/// Logs in clients `indices` (named `{prefix}-{i}`, client `i` in room
+/// `rooms[i % rooms.len()]`), at most `concurrency` at once; `setup` takes
+/// each as soon as it is in (so its readers start at once) and makes what
+/// is returned, in the order of `indices`.
+pub(crate) async fn log_in_many<T: Send + 'static>(
+    target: &Target,
+    indices: std::ops::Range<usize>,
+    rooms: &[u32],
+    concurrency: usize,
+    prefix: &str,
+    setup: impl Fn(&Target, BenchClient, LoggedIn) -> T + Clone + Send + 'static,
+) -> anyhow::Result<Vec<T>> {
+    let gate = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut pending = Vec::with_capacity(indices.len());
+    for i in indices.clone() {
+        let (target, gate, setup) = (target.clone(), gate.clone(), setup.clone());
+        let (name, room) = (format!("{prefix}-{i}"), rooms[i % rooms.len()]);
+        pending.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            let (client, logged) = timed_login(&target, i, name, room).await?;
+            Ok::<_, ClientError>(setup(&target, client, logged))
+        }));
+    }
+    let mut out = Vec::with_capacity(pending.len());
+    for (i, p) in indices.zip(pending) {
+        let item = p
+            .await
+            .context("login task")?
+            .with_context(|| format!("client {i} could not log in"))?;
+        out.push(item);
+    }
+    Ok(out)
 }
 
 /// [`Target::login`] with the bench's login timeout.
