@@ -26,21 +26,28 @@ async fn server_state(client: &mut Client) -> Result<State, Failure> {
     })
 }
 
-/// `voicectl acl show ROOM`: the rules in force in a room and its own.
-pub async fn acl_show(client: &mut Client, room: &str) -> Result<Output, Failure> {
+/// The server's state and the room `room` names in it.
+async fn state_and_room(client: &mut Client, room: &str) -> Result<(State, u32), Failure> {
     let state = server_state(client).await?;
     let id = state.resolve_room(room).map_err(Failure::Other)?;
-    let listing = acl::listing(&state, id)
-        .ok_or_else(|| Failure::Other(format!("room {id} is gone; `voicectl rooms` lists them")))?;
+    Ok((state, id))
+}
+
+fn gone(id: u32) -> Failure {
+    Failure::Other(format!("room {id} is gone; `voicectl rooms` lists them"))
+}
+
+/// `voicectl acl show ROOM`: the rules in force in a room and its own.
+pub async fn acl_show(client: &mut Client, room: &str) -> Result<Output, Failure> {
+    let (state, id) = state_and_room(client, room).await?;
+    let listing = acl::listing(&state, id).ok_or_else(|| gone(id))?;
     Ok(out(listing_text(&listing), listing_json(&listing)))
 }
 
 /// `voicectl acl effective ROOM`: every user × every permission in a room.
 pub async fn acl_effective(client: &mut Client, room: &str) -> Result<Output, Failure> {
-    let state = server_state(client).await?;
-    let id = state.resolve_room(room).map_err(Failure::Other)?;
-    let users = acl::effective(&state, id)
-        .ok_or_else(|| Failure::Other(format!("room {id} is gone; `voicectl rooms` lists them")))?;
+    let (state, id) = state_and_room(client, room).await?;
+    let users = acl::effective(&state, id).ok_or_else(|| gone(id))?;
     let path = state.path(id).unwrap_or_default();
     Ok(out(
         effective_text(&path, id, &users),
