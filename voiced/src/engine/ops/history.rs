@@ -382,6 +382,11 @@ impl Engine {
         self.keep_history_torrent(hash, room, dir.clone());
         let outcome = async {
             tracing::debug!(room, peers = ?answer.peers, "room history: seeders from the tracker");
+            let named = answer
+                .peers
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len();
             let handle = bt.add_spread(&info.info, &dir, answer.peers).await?;
             let deadline = Instant::now() + DOWNLOAD_WITHIN;
             loop {
@@ -402,9 +407,13 @@ impl Engine {
                 }
                 tokio::time::sleep(POLL).await;
             }
-            // Every peer, also those gone once the snapshot was complete
-            // (librqbit's filter type is only reachable through serde).
-            let peers = handle.live().map_or(0, |live| {
+            // Every connection that sent data, also those gone once the
+            // snapshot was complete (librqbit's filter type is only
+            // reachable through serde). A member that dialled us while we
+            // dialled it is two connections under two addresses, and
+            // librqbit keeps no peer id to tell them apart: the count is
+            // capped at the members the tracker named.
+            let connections = handle.live().map_or(0, |live| {
                 live.per_peer_stats_snapshot(toml::from_str("state = \"all\"").unwrap_or_default())
                     .peers
                     .values()
@@ -412,6 +421,7 @@ impl Engine {
                     .count()
             });
             let bytes = read(&dir.join(name)).await?;
+            let peers = connections.min(named);
             Ok((bytes, u32::try_from(peers).unwrap_or(u32::MAX)))
         }
         .await;
