@@ -5,7 +5,7 @@ mod support;
 
 use support::*;
 use voice_proto::State;
-use voice_proto::acl::{Permissions, Subject, evaluate, explain, rules_in};
+use voice_proto::acl::{Permissions, Subject, evaluate, explain, lacking, rules_in};
 use voice_proto::pb::wire::change::Kind;
 use voice_proto::pb::wire::{Permission, Role};
 
@@ -598,4 +598,42 @@ fn rules_in_force_are_the_ancestors_passed_down_and_the_rooms_own() {
     );
     assert_eq!(at(&s, B), vec![(B, 0)]);
     assert_eq!(at(&s, C), vec![(B, 0)]);
+}
+
+#[test]
+fn a_refusal_names_the_permission_the_room_and_the_rule() {
+    let k = key(1);
+    let roles: Vec<String> = vec![];
+    let me = Subject {
+        key: &k,
+        roles: &roles,
+    };
+    // A rule that takes the permission away is named with its room, place
+    // and contents.
+    let mut s = tree();
+    deny_speak_in_a_here_and_subs(&mut s);
+    assert_eq!(
+        lacking(&s, me, Permission::Speak, B),
+        "you lack the speak permission in /A/B: rule #0 of /A (role everyone: deny speak) takes it away"
+    );
+    // No rule at all: said, with where the rules start when a room stops
+    // inheritance.
+    let mut s = tree();
+    b_stops_inheriting_allows_enter(&mut s);
+    assert_eq!(
+        lacking(&s, me, Permission::Speak, C),
+        "you lack the speak permission in /A/B/C: no rule grants it there (/A/B does not inherit: only its rules and those below it count)"
+    );
+    let s = tree();
+    assert_eq!(
+        lacking(&s, me, Permission::Kick, 0),
+        "you lack the kick permission in /: no rule grants it there"
+    );
+    // Missing traverse on the way is the reason, with the rule that took it.
+    let mut s = tree();
+    no_traverse_in_a(&mut s);
+    assert_eq!(
+        lacking(&s, me, Permission::Enter, C),
+        "you lack the enter permission in /A/B/C: traverse is missing in /A (rule #0 of /A (role everyone: deny traverse)), so nothing below it is granted"
+    );
 }

@@ -27,7 +27,7 @@ pub fn authorize(state: &State, actor: Actor, kind: &Kind) -> Result<(), Rejecti
     let need = |permission: Permission, room: RoomId| need(state, session, permission, room);
     let protected = |target: SessionId| protected(state, session, target);
     let grants = |held: Permissions, rules: &[AclRule], room: RoomId| {
-        grants_only_held(state, held, rules, room)
+        grants_only_held(state, subject, held, rules, room)
     };
     let refuse = |reason: &str| -> Result<(), Rejection> {
         Err(Rejection::Denied {
@@ -149,15 +149,14 @@ fn need(
     permission: Permission,
     room: RoomId,
 ) -> Result<(), Rejection> {
-    if evaluate(state, Subject::from(session), room).contains(permission) {
+    let subject = Subject::from(session);
+    if evaluate(state, subject, room).contains(permission) {
         return Ok(());
     }
-    let name = Permissions::name(permission);
-    let place = state.path(room).unwrap_or_else(|| format!("room {room}"));
     Err(Rejection::Denied {
         permission: Some(permission),
         room,
-        reason: format!("you lack the {name} permission in {place}"),
+        reason: super::lacking(state, subject, permission, room),
     })
 }
 
@@ -192,6 +191,7 @@ fn protected(state: &State, session: &Session, target: SessionId) -> Result<(), 
 /// naming what the rules would grant beyond it.
 fn grants_only_held(
     state: &State,
+    subject: Subject<'_>,
     held: Permissions,
     rules: &[AclRule],
     room: RoomId,
@@ -208,7 +208,9 @@ fn grants_only_held(
         permission: Some(first),
         room,
         reason: format!(
-            "the ACL would grant {beyond}, which you do not hold in {place}; you can only grant permissions you hold yourself"
+            "the ACL would grant {beyond}, which you do not hold in {place}; you can only grant permissions you hold yourself ({}: {})",
+            Permissions::name(first),
+            super::why(state, subject, first, room)
         ),
     })
 }

@@ -12,10 +12,12 @@
 mod authorize;
 mod eval;
 mod permissions;
+mod refusal;
 
 pub use authorize::{authorize, authorize_kick, is_administrator};
 pub use eval::{Subject, evaluate, evaluate_child, explain, rules_in};
 pub use permissions::Permissions;
+pub use refusal::{lacking, rule_text, why};
 
 use crate::pb::wire::{AclRule, Permission, acl_rule};
 use crate::state::{ROLE_EVERYONE, ROLE_KNOWN};

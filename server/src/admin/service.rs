@@ -225,8 +225,19 @@ impl Admin for AdminService {
             ..req
         };
         let target = self.target(&req.user).await?;
+        let name = match target.session {
+            Some(id) => self
+                .hub
+                .lock()
+                .await
+                .state
+                .session(id)
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
+            None => String::new(),
+        };
         self.hub
-            .ban_key(&target.key, &req.reason, req.seconds)
+            .ban_key(&target.key, &req.reason, req.seconds, &name, "server")
             .await
             .map_err(internal)?;
         if let Some(id) = target.session {

@@ -214,6 +214,8 @@ async fn control_loop(
                 hub.kick(id, req).await
             }
             Some(In::Register(req)) => hub.register(id, req).await,
+            Some(In::Bans(req)) => hub.bans(id, req).await,
+            Some(In::Unban(req)) => hub.unban(id, req).await,
             Some(In::Reception(report)) => hub.reception(id, report).await,
             Some(In::HistoryRequest(req)) => hub.history_request(id, req).await,
             Some(In::HistoryOffer(offer)) => hub.history_offer(id, offer).await,

@@ -132,7 +132,13 @@ impl Hub {
         let me = inner.state.session(id).ok_or("you are not connected")?;
         if !evaluate(&inner.state, Subject::from(me), room).contains(Permission::ReadHistory) {
             return Err(format!(
-                "you lack the read_history permission in room {room}; ask an administrator for it"
+                "{}; ask an administrator for it",
+                voice_proto::acl::lacking(
+                    &inner.state,
+                    Subject::from(me),
+                    Permission::ReadHistory,
+                    room
+                )
             ));
         }
         if inner.histories.pending.values().any(|p| p.requester == id) {

@@ -4,6 +4,7 @@
 //! Voice never takes this lock: it reads [`Routes`], a snapshot rebuilt after
 //! every change.
 
+mod bans;
 mod commit;
 mod history;
 mod outbox;

@@ -8,7 +8,7 @@ use voice_proto::pb::wire::{
     Permission, Propose, RegisterRequest, Rejected, RequestFailed, SessionRoles, Snapshot,
     change::Kind, rejected::Reason, server_msg::Msg,
 };
-use voice_proto::state::{Actor, ROLE_KNOWN, ROOT, Rejection, SessionId};
+use voice_proto::state::{Actor, ROLE_KNOWN, Rejection, SessionId};
 use voice_proto::{StateHash, close};
 
 use super::{CommitError, Hub, Inner, encode, encode_checked, now_ms, queue};
@@ -200,7 +200,12 @@ impl Hub {
             return Err(format!("no room with id {room}"));
         }
         if !evaluate(&inner.state, Subject::from(session), room).contains(Permission::TextMessage) {
-            return Err("you lack the text_message permission in this room".to_owned());
+            return Err(voice_proto::acl::lacking(
+                &inner.state,
+                Subject::from(session),
+                Permission::TextMessage,
+                room,
+            ));
         }
         let sender_name = session.name.clone();
         let sender_key = session.public_key.clone();
@@ -255,7 +260,7 @@ impl Hub {
     }
 
     async fn kick_checked(&self, id: SessionId, req: &KickRequest) -> Result<(), String> {
-        let key = {
+        let (key, name, by) = {
             let inner = self.inner.lock().await;
             let me = inner.state.session(id).ok_or("you are not connected")?;
             voice_proto::acl::authorize_kick(&inner.state, me.id, req.session, req.ban)
@@ -264,10 +269,14 @@ impl Hub {
                 .state
                 .session(req.session)
                 .ok_or(format!("no session with id {}", req.session))?;
-            target.public_key.clone()
+            (
+                target.public_key.clone(),
+                target.name.clone(),
+                me.name.clone(),
+            )
         };
         if req.ban {
-            self.ban_key(&key, &req.reason, req.ban_seconds)
+            self.ban_key(&key, &req.reason, req.ban_seconds, &name, &by)
                 .await
                 .map_err(|e| e.to_string())?;
         }
@@ -285,19 +294,28 @@ impl Hub {
         Ok(())
     }
 
-    /// Records a ban (flushed).
+    /// Records a ban (flushed): `name` is the user's (their registered
+    /// name when the server has one), `by` who banned them.
     pub async fn ban_key(
         &self,
         key: &[u8],
         reason: &str,
         seconds: u64,
+        name: &str,
+        by: &str,
     ) -> Result<(), crate::store::StoreError> {
         let now = now_ms();
         let since = self.store.epoch();
+        let name = match self.store.user(key) {
+            Ok(Some(user)) if !user.name.is_empty() => user.name,
+            _ => name.to_owned(),
+        };
         self.store.put_ban(
             key,
             &Ban {
                 public_key: voice_proto::hash::hex(key),
+                name,
+                banned_by: by.to_owned(),
                 reason: reason.to_owned(),
                 created_ms: now,
                 expires_ms: if seconds == 0 {
@@ -320,18 +338,16 @@ impl Hub {
 
     /// Registers a session's key for a session that holds Register.
     pub async fn register(&self, id: SessionId, req: RegisterRequest) {
-        let allowed = {
+        let refusal = {
             let inner = self.inner.lock().await;
-            inner.state.session(id).is_some_and(|me| {
-                evaluate(&inner.state, Subject::from(me), ROOT).contains(Permission::Register)
-            })
+            Self::needs_at_root(&inner, id, Permission::Register)
         };
-        let outcome = if allowed {
-            self.grant_role(req.session, ROLE_KNOWN)
+        let outcome = match refusal {
+            Ok(()) => self
+                .grant_role(req.session, ROLE_KNOWN)
                 .await
-                .map_err(|e| e.to_string())
-        } else {
-            Err("you lack the register permission".to_owned())
+                .map_err(|e| e.to_string()),
+            Err(refusal) => Err(refusal),
         };
         let inner = self.inner.lock().await;
         let msg = match outcome {

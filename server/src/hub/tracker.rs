@@ -120,9 +120,11 @@ impl Hub {
         Self::in_room(inner, id, req.room)?;
         let me = inner.state.session(id).ok_or("you are not connected")?;
         if !evaluate(&inner.state, Subject::from(me), req.room).contains(Permission::ShareFiles) {
-            return Err(format!(
-                "you lack the share_files permission in room {}",
-                req.room
+            return Err(voice_proto::acl::lacking(
+                &inner.state,
+                Subject::from(me),
+                Permission::ShareFiles,
+                req.room,
             ));
         }
         let key = me.public_key.clone();

@@ -139,6 +139,27 @@ impl Voiced for ControlService {
         ok(Empty {})
     }
 
+    async fn set_acl(&self, r: Request<c::SetAclRequest>) -> R<Empty> {
+        let r = r.into_inner();
+        self.engine.set_acl(&r.room, r.inherit, r.rules).await?;
+        ok(Empty {})
+    }
+
+    async fn register(&self, r: Request<c::UserRef>) -> R<Empty> {
+        self.engine.register(&r.into_inner().user).await?;
+        ok(Empty {})
+    }
+
+    async fn bans(&self, _: Request<Empty>) -> R<c::BansReply> {
+        let (bans, omitted) = self.engine.bans().await?;
+        ok(c::BansReply { bans, omitted })
+    }
+
+    async fn unban(&self, r: Request<c::UserRef>) -> R<Empty> {
+        self.engine.unban(&r.into_inner().user).await?;
+        ok(Empty {})
+    }
+
     async fn send_chat(&self, r: Request<SendChatRequest>) -> R<Empty> {
         let r = r.into_inner();
         self.engine.send_chat(&r.text, &r.room).await?;

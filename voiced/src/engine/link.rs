@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::oneshot;
 use voice_proto::pb::wire::{
-    Accepted, Explanation, HistoryFound, Rejected, TorrentInfo, TrackerPeers, TrackerScrapeReply,
-    client_msg,
+    Accepted, BanList, Explanation, HistoryFound, Rejected, TorrentInfo, TrackerPeers,
+    TrackerScrapeReply, client_msg,
 };
 
 use crate::connection::frames::{self, StreamError};
@@ -32,6 +32,8 @@ pub enum Reply {
     Scrape(TrackerScrapeReply),
     /// Members serve a room's history.
     History(HistoryFound),
+    /// The bans in force.
+    Bans(BanList),
 }
 
 /// One logged-in connection.

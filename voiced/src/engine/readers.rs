@@ -197,6 +197,7 @@ async fn read_control(
             Some(server_msg::Msg::Peers(p)) => link.resolve(p.request_id, Reply::Peers(p)),
             Some(server_msg::Msg::Scrape(s)) => link.resolve(s.request_id, Reply::Scrape(s)),
             Some(server_msg::Msg::HistoryFound(h)) => link.resolve(h.request_id, Reply::History(h)),
+            Some(server_msg::Msg::Bans(b)) => link.resolve(b.request_id, Reply::Bans(b)),
             Some(server_msg::Msg::HistoryQuery(q)) => engine.history_query(q),
             Some(server_msg::Msg::HistorySettle(s)) => engine.history_settle(s),
             Some(server_msg::Msg::Chat(c)) => engine.receive_chat(c),

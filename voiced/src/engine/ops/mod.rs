@@ -2,6 +2,7 @@
 //! every action goes through, rooms, moderation, chat and room history,
 //! audio, identity, bookmarks and trust.
 
+mod access;
 mod audio;
 mod bookmarks;
 mod chat;

@@ -145,7 +145,8 @@ impl Engine {
                 | Reply::TorrentInfo(_)
                 | Reply::Peers(_)
                 | Reply::Scrape(_)
-                | Reply::History(_) => {
+                | Reply::History(_)
+                | Reply::Bans(_) => {
                     return Err(Error::Failed("unexpected answer".into()));
                 }
             }
