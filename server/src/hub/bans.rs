@@ -80,7 +80,7 @@ impl Hub {
                 })
             })
             .collect();
-        bans.sort_by(|a, b| b.created_ms.cmp(&a.created_ms));
+        bans.sort_by_key(|b| std::cmp::Reverse(b.created_ms));
         let omitted = bans.len().saturating_sub(MAX_LISTED);
         bans.truncate(MAX_LISTED);
         Ok((bans, u32::try_from(omitted).unwrap_or(u32::MAX)))
