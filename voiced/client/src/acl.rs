@@ -5,7 +5,7 @@
 
 use voice_proto::State;
 use voice_proto::acl::{Permissions, Subject, explain, rules_in};
-use voice_proto::pb::wire::{AclRule, acl_rule};
+use voice_proto::pb::wire::{AclRule, Change, RoomAcl, acl_rule, change};
 use voice_proto::state::{BUILTIN_ROLES, ROOT, RoomId};
 
 /// Whom a rule is about.
@@ -265,6 +265,108 @@ pub fn permission_names() -> Vec<&'static str> {
         .collect()
 }
 
+/// A room's own rules as they stand, to start an edit from: whether it
+/// inherits, and its rules in order. `None` for a room the state does not
+/// hold.
+pub fn own_rules(state: &State, room: RoomId) -> Option<(bool, Vec<AclRule>)> {
+    let r = state.room(room)?;
+    Some((r.inherit_acl || room == ROOT, r.acl.clone()))
+}
+
+/// What `rules` (with `inherit`) would make of everyone's permissions in
+/// `room`, before they are sent: the state as it is with only that room's
+/// rules replaced. `None` for a room the state does not hold.
+pub fn preview(
+    state: &State,
+    room: RoomId,
+    inherit: bool,
+    rules: &[AclRule],
+) -> Option<Vec<Effective>> {
+    state.room(room)?;
+    let mut state = state.clone();
+    state
+        .apply(&Change {
+            kind: Some(change::Kind::SetRoomAcl(RoomAcl {
+                room,
+                inherit_acl: inherit || room == ROOT,
+                rules: rules.to_vec(),
+            })),
+        })
+        .ok()?;
+    effective(&state, room)
+}
+
+/// Permission names separated by commas (`speak,enter`; `all` for every
+/// one) as a mask; an unknown name is an error that lists the known ones.
+pub fn parse_permissions(list: &str) -> Result<u32, String> {
+    let mut bits = 0;
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if name.eq_ignore_ascii_case("all") {
+            bits |= Permissions::ALL.bits();
+            continue;
+        }
+        let p = Permissions::parse_one(&name.to_ascii_lowercase()).ok_or_else(|| {
+            format!(
+                "no permission {name:?}; permissions are {}",
+                permission_names().join(", ")
+            )
+        })?;
+        bits |= Permissions::bit(p);
+    }
+    if bits == 0 {
+        return Err(format!(
+            "name at least one permission: {}",
+            permission_names().join(", ")
+        ));
+    }
+    Ok(bits)
+}
+
+/// Whom a rule is about, from what a person typed: `role:NAME`,
+/// `user:NAME`, a role that exists, the name of a user present (one only),
+/// or a public key (64 hex digits).
+pub fn parse_subject(state: &State, who: &str) -> Result<acl_rule::Subject, String> {
+    let who = who.trim();
+    if let Some(role) = who.strip_prefix("role:") {
+        return if state.roles().contains_key(role) || BUILTIN_ROLES.contains(&role) {
+            Ok(acl_rule::Subject::Role(role.to_owned()))
+        } else {
+            Err(format!("no role {role:?}; `voicectl role list` lists them"))
+        };
+    }
+    let user = who.strip_prefix("user:");
+    if user.is_none() && (state.roles().contains_key(who) || BUILTIN_ROLES.contains(&who)) {
+        return Ok(acl_rule::Subject::Role(who.to_owned()));
+    }
+    let name = user.unwrap_or(who);
+    if name.len() == 64
+        && let Some(key) = voice_proto::hash::parse_hex(name)
+    {
+        return Ok(acl_rule::Subject::UserKey(key));
+    }
+    let keys: Vec<&Vec<u8>> = {
+        let mut keys: Vec<&Vec<u8>> = state
+            .sessions()
+            .values()
+            .filter(|s| s.name.eq_ignore_ascii_case(name))
+            .map(|s| &s.public_key)
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    };
+    match keys.as_slice() {
+        [key] => Ok(acl_rule::Subject::UserKey((*key).clone())),
+        [] => Err(format!(
+            "{who:?} is neither a role nor a user present; give a role (`voicectl role list`), a user's name (`voicectl users`) or a 64-digit key"
+        )),
+        _ => Err(format!(
+            "{} users present are named {name:?}; give the key (64 hex digits)",
+            keys.len()
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,5 +578,59 @@ mod tests {
         assert!(!get(&users[1], "mute_deafen").granted);
         assert_eq!(users[0].permissions.len(), 15);
         assert!(effective(&s, 42).is_none());
+    }
+
+    #[test]
+    fn permissions_and_subjects_parse_from_what_people_type() {
+        assert_eq!(
+            parse_permissions("speak, Enter").unwrap(),
+            bit(Permission::Speak) | bit(Permission::Enter)
+        );
+        assert_eq!(parse_permissions("all").unwrap(), Permissions::ALL.bits());
+        let e = parse_permissions("speak,shout").unwrap_err();
+        assert!(e.contains("\"shout\"") && e.contains("mute_deafen"), "{e}");
+        assert!(parse_permissions(" , ").is_err());
+
+        let s = state();
+        use acl_rule::Subject::{Role as R, UserKey as U};
+        assert_eq!(parse_subject(&s, "mod").unwrap(), R("mod".into()));
+        assert_eq!(parse_subject(&s, "everyone").unwrap(), R("everyone".into()));
+        assert_eq!(parse_subject(&s, "ada").unwrap(), U(vec![7; 32]));
+        assert_eq!(parse_subject(&s, "user:Ada").unwrap(), U(vec![7; 32]));
+        assert_eq!(parse_subject(&s, &"07".repeat(32)).unwrap(), U(vec![7; 32]));
+        assert!(parse_subject(&s, "role:nobody").is_err());
+        let e = parse_subject(&s, "Bob").unwrap_err();
+        assert!(e.contains("neither a role nor a user"), "{e}");
+    }
+
+    #[test]
+    fn a_preview_shows_the_rules_before_they_are_sent() {
+        let s = state();
+        let (inherit, mut rules) = own_rules(&s, 2).unwrap();
+        assert!(inherit);
+        assert_eq!(rules.len(), 2);
+        let speaks = |users: &[Effective]| {
+            users[0]
+                .permissions
+                .iter()
+                .find(|d| d.permission == "speak")
+                .map(|d| d.granted)
+                .unwrap()
+        };
+        assert!(speaks(&effective(&s, 2).unwrap()), "Ada's own rule");
+        // Without Ada's rule nothing grants speak in Quiet (Lobby's allow
+        // is for Lobby only; Quiet's deny applies below it only).
+        rules.remove(0);
+        let after = preview(&s, 2, true, &rules).unwrap();
+        assert!(!speaks(&after));
+        // Stopping inheritance drops traverse from the root: nothing left.
+        let closed = preview(&s, 2, false, &rules).unwrap();
+        assert_eq!(
+            closed[0].traverse_denied_at.as_deref(),
+            Some("/Lobby/Quiet")
+        );
+        // The state itself is unchanged.
+        assert_eq!(own_rules(&s, 2).unwrap().1.len(), 2);
+        assert!(preview(&s, 99, true, &[]).is_none());
     }
 }
