@@ -1,17 +1,21 @@
 //! The application: the model, the link to voiced, and what only the window
-//! keeps (dialog fields, the chat input, push-to-talk). [`App::ui`] draws one
+//! keeps (dialog fields, the chat input, push-to-talk, the access editor's
+//! draft). [`App::ui`] draws one
 //! frame; eframe calls it through [`eframe::App`], tests through kittest.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use eframe::egui;
-use voice_proto::pb::control::ConnectionState;
+use voice_proto::pb::control::{ConnectionState, SetAclRequest};
 use voiced_client::link::Report;
+use voiced_client::mirror::News;
 use voiced_client::tree::RowKind;
 
-use crate::link::{Command, Link};
-use crate::model::{DaemonLink, Level, Mirror, Notifications, notification};
+use crate::link::{Command, Link, Outgoing, SAVE_ACCESS, for_mirror};
+use crate::model::refusal::refusal;
+use crate::model::{AccessDraft, DaemonLink, Level, Mirror, Notifications, notification};
 use crate::panels;
 use crate::panels::connect::ConnectDialog;
 use crate::panels::settings::SettingsDialog;
@@ -49,6 +53,10 @@ pub struct App {
     pub files_open: bool,
     /// When the files were last asked for (Unix ms).
     pub files_asked_ms: u64,
+    /// The access editor's draft of a room's rules, while it is open.
+    pub access: Option<AccessDraft>,
+    /// The last call of each kind, to say why it failed ("Why can't I …?").
+    last_calls: BTreeMap<&'static str, Outgoing>,
 }
 
 impl App {
@@ -90,13 +98,26 @@ impl App {
             prefs_path,
             files_open: false,
             files_asked_ms: 0,
+            access: None,
+            last_calls: BTreeMap::new(),
         })
     }
 
     /// Queues a call to voiced; a connect is remembered (a trust answer repeats it).
     pub fn send(&mut self, command: Command) {
         let command = self.model.sent(command);
-        self.link.send(command);
+        self.dispatch(Outgoing::Core(command));
+    }
+
+    /// Sends a room's new rules (the access editor's Save).
+    pub fn set_acl(&mut self, request: SetAclRequest) {
+        self.dispatch(Outgoing::SetAcl(request));
+    }
+
+    fn dispatch(&mut self, call: Outgoing) {
+        use voiced_client::link::Call;
+        self.last_calls.insert(call.what(), call.clone());
+        self.link.send(call);
     }
 
     /// Takes every report waiting from the link into the model.
@@ -107,8 +128,45 @@ impl App {
                 self.send(Command::LoadAudioSettings);
                 self.send(Command::LoadDevices);
             }
+            let report = match for_mirror(report) {
+                Ok(report) => report,
+                Err(room) => {
+                    // Saved: the editor of that room closes (the new rules
+                    // come back through the state like every change).
+                    if self
+                        .access
+                        .as_ref()
+                        .is_some_and(|d| d.saving && d.room.to_string() == room)
+                    {
+                        self.access = None;
+                    }
+                    continue;
+                }
+            };
+            if let Report::Failed { what, message, .. } = &report
+                && *what == SAVE_ACCESS
+                && let Some(draft) = self.access.as_mut().filter(|d| d.saving)
+            {
+                // A refused save is shown in the editor, where it was made.
+                draft.saving = false;
+                let call = Outgoing::SetAcl(draft.request());
+                draft.refusal = refusal(&self.model, &call, message);
+                continue;
+            }
             let applied = self.model.apply(report);
             for news in applied.news {
+                if let News::Failed { what, message } = &news
+                    && let Some(call) = self.last_calls.get(what)
+                    && let Some(why) = refusal(&self.model, call, message)
+                {
+                    self.notifications.push_refusal(
+                        Level::Error,
+                        format!("{what} failed"),
+                        Some(why),
+                        now,
+                    );
+                    continue;
+                }
                 if let Some((level, text)) = notification(&self.model, news) {
                     self.notifications.push(level, text, now);
                 }
@@ -146,6 +204,7 @@ impl App {
         panels::connect::trust_ui(ctx, self);
         panels::settings::settings_ui(ctx, self);
         panels::rooms::new_room_ui(ctx, self);
+        panels::access::access_ui(ctx, self);
         panels::toolbar::ptt_key(ctx, self);
         if self.model.connection() == ConnectionState::Reconnecting {
             // The countdown in the status line.

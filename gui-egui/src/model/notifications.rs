@@ -3,6 +3,8 @@
 
 use std::collections::VecDeque;
 
+use super::refusal::Refusal;
+
 /// How long a notification stays, in milliseconds.
 pub const SHOWN_MS: u64 = 8_000;
 /// How long an error stays, in milliseconds (longer: it may say what to do).
@@ -30,6 +32,8 @@ pub struct Notification {
     pub text: String,
     /// Unix time in ms when it arrived.
     pub at_ms: u64,
+    /// Why an action was refused ("Why can't I …?", shown folded).
+    pub why: Option<Refusal>,
 }
 
 /// The notifications in view, oldest first.
@@ -43,12 +47,24 @@ impl Notifications {
     /// Adds one (the oldest goes beyond [`MAX`]); a repeat of the newest only
     /// refreshes it.
     pub fn push(&mut self, level: Level, text: impl Into<String>, now_ms: u64) {
+        self.push_refusal(level, text, None, now_ms);
+    }
+
+    /// Like [`Notifications::push`], with why an action was refused.
+    pub fn push_refusal(
+        &mut self,
+        level: Level,
+        text: impl Into<String>,
+        why: Option<Refusal>,
+        now_ms: u64,
+    ) {
         let text = text.into();
         if let Some(last) = self.items.back_mut()
             && last.text == text
             && last.level == level
         {
             last.at_ms = now_ms;
+            last.why = why;
             return;
         }
         self.next_id += 1;
@@ -57,6 +73,7 @@ impl Notifications {
             level,
             text,
             at_ms: now_ms,
+            why,
         });
         while self.items.len() > MAX {
             self.items.pop_front();

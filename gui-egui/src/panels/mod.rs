@@ -1,6 +1,7 @@
 //! One module per part of the window; each draws with a `*_ui` function
 //! that reads the model and queues calls through [`App::send`](crate::App::send).
 
+pub mod access;
 pub mod chat;
 pub mod connect;
 pub mod files;
@@ -11,6 +12,7 @@ pub mod settings;
 pub mod status;
 pub mod toolbar;
 pub mod user_menu;
+pub mod why;
 
 use eframe::egui;
 

@@ -1,5 +1,6 @@
 //! The notifications corner: joins, leaves and errors, newest at the
-//! bottom, each dismissible; never in the way (no modal).
+//! bottom, each dismissible; never in the way (no modal). A refused
+//! action carries its "Why can't I …?" line.
 
 use std::time::Duration;
 
@@ -37,6 +38,10 @@ pub fn notifications_ui(ctx: &egui::Context, app: &mut App) {
                         }
                         ui.add(egui::Label::new(egui::RichText::new(&n.text).color(text)).wrap());
                     });
+                    if let Some(why) = &n.why {
+                        ui.visuals_mut().override_text_color = Some(text);
+                        crate::panels::why::why_ui(ui, n.id, why, false);
+                    }
                 });
             }
         });

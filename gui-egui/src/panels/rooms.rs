@@ -1,6 +1,8 @@
 //! The room tree with its users: click selects, double-click (or "Join")
 //! joins, a user dragged onto a room is moved there (the server refuses
 //! what this client may not do; the refusal shows as a notification).
+//! "Edit access…" (the room's menu, or beside "New room…") opens the
+//! room's access editor.
 
 use eframe::egui;
 use voice_proto::pb::wire::{Permission, Session};
@@ -9,6 +11,7 @@ use voiced_client::tree::{Row, RowKind};
 
 use crate::App;
 use crate::link::Command;
+use crate::panels::access::{self, EDIT_ACCESS};
 use crate::panels::user_menu::user_menu_ui;
 
 /// What is carried while a user row is dragged.
@@ -71,6 +74,13 @@ pub fn rooms_ui(ui: &mut egui::Ui, app: &mut App) {
                 .clicked()
             {
                 app.new_room = Some((room, String::new()));
+            }
+            if ui
+                .button(EDIT_ACCESS)
+                .on_hover_text("Who may do what in the selected room")
+                .clicked()
+            {
+                access::open(app, room);
             }
         }
     });
@@ -159,6 +169,10 @@ fn row_ui(ui: &mut egui::Ui, app: &mut App, row: Row) {
                     }
                     if ui.button("New room inside…").clicked() {
                         app.new_room = Some((id, String::new()));
+                        ui.close();
+                    }
+                    if ui.button(EDIT_ACCESS).clicked() {
+                        access::open(app, id);
                         ui.close();
                     }
                 });
