@@ -430,6 +430,7 @@ fn resolves_room_references() {
     assert_eq!(s.resolve_room("/Chess"), Ok(3));
     assert_eq!(s.resolve_room("/"), Ok(0));
     assert_eq!(s.resolve_room("Games"), Ok(1));
+    assert_eq!(s.resolve_room("games/chess"), Ok(2));
     assert!(s.resolve_room("Chess").unwrap_err().contains("2 rooms"));
     assert!(s.resolve_room("/Nope").is_err());
     assert!(s.resolve_room("99").is_err());

@@ -126,6 +126,43 @@ pub enum Command {
         #[command(subcommand)]
         action: RoleAction,
     },
+    /// Make USER (online now) a registered user: they get the `known` role
+    /// (needs register at the root).
+    Register {
+        /// The user (a session id, a name only one user online has, or a
+        /// key prefix).
+        user: String,
+    },
+    /// Disconnect USER from the server; they may come back (needs kick at
+    /// the root).
+    Kick {
+        /// The user.
+        user: String,
+        /// Told to them and kept in the server's log.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Disconnect USER and refuse their key from now on, for ever or for a
+    /// while (needs ban at the root).
+    Ban {
+        /// The user (online now).
+        user: String,
+        /// How long: `90s`, `30m`, `12h`, `7d`, `2w` or a sum such as
+        /// `1d12h` (default: for ever).
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+        duration: Option<u64>,
+        /// Told to them and kept with the ban.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Lift a ban (needs ban at the root).
+    Unban {
+        /// The banned key (hex, or a prefix only one ban has) or the name
+        /// `voicectl bans` shows.
+        user: String,
+    },
+    /// The bans in force, newest first (needs ban at the root).
+    Bans,
     /// Create, delete, rename or move rooms.
     Room {
         /// What to do.
@@ -335,6 +372,44 @@ pub enum AclAction {
         /// The room (a path, a name, or an id).
         room: String,
     },
+    /// Replace ROOM's own rules (needs edit_room there; you can grant only
+    /// permissions you hold there). Rules from flags go from the broadest
+    /// subject to the narrowest (everyone, known, other roles by name, then
+    /// users), so a narrower rule overrides a broader one; `--file` keeps
+    /// the order it gives.
+    Set {
+        /// The room (a path, a name, or an id).
+        room: String,
+        /// Rules as `voicectl acl show ROOM --json` prints them (its own
+        /// entries and `inherit`; inherited entries are skipped); `-` reads
+        /// standard input.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Grant PERMS (comma-separated names, or `all`) to WHO: a role, a
+        /// user present, a 64-digit key, or `role:NAME` / `user:NAME`.
+        #[arg(long, num_args = 2, value_names = ["WHO", "PERMS"], action = clap::ArgAction::Append)]
+        allow: Vec<String>,
+        /// Take PERMS away from WHO.
+        #[arg(long, num_args = 2, value_names = ["WHO", "PERMS"], action = clap::ArgAction::Append)]
+        deny: Vec<String>,
+        /// The room stops inheriting its parents' rules.
+        #[arg(long)]
+        no_inherit: bool,
+        /// Rules from flags apply in ROOM only, not below it.
+        #[arg(long, conflicts_with = "below_only")]
+        here_only: bool,
+        /// Rules from flags apply below ROOM only, not in it.
+        #[arg(long)]
+        below_only: bool,
+        /// Keep the room's own rules and add these after them.
+        #[arg(long, conflicts_with = "file")]
+        keep: bool,
+    },
+    /// Remove ROOM's own rules and make it inherit again (needs edit_room).
+    Clear {
+        /// The room (a path, a name, or an id).
+        room: String,
+    },
 }
 
 /// Role actions.
@@ -418,4 +493,58 @@ pub enum ServerAction {
         /// Its name.
         name: String,
     },
+}
+
+/// Seconds from `90s`, `30m`, `12h`, `7d`, `2w` or a sum of those (`1d12h`).
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let bad = || {
+        format!(
+            "{text:?} is not a duration; write a number and a unit (s, m, h, d, w) such as 30m, 12h, 7d or 1d12h"
+        )
+    };
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit: u64 = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3_600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return Err(bad()),
+        };
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        digits.clear();
+        total = n
+            .checked_mul(unit)
+            .and_then(|x| total.checked_add(x))
+            .ok_or_else(|| {
+                format!("{text:?} is longer than any ban needs; leave out --for to ban for ever")
+            })?;
+    }
+    if !digits.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_read_in_every_unit_and_sums() {
+        assert_eq!(parse_duration("90s"), Ok(90));
+        assert_eq!(parse_duration("30m"), Ok(1_800));
+        assert_eq!(parse_duration("1d12h"), Ok(129_600));
+        assert_eq!(parse_duration("2w"), Ok(1_209_600));
+        for bad in ["", "12", "h", "5y", "0m", "-1h", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(parse_duration("99999999999999999999w").is_err());
+    }
 }

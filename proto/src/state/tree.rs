@@ -76,8 +76,9 @@ impl State {
         Some(path)
     }
 
-    /// Resolves a user's room reference: a numeric id, a path (`/A/B`, names
-    /// compared without regard to case), or a name that only one room has.
+    /// Resolves a user's room reference: a numeric id, a path from the root
+    /// (`/A/B` or `A/B`, names compared without regard to case), or a name
+    /// that only one room has.
     pub fn resolve_room(&self, reference: &str) -> Result<RoomId, String> {
         let reference = reference.trim();
         if let Ok(id) = reference.parse::<RoomId>() {
@@ -87,7 +88,10 @@ impl State {
                 Err(format!("no room with id {id}"))
             };
         }
-        if let Some(path) = reference.strip_prefix('/') {
+        let path = reference
+            .strip_prefix('/')
+            .or_else(|| reference.contains('/').then_some(reference));
+        if let Some(path) = path {
             let mut cur = ROOT;
             for part in path.split('/').filter(|p| !p.is_empty()) {
                 cur = self

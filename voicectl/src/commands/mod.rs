@@ -141,7 +141,38 @@ pub async fn run(client: &mut Client, cli: &Cli) -> Result<Output, Failure> {
         C::Acl { action } => match action {
             AclAction::Show { room } => access::acl_show(client, room).await,
             AclAction::Effective { room } => access::acl_effective(client, room).await,
+            AclAction::Set {
+                room,
+                file,
+                allow,
+                deny,
+                no_inherit,
+                here_only,
+                below_only,
+                keep,
+            } => {
+                let request = access::AclEdit {
+                    file: file.as_deref(),
+                    allow,
+                    deny,
+                    inherit: !no_inherit,
+                    here: !below_only,
+                    below: !here_only,
+                    keep: *keep,
+                };
+                access::acl_set(client, room, &request).await
+            }
+            AclAction::Clear { room } => access::acl_clear(client, room).await,
         },
+        C::Register { user } => access::register(client, user).await,
+        C::Kick { user, reason } => access::kick(client, user, reason, None).await,
+        C::Ban {
+            user,
+            duration,
+            reason,
+        } => access::kick(client, user, reason, Some(duration.unwrap_or(0))).await,
+        C::Unban { user } => access::unban(client, user).await,
+        C::Bans => access::bans(client).await,
         C::Role { action } => match action {
             RoleAction::List => access::role_list(client).await,
             RoleAction::Create { name, description } => {

@@ -11,13 +11,6 @@ pub fn room(state: &State, reference: &str) -> Result<u32, Error> {
     if r.is_empty() {
         return Ok(0);
     }
-    let owned;
-    let r = if r.contains('/') && !r.starts_with('/') {
-        owned = format!("/{r}");
-        owned.as_str()
-    } else {
-        r
-    };
     state
         .resolve_room(r)
         .map_err(|e| Error::NotFound(format!("{e}; `voicectl rooms` lists the rooms")))
