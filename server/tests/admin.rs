@@ -131,9 +131,13 @@ async fn admin_socket_is_private_and_manages_users() {
         .expect("banned");
     assert_eq!(code, close::BANNED);
     assert!(reason.contains("spam"), "{reason}");
+    let bans = admin.bans(Empty {}).await.unwrap().into_inner().bans;
+    assert_eq!(bans.len(), 1);
+    // Banned from the admin socket, by key, while online: the record keeps
+    // the name they had and who banned them.
     assert_eq!(
-        admin.bans(Empty {}).await.unwrap().into_inner().bans.len(),
-        1
+        (bans[0].name.as_str(), bans[0].banned_by.as_str()),
+        ("bob", "server")
     );
     admin.unban(UserKey { user: key }).await.unwrap();
     Client::connect(&server, bob_login).await.expect("unbanned");

@@ -274,14 +274,16 @@ pub async fn run(socket: &Path, command: AdminCommand) -> Result<Vec<String>, Cl
         AdminCommand::Bans => {
             for b in client.bans(Empty {}).await?.into_inner().bans {
                 out.push(format!(
-                    "{}\texpires {}\t{}",
+                    "{}\texpires {}\t{}\tname {}\tby {}",
                     b.public_key,
                     if b.expires_ms == 0 {
                         "never".to_owned()
                     } else {
                         b.expires_ms.to_string()
                     },
-                    b.reason
+                    b.reason,
+                    voice_proto::text::strip_controls(&b.name),
+                    voice_proto::text::strip_controls(&b.banned_by),
                 ));
             }
         }
