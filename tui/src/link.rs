@@ -1,5 +1,5 @@
 //! The background task that talks to voiced: the front-end core's link
-//! (`voiced_client::link`) making the core's commands, its reports turned
+//! (`voiced_client::link`) making this screen's calls, its reports turned
 //! into actions.
 
 use std::path::PathBuf;
@@ -7,18 +7,18 @@ use std::path::PathBuf;
 use tokio::sync::mpsc;
 use voice_proto::pb::control::WatchRequest;
 
-use crate::action::{Action, Command};
+use crate::action::{Action, Call};
 
 pub use voiced_client::link::{Client, RETRY};
 
-/// Runs until `actions` or `commands` closes: keeps a link to voiced at
+/// Runs until `actions` or `calls` closes: keeps a link to voiced at
 /// `socket`, sending what it reports (up, down, every event, the answers and
-/// failures of `commands`) as [`Action::Link`].
+/// failures of `calls`) as [`Action::Link`].
 pub async fn run_link(
     socket: PathBuf,
     actions: mpsc::UnboundedSender<Action>,
-    commands: mpsc::UnboundedReceiver<Command>,
+    calls: mpsc::UnboundedReceiver<Call>,
 ) {
     let report = move |report| actions.send(Action::Link(report)).is_ok();
-    voiced_client::link::run_link(socket, WatchRequest { levels: true }, report, commands).await;
+    voiced_client::link::run_link(socket, WatchRequest { levels: true }, report, calls).await;
 }

@@ -11,7 +11,7 @@ use crossterm::event::{
 use crossterm::execute;
 use tokio::sync::mpsc;
 
-use crate::action::{Action, Command};
+use crate::action::{Action, Call, Command};
 use crate::link;
 use crate::model::App;
 use crate::update::{needs_redraw, update};
@@ -54,7 +54,7 @@ fn event_loop(
     releases: bool,
 ) -> io::Result<()> {
     let (actions, mut inbox) = mpsc::unbounded_channel::<Action>();
-    let (commands, outbox) = mpsc::unbounded_channel::<Command>();
+    let (commands, outbox) = mpsc::unbounded_channel::<Call>();
     let link = runtime.spawn(link::run_link(socket.clone(), actions.clone(), outbox));
     let ticks = actions.clone();
     runtime.spawn(async move {
@@ -81,8 +81,8 @@ fn event_loop(
         // Take every action already waiting before drawing once.
         while let Some(action) = next {
             redraw |= needs_redraw(&app, &action);
-            for command in update(&mut app, action) {
-                let _ = commands.send(command);
+            for call in update(&mut app, action) {
+                let _ = commands.send(call);
             }
             next = inbox.try_recv().ok();
         }
@@ -94,7 +94,7 @@ fn event_loop(
         }
     }
     if app.ptt.active {
-        let _ = commands.send(Command::PushToTalk(false));
+        let _ = commands.send(Command::PushToTalk(false).into());
     }
     drop(commands);
     // Let the link finish queued commands (bounded inside run_link).

@@ -1,15 +1,23 @@
 //! The model: everything the screen shows, and nothing else.
 
+mod access;
 mod chat;
 mod files;
 mod modal;
+mod refusal;
 mod tree;
+
+use std::collections::BTreeMap;
 
 use voice_proto::pb::control::ConnectionState;
 
+use crate::action::Call;
+
+pub use access::{AclTab, AclView, RolesView};
 pub use chat::ChatLog;
 pub use files::{FilesRow, Pane};
 pub use modal::{ConnectDialog, ConnectEntry, Modal, PromptKind};
+pub use refusal::{Reading, Refusal, needs};
 pub use tree::{Row, RowKind};
 pub use voiced_client::mirror::{DaemonLink, Mirror, mirror_limits};
 
@@ -62,6 +70,11 @@ pub struct App {
     pub ptt: PushToTalk,
     /// The last error or notice, shown in the status bar.
     pub notice: Option<String>,
+    /// The last refused call, read in full by the "why can't I …?" overlay.
+    pub refusal: Option<Refusal>,
+    /// The last call of each kind made (by its words), so a failure, which
+    /// names only the kind, can say which room it was about.
+    pub asked: BTreeMap<&'static str, Call>,
     /// Unix time in milliseconds, from the last tick.
     pub now_ms: u64,
     /// Terminal size (columns, rows).
@@ -86,6 +99,8 @@ impl App {
             modal: None,
             ptt: PushToTalk::default(),
             notice: None,
+            refusal: None,
+            asked: BTreeMap::new(),
             now_ms: 0,
             size: (80, 24),
             quit: false,
@@ -97,6 +112,15 @@ impl App {
         self.selected
             .and_then(|s| rows.iter().position(|r| r.kind == s))
             .unwrap_or(0)
+    }
+
+    /// Whether the status bar shows the last refusal (so its why can be
+    /// opened from there).
+    pub fn refusal_shown(&self) -> bool {
+        match (&self.refusal, &self.notice) {
+            (Some(refusal), Some(notice)) => *notice == refusal.notice(),
+            _ => false,
+        }
     }
 
     /// The room of the selected row (a user row gives the user's room).

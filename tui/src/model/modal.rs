@@ -2,6 +2,8 @@
 
 use voice_proto::pb::control::TrustPrompt;
 
+use super::access::{AclView, RolesView};
+
 /// What a one-line prompt asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PromptKind {
@@ -64,4 +66,10 @@ pub enum Modal {
     Connect(ConnectDialog),
     /// An unknown or changed server certificate.
     Trust(TrustPrompt),
+    /// A room's access rules and who may do what there.
+    Acl(AclView),
+    /// A user's roles, to grant or revoke.
+    Roles(RolesView),
+    /// "Why can't I …?": the last refusal ([`App::refusal`](super::App::refusal)) in full.
+    Why,
 }

@@ -7,7 +7,7 @@ use voiced_client::link::Report;
 use voiced_client::mirror::News;
 
 use crate::action::Command;
-use crate::model::{App, Modal, RowKind};
+use crate::model::{App, Modal, Refusal, RowKind};
 
 pub(super) fn on_report(app: &mut App, report: Report<Answer>) -> Vec<Command> {
     match &report {
@@ -47,7 +47,11 @@ fn on_news(app: &mut App, news: News) {
         News::Error(message) | News::Device(message) | News::Network(message) => {
             app.notice = Some(message)
         }
-        News::Failed { what, message } => app.notice = Some(format!("{what} failed: {message}")),
+        News::Failed { what, message } => {
+            let refusal = Refusal::new(&app.mirror, app.asked.get(what), what, message);
+            app.notice = Some(refusal.notice());
+            app.refusal = Some(refusal);
+        }
         News::TrustAsked => {
             if let Some(prompt) = app.mirror.trust.clone() {
                 app.modal = Some(Modal::Trust(prompt));

@@ -37,6 +37,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         KeyCode::Home | KeyCode::Char('g') => move_selection(app, isize::MIN),
         KeyCode::End | KeyCode::Char('G') => move_selection(app, isize::MAX),
         KeyCode::Char('r') => return ask(app),
+        super::keys::WHY_KEY => super::access::open_why(app),
         KeyCode::Enter | KeyCode::Char('d') => {
             if let Some(FilesRow::File(id)) = selected(app) {
                 return vec![Command::Download {

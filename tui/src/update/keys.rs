@@ -4,7 +4,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use voice_proto::pb::control::VoiceMode;
 use voice_proto::state::ROOT;
 
-use crate::action::Command;
+use crate::action::{Call, Command};
 use crate::model::{App, ConnectDialog, DaemonLink, Focus, Modal, Pane, PromptKind, RowKind};
 
 /// The push-to-talk key (held where the terminal reports releases).
@@ -13,6 +13,16 @@ pub const PTT_KEY: KeyCode = KeyCode::Char(' ');
 /// The key that loads the current room's earlier messages (its history).
 pub const HISTORY_KEY: KeyCode = KeyCode::Char('h');
 
+/// The key that shows the selected room's access rules (and who may do
+/// what there).
+pub const ACL_KEY: KeyCode = KeyCode::Char('a');
+
+/// The key that shows the selected user's roles (yours on a room row).
+pub const ROLES_KEY: KeyCode = KeyCode::Char('u');
+
+/// The key that shows the last refusal in full ("why can't I …?").
+pub const WHY_KEY: KeyCode = KeyCode::Char('w');
+
 /// Step of `+`/`-` on a user's volume.
 const VOLUME_STEP: f32 = 0.1;
 /// Highest local volume voiced accepts.
@@ -20,14 +30,14 @@ const VOLUME_MAX: f32 = 4.0;
 /// Chat lines one PageUp/PageDown moves.
 const CHAT_PAGE: usize = 5;
 
-pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Call> {
     // Push-to-talk is the only key whose release matters.
     if key.code == PTT_KEY
         && app.modal.is_none()
         && matches!(app.focus, Focus::Tree | Focus::Files)
         && app.mirror.daemon == DaemonLink::Up
     {
-        return push_to_talk(app, key.kind);
+        return super::core(push_to_talk(app, key.kind));
     }
     if key.kind == KeyEventKind::Release {
         return Vec::new();
@@ -45,11 +55,11 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         }
         return Vec::new();
     }
-    match app.focus {
+    super::core(match app.focus {
         Focus::Tree => tree_key(app, key),
         Focus::Chat => chat_key(app, key),
         Focus::Files => super::files::on_key(app, key),
-    }
+    })
 }
 
 fn push_to_talk(app: &mut App, kind: KeyEventKind) -> Vec<Command> {
@@ -140,6 +150,9 @@ fn tree_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         }
         KeyCode::Char('f') if app.mirror.state.is_some() => return super::files::open(app),
         HISTORY_KEY => return load_history(app),
+        ACL_KEY => super::access::open_acl(app),
+        ROLES_KEY => super::access::open_roles(app),
+        WHY_KEY => super::access::open_why(app),
         KeyCode::Esc => app.notice = None,
         _ => {}
     }

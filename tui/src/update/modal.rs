@@ -5,12 +5,25 @@ use voice_proto::pb::control::{Bookmark, ConnectRequest};
 
 use voiced_client::trust::TrustAnswer;
 
-use crate::action::Command;
+use crate::action::{Call, Command};
 use crate::model::{App, ConnectDialog, ConnectEntry, Modal, PromptKind};
 
-pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Call> {
     let Some(modal) = app.modal.take() else {
         return Vec::new();
+    };
+    // The access overlays make calls of their own (role changes).
+    let modal = match modal {
+        Modal::Acl(view) => {
+            app.modal = super::access::acl_key(app, view, key);
+            return Vec::new();
+        }
+        Modal::Roles(view) => return super::access::roles_key(app, view, key),
+        Modal::Why => {
+            app.modal = super::access::why_key(app, key);
+            return Vec::new();
+        }
+        modal => modal,
     };
     let (keep, commands) = match modal {
         Modal::Help => (None, Vec::new()),
@@ -26,21 +39,23 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
                 KeyCode::Char('a') | KeyCode::Char('y') => TrustAnswer::Always,
                 KeyCode::Char('o') => TrustAnswer::Once,
                 KeyCode::Char('n') | KeyCode::Esc => TrustAnswer::Cancel,
-                _ => return keep_open(app, Modal::Trust(prompt)),
+                _ => {
+                    app.modal = Some(Modal::Trust(prompt));
+                    return Vec::new();
+                }
             };
             // The core repeats the refused request (it may carry a password),
             // or connects to the prompt's server when it was not made here.
             app.mirror.trust = Some(prompt);
             (None, app.mirror.answer_trust(answer))
         }
+        open @ (Modal::Acl(_) | Modal::Roles(_) | Modal::Why) => (Some(open), Vec::new()),
     };
     app.modal = keep;
-    commands.into_iter().map(|c| app.mirror.sent(c)).collect()
-}
-
-fn keep_open(app: &mut App, modal: Modal) -> Vec<Command> {
-    app.modal = Some(modal);
-    Vec::new()
+    commands
+        .into_iter()
+        .map(|c| Call::Core(app.mirror.sent(c)))
+        .collect()
 }
 
 fn connect_key(

@@ -1,12 +1,15 @@
 //! The view: `impl Widget for &App`, a pure function of the model.
 
+pub mod acl;
 mod chat;
 mod files;
 pub mod layout;
 mod offline;
 mod overlay;
+mod roles;
 mod status;
 mod tree;
+mod why;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;

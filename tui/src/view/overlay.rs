@@ -33,6 +33,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "there: cancel the selected transfer / list again",
     ),
     ("PgUp PgDn", "scroll the chat"),
+    (
+        "a u w",
+        "room's access rules / user's roles / why was I refused?",
+    ),
     ("h", "load the earlier messages of this room (history)"),
     ("?", "this help"),
     ("q", "quit (the call goes on in voiced)"),
@@ -74,6 +78,9 @@ pub(super) fn render(app: &App, modal: &Modal, area: Rect, buf: &mut Buffer) {
         }
         Modal::Connect(d) => connect(app, d, area, buf),
         Modal::Trust(prompt) => trust(prompt, area, buf),
+        Modal::Acl(view) => super::acl::render(app, view, area, buf),
+        Modal::Roles(view) => super::roles::render(app, view, area, buf),
+        Modal::Why => super::why::render(app, area, buf),
     }
 }
 
@@ -239,7 +246,7 @@ fn dim() -> Style {
 }
 
 /// A bordered box of `lines`, cleared underneath and centred.
-fn dialog(title: &str, lines: Vec<Line<'_>>, width: u16, area: Rect, buf: &mut Buffer) {
+pub(super) fn dialog(title: &str, lines: Vec<Line<'_>>, width: u16, area: Rect, buf: &mut Buffer) {
     let width = width.min(area.width);
     let text_width = usize::from(width.saturating_sub(2)).max(1);
     // Wrapped lines: count each line's rows so the box fits its text.

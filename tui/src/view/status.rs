@@ -8,8 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 use voice_proto::pb::control::{ConnectionState, VoiceMode};
 
+use voiced_client::text::printable;
+
 use crate::model::{App, Focus};
-use crate::update::HISTORY_KEY;
+use crate::update::{HISTORY_KEY, WHY_KEY};
 
 /// Cells of the input level meter.
 const METER_CELLS: usize = 8;
@@ -49,7 +51,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     });
     if let Some(notice) = &app.notice {
         spans.push(sep);
-        spans.push(Span::styled(notice.as_str(), Style::new().fg(Color::Red)));
+        spans.push(Span::styled(printable(notice), Style::new().fg(Color::Red)));
     }
     Paragraph::new(Line::from(spans))
         .style(bar)
@@ -119,6 +121,23 @@ fn meter(app: &App) -> Vec<Span<'static>> {
 }
 
 pub(super) fn render_hint(app: &App, area: Rect, buf: &mut Buffer) {
+    // A refusal takes the line (the status bar may cut it): what was
+    // refused, and the key (or a click) that says why.
+    if app.refusal_shown()
+        && app.modal.is_none()
+        && app.focus != Focus::Chat
+        && let (Some(notice), KeyCode::Char(key)) = (&app.notice, WHY_KEY)
+    {
+        let line = Line::from(vec![
+            Span::styled(
+                format!(" {key}: why? "),
+                Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(printable(notice), Style::new().fg(Color::Red)),
+        ]);
+        Paragraph::new(line).render(area, buf);
+        return;
+    }
     let text = if app.modal.is_some() {
         " Esc: close"
     } else if app.focus == Focus::Files {
@@ -126,7 +145,7 @@ pub(super) fn render_hint(app: &App, area: Rect, buf: &mut Buffer) {
     } else if app.focus == Focus::Chat {
         " Enter: send  Esc/Tab: back to rooms  PgUp/PgDn: scroll  Ctrl-U: clear"
     } else {
-        " ?:help ⏎:join m:mute d:deaf v:mode space:talk i:chat f:files c:connect q:quit"
+        " ?:help ⏎:join m:mute d:deaf v:mode space:talk i:chat f:files c:connect q:quit a:acl u:roles"
     };
     // While earlier messages are offered, their key too (the chat pane's
     // top line says it where this line is cut).
