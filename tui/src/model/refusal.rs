@@ -62,6 +62,25 @@ impl Refusal {
         }
     }
 
+    /// Whether `call` only fetches something for the screen (bookmarks,
+    /// files, state…): its failure is news, not a refused action.
+    pub fn is_fetch(call: &Call) -> bool {
+        matches!(
+            call,
+            Call::Core(
+                Command::LoadBookmarks
+                    | Command::LoadChatHistory
+                    | Command::LoadState
+                    | Command::LoadStatus
+                    | Command::LoadIdentity
+                    | Command::LoadAudioSettings
+                    | Command::LoadDevices
+                    | Command::LoadFiles(_)
+                    | Command::LoadTransfers
+            )
+        )
+    }
+
     /// The status bar's words: "join failed: …".
     pub fn notice(&self) -> String {
         format!("{} failed: {}", self.what, self.message)

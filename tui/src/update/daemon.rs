@@ -48,7 +48,13 @@ fn on_news(app: &mut App, news: News) {
             app.notice = Some(message)
         }
         News::Failed { what, message } => {
-            let refusal = Refusal::new(&app.mirror, app.asked.get(what), what, message);
+            let call = app.asked.get(what);
+            if call.is_some_and(Refusal::is_fetch) {
+                app.notice = Some(format!("{what} failed: {message}"));
+                return;
+            }
+            // A refused action: its reasons a key away.
+            let refusal = Refusal::new(&app.mirror, call, what, message);
             app.notice = Some(refusal.notice());
             app.refusal = Some(refusal);
         }

@@ -408,6 +408,15 @@ fn a_refusal_the_mirrored_rules_do_not_explain_says_so() {
     let _ = update(&mut app, failed("download", "no seeder left"));
     let refusal = app.refusal.clone().unwrap();
     assert_eq!((refusal.needs, refusal.reading), (None, Reading::Unknown));
+    // A fetch for the screen that fails is news, not a refused action.
+    let _ = update(&mut app, ch('f'));
+    let _ = update(&mut app, failed("files", "voiced is not running"));
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("files failed: voiced is not running")
+    );
+    assert!(!app.refusal_shown());
+    assert_eq!(app.refusal.as_ref().map(|r| r.what), Some("download"));
 }
 
 #[test]
