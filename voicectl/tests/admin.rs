@@ -505,3 +505,85 @@ fn nobody_grants_what_they_lack_through_these_commands() {
         }
     }
 }
+
+/// The command blocks under "Worked examples" in docs/admin.md, in order:
+/// each line `voicectl …` as its arguments.
+fn worked_examples() -> Vec<Vec<Vec<String>>> {
+    let doc = include_str!("../../docs/admin.md");
+    let examples = doc.split("## Worked examples").nth(1).unwrap();
+    examples
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .map(|block| {
+            block
+                .lines()
+                .filter_map(|l| l.strip_prefix("voicectl "))
+                .map(|l| l.split_whitespace().map(str::to_owned).collect())
+                .collect()
+        })
+        .collect()
+}
+
+/// docs/admin.md's examples, run as written by the administrator, do what
+/// the text says they do.
+#[test]
+fn the_worked_examples_of_docs_admin_md() {
+    let w = World::start();
+    let examples = worked_examples();
+    assert_eq!(
+        examples.len(),
+        3,
+        "moderated room, private room, guest lobby"
+    );
+    let run = |block: &[Vec<String>]| {
+        for args in block {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            w.text(&w.ada, &args);
+        }
+    };
+
+    // A moderated room: only speakers and moderators talk; Bob moderates.
+    run(&examples[0]);
+    let holds = |room: &str, user: &str, p: &str| w.decision(room, user, p)["granted"] == true;
+    assert!(!holds("Stage", "Cy", "speak"));
+    assert!(holds("Stage", "Cy", "enter") && holds("Stage", "Cy", "text_message"));
+    assert!(holds("Stage", "Bob", "speak") && holds("Stage", "Bob", "mute_deafen"));
+    w.text(&w.cy, &["join", "Stage"]);
+    w.text(&w.bob, &["join", "Stage"]);
+    let err = w.refused(&w.bob, &["role", "grant", "Cy", "speaker"]);
+    assert!(err.contains("manage_roles"), "{err}");
+
+    // A private room: staff only.
+    run(&examples[1]);
+    let err = w.refused(&w.cy, &["join", "Staff"]);
+    assert!(
+        err.contains("you lack the enter permission in /Staff")
+            && err.contains("role everyone: deny traverse,enter"),
+        "{err}"
+    );
+    w.text(&w.bob, &["join", "Staff"]);
+    assert!(holds("Staff", "Bob", "speak"));
+
+    // A guest lobby: a guest who logs in lands in the Lobby, can go
+    // nowhere else, and is registered by the greeter.
+    run(&examples[2]);
+    w.json(&w.cy, &["disconnect"]);
+    w.json(&w.cy, &["connect", &w.server, "--name", "Cy"]);
+    assert_eq!(w.json(&w.cy, &["status"])["room_path"], "/Lobby");
+    let err = w.refused(&w.cy, &["join", "Stage"]);
+    assert!(
+        err.contains("you lack the enter permission in /Stage"),
+        "{err}"
+    );
+    let err = w.refused(
+        &w.bob,
+        &["acl", "set", "/", "--keep", "--allow", "Cy", "register"],
+    );
+    assert!(
+        err.contains("you lack the edit_room permission in /"),
+        "{err}"
+    );
+    w.text(&w.bob, &["register", "Cy"]);
+    w.text(&w.cy, &["join", "Stage"]);
+}
