@@ -116,7 +116,7 @@ pub fn lines(app: &App, view: &AclView, width: usize) -> Vec<Line<'static>> {
         AclTab::Effective => match acl::effective(state, view.room) {
             Some(users) => {
                 let path = state.path(view.room).unwrap_or_default();
-                effective_lines(app, &path, view.room, &users)
+                effective_lines(app, &path, view.room, &users, width)
             }
             None => vec![gone(view.room)],
         },
@@ -236,13 +236,22 @@ fn subject_text(s: &RuleSubject) -> String {
     }
 }
 
-/// Every user, then a line per permission: held or not, and the rule that
-/// decided.
-fn effective_lines(app: &App, path: &str, room: u32, users: &[Effective]) -> Vec<Line<'static>> {
+/// The matrix (a row per permission, a column per user, as many as fit),
+/// then every user with a line per permission: held or not, and the rule
+/// that decided.
+fn effective_lines(
+    app: &App,
+    path: &str,
+    room: u32,
+    users: &[Effective],
+    width: usize,
+) -> Vec<Line<'static>> {
     let mut out = vec![Line::styled(
         format!("Who may do what in {} (room {room})", printable(path)),
         Style::new().add_modifier(Modifier::BOLD),
     )];
+    out.extend(matrix(users, width));
+    out.push(heading("Why, user by user"));
     let me = app.mirror.session_id();
     for u in users {
         let held = u.permissions.iter().filter(|d| d.granted).count();
@@ -277,6 +286,48 @@ fn effective_lines(app: &App, path: &str, room: u32, users: &[Effective]) -> Vec
             continue;
         }
         out.extend(u.permissions.iter().map(decision_line));
+    }
+    out
+}
+
+/// Width of the matrix's permission column, and of each user's column.
+const PERMISSION_COLUMN: usize = 15;
+const USER_COLUMN: usize = 8;
+
+/// Users × permissions at a glance: `✓` allowed, `✗` denied.
+fn matrix(users: &[Effective], width: usize) -> Vec<Line<'static>> {
+    let fit = (width.saturating_sub(PERMISSION_COLUMN) / USER_COLUMN).max(1);
+    let shown = &users[..users.len().min(fit)];
+    let mut head = vec![Span::raw(" ".repeat(PERMISSION_COLUMN))];
+    head.extend(shown.iter().map(|u| {
+        let name: String = printable(&u.name).chars().take(USER_COLUMN - 1).collect();
+        Span::styled(
+            format!("{name:<USER_COLUMN$}"),
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+        )
+    }));
+    if users.len() > shown.len() {
+        head.push(Span::styled(
+            format!("+{} below", users.len() - shown.len()),
+            dim(),
+        ));
+    }
+    let mut out = vec![Line::from(head)];
+    let permissions = users.first().map_or(0, |u| u.permissions.len());
+    for p in 0..permissions {
+        let name = users[0].permissions[p].permission;
+        let mut row = vec![Span::raw(format!("{name:<PERMISSION_COLUMN$}"))];
+        row.extend(shown.iter().map(|u| match u.permissions.get(p) {
+            Some(d) if d.granted => Span::styled(
+                format!("{:<USER_COLUMN$}", "✓"),
+                Style::new().fg(Color::Green),
+            ),
+            _ => Span::styled(
+                format!("{:<USER_COLUMN$}", "✗"),
+                Style::new().fg(Color::Red),
+            ),
+        }));
+        out.push(Line::from(row));
     }
     out
 }

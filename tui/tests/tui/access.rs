@@ -15,7 +15,7 @@ use voice_proto::pb::wire::{
 use voice_proto::state::ROOT;
 use voice_tui::model::{AclTab, AclView, Modal, Reading, RowKind};
 use voice_tui::update::{ACL_KEY, ROLES_KEY, WHY_KEY};
-use voice_tui::view::acl::max_scroll;
+use voice_tui::view::acl::{lines, max_scroll};
 use voice_tui::{Action, App, Call, Command, RoleChange, update};
 use voiced_client::link::Report;
 
@@ -199,15 +199,29 @@ fn the_second_tab_says_who_may_do_what_and_scrolls() {
     let big = &screens[1];
     for text in [
         "Who may do what in /Games (room 1)",
+        "               ann     bob     cleo    dan",
+        "share_files    ✗       ✓       ✗       ✗",
+        "move_users     ✗       ✓       ✗       ✗",
+        "Why, user by user",
         "ann (you)  4 of 15 allowed",
         "✓ traverse       allowed  rule #0 of /",
         "✗ share_files    denied   no rule grants it",
-        // Bob's own rule in Games, and his role's rule from the root.
+    ] {
+        assert!(big.contains(text), "{text:?} missing:\n{big}");
+    }
+    // The whole text: Bob's own rule in Games, his role's rule from the root.
+    let text: Vec<String> = lines(&app, &acl_view(&app), 100)
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    let text = text.join("\n");
+    for line in [
         "bob  7 of 15 allowed",
         "✓ share_files    allowed  rule #0 of /Games",
         "✓ move_users     allowed  rule #1 of /",
+        "dan  4 of 15 allowed",
     ] {
-        assert!(big.contains(text), "{text:?} missing:\n{big}");
+        assert!(text.contains(line), "{line:?} missing:\n{text}");
     }
     let _ = update(&mut app, Action::Resize(80, 24));
     let max = max_scroll(&app, &acl_view(&app));
@@ -221,7 +235,10 @@ fn the_second_tab_says_who_may_do_what_and_scrolls() {
     assert_eq!(acl_view(&app).scroll, max, "kept within the text");
     let bottom = screen(&app, 80, 24);
     assert!(bottom.contains("▲ more"), "{bottom}");
-    assert!(bottom.contains("dan  4 of 15 allowed"), "{bottom}");
+    assert!(
+        bottom.contains("✗ read_history   denied   no rule grants it"),
+        "{bottom}"
+    );
     // The mouse wheel scrolls it too; Tab goes back to the rules, at the top.
     let wheel = |kind| {
         Action::Mouse(MouseEvent {
