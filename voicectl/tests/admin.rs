@@ -316,6 +316,12 @@ fn register_kick_ban_and_unban_need_their_permissions() {
     let err = w.refused(&w.ada, &["register", "Bob"]);
     assert!(err.contains("registered already"), "{err}");
 
+    // Reasons are bounded: said, and nobody is kicked.
+    let long = "x".repeat(300);
+    let err = w.refused(&w.ada, &["kick", "Cy", "--reason", &long]);
+    assert!(err.contains("the reason has 300 characters; give at most 256"), "{err}");
+    assert_eq!(w.state(&w.cy), "connected");
+
     // A kick disconnects; Cy may come back.
     assert_eq!(
         w.text(&w.ada, &["kick", "Cy", "--reason", "cool off"]),

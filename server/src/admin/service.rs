@@ -204,6 +204,7 @@ impl Admin for AdminService {
             reason: voice_proto::text::strip_controls(&req.reason),
             ..req
         };
+        crate::hub::check_reason(&req.reason).map_err(Status::invalid_argument)?;
         let target = self.target(&req.user).await?;
         let Some(id) = target.session else {
             return Err(Status::not_found("that user is not connected"));
@@ -224,6 +225,7 @@ impl Admin for AdminService {
             reason: voice_proto::text::strip_controls(&req.reason),
             ..req
         };
+        crate::hub::check_reason(&req.reason).map_err(Status::invalid_argument)?;
         let target = self.target(&req.user).await?;
         let name = match target.session {
             Some(id) => self

@@ -12,9 +12,32 @@ use voice_proto::state::{ROOT, SessionId};
 use super::{Hub, Inner, now_ms};
 
 /// Bans sent in one answer, at most (the newest); the rest are counted in
-/// `omitted`. Each is at most a key, a name, a reason and two names' worth
-/// of bytes, so the answer stays well inside a frame.
+/// `omitted`. Each is at most a key, two names and a reason of
+/// [`MAX_REASON_CHARS`] (a few KiB), so the answer stays well inside a frame.
 pub const MAX_LISTED: usize = 500;
+
+/// Longest kick or ban reason, in characters.
+pub const MAX_REASON_CHARS: usize = 256;
+
+/// `Err` with what to do when a kick or ban reason is too long.
+pub fn check_reason(reason: &str) -> Result<(), String> {
+    let n = reason.chars().count();
+    if n > MAX_REASON_CHARS {
+        return Err(format!(
+            "the reason has {n} characters; give at most {MAX_REASON_CHARS}"
+        ));
+    }
+    Ok(())
+}
+
+/// A stored reason cut to [`MAX_REASON_CHARS`] (bans recorded before the
+/// limit may be longer).
+fn bounded(reason: String) -> String {
+    if reason.chars().count() <= MAX_REASON_CHARS {
+        return reason;
+    }
+    reason.chars().take(MAX_REASON_CHARS).collect()
+}
 
 impl Hub {
     /// `Ok` when session `id` holds `permission` at the root; otherwise the
@@ -73,7 +96,7 @@ impl Hub {
                 Some(BanEntry {
                     public_key: voice_proto::hash::parse_hex(&b.public_key)?,
                     name: b.name,
-                    reason: b.reason,
+                    reason: bounded(b.reason),
                     created_ms: b.created_ms,
                     expires_ms: b.expires_ms,
                     banned_by: b.banned_by,

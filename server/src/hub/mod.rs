@@ -14,6 +14,8 @@ mod requests;
 mod routes;
 mod tracker;
 
+pub use bans::{MAX_REASON_CHARS, check_reason};
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

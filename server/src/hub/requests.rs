@@ -260,6 +260,7 @@ impl Hub {
     }
 
     async fn kick_checked(&self, id: SessionId, req: &KickRequest) -> Result<(), String> {
+        super::check_reason(&req.reason)?;
         let (key, name, by) = {
             let inner = self.inner.lock().await;
             let me = inner.state.session(id).ok_or("you are not connected")?;
