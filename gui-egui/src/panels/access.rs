@@ -77,23 +77,27 @@ pub fn access_ui(ctx: &egui::Context, app: &mut App) {
         .default_size([860.0, 600.0])
         .collapsible(false)
         .show(ctx, |ui| {
+            if state.room(draft.room).is_none() {
+                ui.label("This room is gone.");
+                close = ui.button(CANCEL).clicked();
+                return;
+            }
+            // Save and Cancel stay in view however long the rules are.
+            egui::TopBottomPanel::bottom(egui::Id::new(("access-actions", draft.room)))
+                .show_inside(ui, |ui| {
+                    close = actions_ui(ui, app, &state, &mut draft);
+                });
             egui::ScrollArea::vertical()
                 .auto_shrink([false, false])
-                .show(ui, |ui| {
-                    close = editor_ui(ui, app, &state, &mut draft);
-                });
+                .show(ui, |ui| editor_ui(ui, &state, &mut draft));
         });
     if open && !close {
         app.access = Some(draft);
     }
 }
 
-/// The editor's body; `true` when it is to close.
-fn editor_ui(ui: &mut egui::Ui, app: &mut App, state: &State, draft: &mut AccessDraft) -> bool {
-    if state.room(draft.room).is_none() {
-        ui.label("This room is gone.");
-        return ui.button(CANCEL).clicked();
-    }
+/// The editor's body: the rules and the preview.
+fn editor_ui(ui: &mut egui::Ui, state: &State, draft: &mut AccessDraft) {
     // The state as the draft would make it: what is inherited follows the
     // inherit toggle before it is saved.
     let mut drafted = state.clone();
@@ -125,8 +129,6 @@ fn editor_ui(ui: &mut egui::Ui, app: &mut App, state: &State, draft: &mut Access
         permissions_ui(&mut columns[0], state, draft);
         preview_ui(&mut columns[1], state, draft);
     });
-    ui.separator();
-    actions_ui(ui, app, state, draft)
 }
 
 fn inherited_ui(ui: &mut egui::Ui, drafted: &State, draft: &AccessDraft) {

@@ -3,6 +3,7 @@
 //! itself over gRPC, not only on screen.
 #![allow(clippy::unwrap_used)] // tests: a failure is a test failure
 
+mod access;
 mod files;
 mod history;
 mod support;

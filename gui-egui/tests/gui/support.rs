@@ -11,7 +11,7 @@ use eframe::egui;
 use egui_kittest::Harness;
 use voice_gui::App;
 pub use voice_testkit::{Client, PASSWORD};
-use voice_testkit::{TestDaemon, TestServer, connect, paths_in};
+use voice_testkit::{TestDaemon, TestServer, connect, connect_as_admin, paths_in};
 
 /// Generous bound for anything to happen on a loaded machine; it bounds a
 /// hang and times nothing.
@@ -69,6 +69,29 @@ impl World {
         });
         self.others.push(daemon);
         client
+    }
+
+    /// Another user's voiced like [`World::other_user`], connected with
+    /// the server's one-time admin token.
+    pub fn other_admin(&mut self, name: &str) -> Client {
+        let server = self.server.as_ref().expect("a world with a server");
+        let (daemon, client) = self.runtime.block_on(async {
+            let daemon = TestDaemon::start().await;
+            let mut client = daemon.client().await;
+            connect_as_admin(&mut client, server, name).await;
+            (daemon, client)
+        });
+        self.others.push(daemon);
+        client
+    }
+
+    /// Connects the world's voiced like [`World::connect_daemon`], with the
+    /// server's one-time admin token.
+    pub fn connect_daemon_as_admin(&self, name: &str) {
+        let server = self.server.as_ref().expect("a world with a server");
+        let mut client = self.client();
+        self.runtime
+            .block_on(connect_as_admin(&mut client, server, name));
     }
 
     /// Writes `text` as the world's voiced's `config.toml` (before
