@@ -15,7 +15,7 @@ use crate::App;
 use crate::link::Outgoing;
 use crate::model::AccessDraft;
 use crate::model::access::{subject_text, subjects};
-use crate::model::refusal::{before_trying, need};
+use crate::model::refusal::{Refusal, before_trying, locally_lacking, need, question};
 use crate::panels::why::why_ui;
 
 /// The room menu's (and the rooms panel's) entry that opens the editor.
@@ -400,6 +400,9 @@ fn actions_ui(ui: &mut egui::Ui, app: &mut App, state: &State, draft: &mut Acces
     });
     if let Some(why) = &blocked {
         why_ui(ui, ("access-blocked", draft.room), why, false);
+    } else if let Some(why) = beyond_held(app, draft) {
+        // Save stays: the server decides, the mirrored rules may be behind.
+        why_ui(ui, ("access-beyond", draft.room), &why, false);
     }
     if let Some(refusal) = &draft.refusal {
         ui.colored_label(
@@ -409,4 +412,23 @@ fn actions_ui(ui: &mut egui::Ui, app: &mut App, state: &State, draft: &mut Acces
         why_ui(ui, ("access-refused", draft.room), refusal, true);
     }
     close
+}
+
+/// What the draft grants beyond what this client holds in the room (the
+/// server refuses that), explained before Save is pressed.
+fn beyond_held(app: &App, draft: &AccessDraft) -> Option<Refusal> {
+    let granted = draft.rules.iter().fold(Permissions::NONE, |all, r| {
+        all | Permissions::from_bits(r.allow)
+    });
+    let beyond = granted & !app.model.permissions_in(draft.room);
+    let first = beyond.iter().next()?;
+    let lacking = locally_lacking(&app.model, first, draft.room)?;
+    Some(Refusal {
+        question: question(&format!(
+            "grant {beyond} in {}",
+            printable(&app.model.room_path(draft.room))
+        )),
+        reason: format!("you can only grant permissions you hold yourself; {lacking}"),
+        local: None,
+    })
 }

@@ -200,6 +200,10 @@ fn refusals_say_why_in_the_editor_and_under_a_refused_join() {
     open_editor(&mut harness, "# Lab", "/Lab");
     add_entry(&mut harness, "role everyone");
     toggle(&mut harness, &toggle_label(Permission::Kick, false));
+    // The window sees it coming (the server still decides).
+    until(&mut harness, "the warning before Save", |h| {
+        has(h, "Why can't I grant kick in /Lab?")
+    });
     harness.get_by_label(SAVE).click();
     until(&mut harness, "the refusal in the editor", |h| {
         h.query_by_label_contains("which you do not hold in /Lab")
