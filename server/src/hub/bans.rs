@@ -4,8 +4,7 @@
 
 use voice_proto::acl::{Subject, evaluate, lacking};
 use voice_proto::pb::wire::{
-    Accepted, BanEntry, BanList, BansRequest, Permission, RequestFailed, UnbanRequest,
-    server_msg::Msg,
+    BanEntry, BanList, BansRequest, Permission, RequestFailed, UnbanRequest, server_msg::Msg,
 };
 use voice_proto::state::{ROOT, SessionId};
 
@@ -122,19 +121,7 @@ impl Hub {
             }
             Ok(()) => self.lift_ban(&req.public_key).await,
         };
-        let inner = self.inner.lock().await;
-        let msg = match outcome {
-            Ok(()) => Msg::Accepted(Accepted {
-                request_id: req.request_id,
-                seq: inner.seq,
-                assigned_id: 0,
-            }),
-            Err(message) => Msg::Failed(RequestFailed {
-                request_id: req.request_id,
-                message,
-            }),
-        };
-        Self::reply(&inner, id, msg);
+        self.answer(id, req.request_id, outcome).await;
     }
 
     async fn lift_ban(&self, key: &[u8]) -> Result<(), String> {

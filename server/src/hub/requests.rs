@@ -235,28 +235,25 @@ impl Hub {
     /// Kicks (and maybe bans) a session for a moderator.
     pub async fn kick(&self, id: SessionId, req: KickRequest) {
         let outcome = self.kick_checked(id, &req).await;
+        self.answer(id, req.request_id, outcome).await;
+    }
+
+    /// Answers a request that changes no state by itself: `Accepted` (with
+    /// the current sequence number) or `RequestFailed` with the reason.
+    pub(super) async fn answer(&self, id: SessionId, request_id: u64, outcome: Result<(), String>) {
         let inner = self.inner.lock().await;
-        if let Err(message) = outcome {
-            Self::reply(
-                &inner,
-                id,
-                Msg::Failed(RequestFailed {
-                    request_id: req.request_id,
-                    message,
-                }),
-            );
-        } else {
-            let seq = inner.seq;
-            Self::reply(
-                &inner,
-                id,
-                Msg::Accepted(Accepted {
-                    request_id: req.request_id,
-                    seq,
-                    assigned_id: 0,
-                }),
-            );
-        }
+        let msg = match outcome {
+            Ok(()) => Msg::Accepted(Accepted {
+                request_id,
+                seq: inner.seq,
+                assigned_id: 0,
+            }),
+            Err(message) => Msg::Failed(RequestFailed {
+                request_id,
+                message,
+            }),
+        };
+        Self::reply(&inner, id, msg);
     }
 
     async fn kick_checked(&self, id: SessionId, req: &KickRequest) -> Result<(), String> {
@@ -350,19 +347,7 @@ impl Hub {
                 .map_err(|e| e.to_string()),
             Err(refusal) => Err(refusal),
         };
-        let inner = self.inner.lock().await;
-        let msg = match outcome {
-            Ok(()) => Msg::Accepted(Accepted {
-                request_id: req.request_id,
-                seq: inner.seq,
-                assigned_id: 0,
-            }),
-            Err(message) => Msg::Failed(RequestFailed {
-                request_id: req.request_id,
-                message,
-            }),
-        };
-        Self::reply(&inner, id, msg);
+        self.answer(id, req.request_id, outcome).await;
     }
 
     /// Gives a connected session a role (and its stored user record).
