@@ -11,6 +11,7 @@
 pub mod backend;
 pub mod capture;
 pub mod codec;
+pub mod echo;
 mod engine;
 mod error;
 mod events;
