@@ -126,6 +126,10 @@ pub fn need(mirror: &Mirror, call: &Outgoing) -> Option<Need> {
             with(format!("rename {}", room(*id)), Permission::EditRoom, *id)
         }
         Command::DeleteRoom(id) => with(format!("delete {}", room(*id)), Permission::EditRoom, *id),
+        // Not sent as commands by this window (yet).
+        Command::SetAcl { .. } | Command::GrantRole { .. } | Command::RevokeRole { .. } => {
+            return None;
+        }
         Command::SetMute(_) => plain("mute"),
         Command::SetDeaf(_) => plain("deafen"),
         Command::PushToTalk(_) => plain("talk"),

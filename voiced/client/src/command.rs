@@ -5,12 +5,12 @@
 use voice_proto::pb::control::{
     AudioConfig, Bookmark, BookmarkRef, ChatHistoryRequest, ConnectRequest, CreateRoomRequest,
     DevicesReply, DownloadRequest, Empty, FileEntry, FilesRequest, HistoryReply, IdentityReply,
-    KickRequest, MoveUserRequest, RenameRoomRequest, RoomRef, SelectDeviceRequest, SendChatRequest,
-    ServerMuteRequest, ShareReply, ShareRequest, StateReply, StatusReply, Toggle, Transfer,
-    TransferRef, TrustRequest, UserLocalMuteRequest, UserVolumeRequest, VoiceMode,
-    VoiceModeRequest, select_device_request,
+    KickRequest, MoveUserRequest, RenameRoomRequest, RoleGrant, RoomRef, SelectDeviceRequest,
+    SendChatRequest, ServerMuteRequest, SetAclRequest, ShareReply, ShareRequest, StateReply,
+    StatusReply, Toggle, Transfer, TransferRef, TrustRequest, UserLocalMuteRequest,
+    UserVolumeRequest, VoiceMode, VoiceModeRequest, select_device_request,
 };
-use voice_proto::pb::wire::ChatMessage;
+use voice_proto::pb::wire::{AclRule, ChatMessage};
 
 use crate::link::{Call, Client};
 
@@ -87,6 +87,29 @@ pub enum Command {
     },
     /// Delete a room.
     DeleteRoom(u32),
+    /// Replace a room's own access rules.
+    SetAcl {
+        /// The room's id.
+        room: u32,
+        /// Whether the ancestors' rules apply there (always for the root).
+        inherit: bool,
+        /// The room's own rules, in order.
+        rules: Vec<AclRule>,
+    },
+    /// Grant a role to a user.
+    GrantRole {
+        /// The user's session id.
+        session: u32,
+        /// The role's name.
+        role: String,
+    },
+    /// Revoke a role from a user.
+    RevokeRole {
+        /// The user's session id.
+        session: u32,
+        /// The role's name.
+        role: String,
+    },
     /// Connect to a server.
     Connect(ConnectRequest),
     /// Leave the server.
@@ -178,6 +201,9 @@ impl Command {
             Self::CreateRoom { .. } => "create room",
             Self::RenameRoom { .. } => "rename room",
             Self::DeleteRoom(_) => "delete room",
+            Self::SetAcl { .. } => SAVE_ACCESS,
+            Self::GrantRole { .. } => GRANT_ROLE,
+            Self::RevokeRole { .. } => REVOKE_ROLE,
             Self::Connect(_) => "connect",
             Self::Disconnect => "disconnect",
             Self::Trust { .. } => "trust",
@@ -213,6 +239,13 @@ impl Command {
 
 /// [`Command::FetchHistory`] in words: "load earlier messages failed: …".
 pub const FETCH_HISTORY: &str = "load earlier messages";
+
+/// [`Command::SetAcl`] in words: "save access failed: …".
+pub const SAVE_ACCESS: &str = "save access";
+/// [`Command::GrantRole`] in words.
+pub const GRANT_ROLE: &str = "grant role";
+/// [`Command::RevokeRole`] in words.
+pub const REVOKE_ROLE: &str = "revoke role";
 
 /// What an answered call gives back.
 #[derive(Clone, Debug, PartialEq)]
@@ -250,6 +283,9 @@ pub enum Answer {
     TransferCancelled(u32),
     /// A room's earlier chat (each message marked `history`).
     History(HistoryReply),
+    /// The server took a room's new access rules (the room's id); the rules
+    /// come back through the state like every change.
+    AclSet(u32),
 }
 
 impl Call for Command {
@@ -353,6 +389,29 @@ pub async fn execute(mut c: Client, command: Command) -> Result<Option<Answer>, 
         Command::DeleteRoom(room) => {
             let room = room.to_string();
             c.delete_room(RoomRef { room }).await?;
+            None
+        }
+        Command::SetAcl {
+            room,
+            inherit,
+            rules,
+        } => {
+            let request = SetAclRequest {
+                room: room.to_string(),
+                inherit,
+                rules,
+            };
+            c.set_acl(request).await?;
+            Some(Answer::AclSet(room))
+        }
+        Command::GrantRole { session, role } => {
+            let user = session.to_string();
+            c.grant_role(RoleGrant { user, role }).await?;
+            None
+        }
+        Command::RevokeRole { session, role } => {
+            let user = session.to_string();
+            c.revoke_role(RoleGrant { user, role }).await?;
             None
         }
         Command::Connect(request) => Some(Answer::Status(c.connect(request).await?.into_inner())),

@@ -13,6 +13,8 @@
 //! - [`text`]: text from other users made safe to show (escapes);
 //! - [`history`]: a room's earlier chat fetched from its members;
 //! - [`acl`]: a room's access rules with where each comes from, and roles;
+//! - [`refusal`]: the permission a command needs and where, and what the
+//!   mirrored rules say when it is refused;
 //! - [`names`], [`status`], [`tree`], [`chat`], [`files`]: the words,
 //!   readings, room rows, chat log and transfer readings every front end
 //!   shows alike.
@@ -34,6 +36,7 @@ pub mod local;
 pub mod mirror;
 pub mod names;
 pub mod owner;
+pub mod refusal;
 pub mod status;
 pub mod text;
 pub mod tree;

@@ -351,6 +351,9 @@ impl Mirror {
                 self.transfers.remove(&id);
             }
             Answer::History(reply) => self.on_history(reply, out),
+            // The new rules come back through the state; the front end that
+            // saved them closes its editor.
+            Answer::AclSet(_) => {}
         }
     }
 
