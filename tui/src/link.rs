@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use tokio::sync::mpsc;
 use voice_proto::pb::control::WatchRequest;
 
-use crate::action::{Action, Call};
+use crate::action::{Action, Command};
 
 pub use voiced_client::link::{Client, RETRY};
 
@@ -17,7 +17,7 @@ pub use voiced_client::link::{Client, RETRY};
 pub async fn run_link(
     socket: PathBuf,
     actions: mpsc::UnboundedSender<Action>,
-    calls: mpsc::UnboundedReceiver<Call>,
+    calls: mpsc::UnboundedReceiver<Command>,
 ) {
     let report = move |report| actions.send(Action::Link(report)).is_ok();
     voiced_client::link::run_link(socket, WatchRequest { levels: true }, report, calls).await;

@@ -11,7 +11,7 @@ use crossterm::event::{
 use crossterm::execute;
 use tokio::sync::mpsc;
 
-use crate::action::{Action, Call, Command};
+use crate::action::{Action, Command};
 use crate::link;
 use crate::model::App;
 use crate::update::{needs_redraw, update};
@@ -54,7 +54,7 @@ fn event_loop(
     releases: bool,
 ) -> io::Result<()> {
     let (actions, mut inbox) = mpsc::unbounded_channel::<Action>();
-    let (commands, outbox) = mpsc::unbounded_channel::<Call>();
+    let (commands, outbox) = mpsc::unbounded_channel::<Command>();
     let link = runtime.spawn(link::run_link(socket.clone(), actions.clone(), outbox));
     let ticks = actions.clone();
     runtime.spawn(async move {
@@ -94,7 +94,7 @@ fn event_loop(
         }
     }
     if app.ptt.active {
-        let _ = commands.send(Command::PushToTalk(false).into());
+        let _ = commands.send(Command::PushToTalk(false));
     }
     drop(commands);
     // Let the link finish queued commands (bounded inside run_link).

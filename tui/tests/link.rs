@@ -41,7 +41,7 @@ async fn no_daemon_is_reported_retried_and_commands_fail_politely() {
         panic!("expected DaemonDown first");
     };
     assert!(error.contains("No such file"), "error says why: {error}");
-    commands.send(Command::SetMute(true).into()).unwrap();
+    commands.send(Command::SetMute(true)).unwrap();
     // Both the failed call and the retry's second DaemonDown arrive, in
     // whichever order the second passes.
     let mut saw_retry = false;
@@ -99,7 +99,7 @@ async fn the_link_comes_back_after_voiced_restarts() {
     let (commands, outbox) = mpsc::unbounded_channel();
     let link = tokio::spawn(run_link(socket, actions, outbox));
     assert!(matches!(next(&mut inbox).await, Action::Link(Report::Up)));
-    commands.send(Command::LoadBookmarks.into()).unwrap();
+    commands.send(Command::LoadBookmarks).unwrap();
     loop {
         if let Action::Link(Report::Answer(Answer::Bookmarks(marks))) = next(&mut inbox).await {
             assert!(marks.is_empty());
@@ -121,7 +121,7 @@ async fn the_link_comes_back_after_voiced_restarts() {
             break;
         }
     }
-    commands.send(Command::LoadBookmarks.into()).unwrap();
+    commands.send(Command::LoadBookmarks).unwrap();
     loop {
         if let Action::Link(Report::Answer(Answer::Bookmarks(_))) = next(&mut inbox).await {
             break;

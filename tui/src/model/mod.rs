@@ -4,22 +4,21 @@ mod access;
 mod chat;
 mod files;
 mod modal;
-mod refusal;
 mod tree;
 
 use std::collections::BTreeMap;
 
 use voice_proto::pb::control::ConnectionState;
 
-use crate::action::Call;
+use crate::action::Command;
 
 pub use access::{AclTab, AclView, RolesView};
 pub use chat::ChatLog;
 pub use files::{FilesRow, Pane};
 pub use modal::{ConnectDialog, ConnectEntry, Modal, PromptKind};
-pub use refusal::{Reading, Refusal, needs};
 pub use tree::{Row, RowKind};
 pub use voiced_client::mirror::{DaemonLink, Mirror, mirror_limits};
+pub use voiced_client::refusal::{Reading, Refusal, needs};
 
 /// Which part of the screen takes typed keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,7 +73,7 @@ pub struct App {
     pub refusal: Option<Refusal>,
     /// The last call of each kind made (by its words), so a failure, which
     /// names only the kind, can say which room it was about.
-    pub asked: BTreeMap<&'static str, Call>,
+    pub asked: BTreeMap<&'static str, Command>,
     /// Unix time in milliseconds, from the last tick.
     pub now_ms: u64,
     /// Terminal size (columns, rows).

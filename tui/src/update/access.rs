@@ -4,7 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent};
 use voice_proto::state::ROLE_EVERYONE;
 
-use crate::action::{Call, RoleChange};
+use crate::action::Command;
 use crate::model::{AclView, App, Modal, RolesView, RowKind};
 use crate::view::acl;
 
@@ -72,7 +72,7 @@ pub(super) fn scroll(app: &App, mut view: AclView, delta: isize) -> AclView {
 }
 
 /// Keys of the roles overlay: choose a role, grant or revoke it.
-pub(super) fn roles_key(app: &mut App, mut view: RolesView, key: KeyEvent) -> Vec<Call> {
+pub(super) fn roles_key(app: &mut App, mut view: RolesView, key: KeyEvent) -> Vec<Command> {
     let roles = app
         .mirror
         .state
@@ -100,12 +100,12 @@ pub(super) fn roles_key(app: &mut App, mut view: RolesView, key: KeyEvent) -> Ve
                     .and_then(|s| s.session(view.session))
             {
                 // Everyone holds `everyone`; any other role is toggled.
-                let grant = !user.roles.contains(&role.name);
-                calls.push(Call::Role(RoleChange {
-                    session: view.session,
-                    role: role.name.clone(),
-                    grant,
-                }));
+                let (session, role) = (view.session, role.name.clone());
+                calls.push(if user.roles.contains(&role) {
+                    Command::RevokeRole { session, role }
+                } else {
+                    Command::GrantRole { session, role }
+                });
             }
         }
         _ => {}

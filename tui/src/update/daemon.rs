@@ -49,7 +49,7 @@ fn on_news(app: &mut App, news: News) {
         }
         News::Failed { what, message } => {
             let call = app.asked.get(what);
-            if call.is_some_and(Refusal::is_fetch) {
+            if call.is_some_and(voiced_client::refusal::is_fetch) {
                 app.notice = Some(format!("{what} failed: {message}"));
                 return;
             }

@@ -4,7 +4,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use voice_proto::pb::control::VoiceMode;
 use voice_proto::state::ROOT;
 
-use crate::action::{Call, Command};
+use crate::action::Command;
 use crate::model::{App, ConnectDialog, DaemonLink, Focus, Modal, Pane, PromptKind, RowKind};
 
 /// The push-to-talk key (held where the terminal reports releases).
@@ -30,14 +30,14 @@ const VOLUME_MAX: f32 = 4.0;
 /// Chat lines one PageUp/PageDown moves.
 const CHAT_PAGE: usize = 5;
 
-pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Call> {
+pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     // Push-to-talk is the only key whose release matters.
     if key.code == PTT_KEY
         && app.modal.is_none()
         && matches!(app.focus, Focus::Tree | Focus::Files)
         && app.mirror.daemon == DaemonLink::Up
     {
-        return super::core(push_to_talk(app, key.kind));
+        return push_to_talk(app, key.kind);
     }
     if key.kind == KeyEventKind::Release {
         return Vec::new();
@@ -55,11 +55,11 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Call> {
         }
         return Vec::new();
     }
-    super::core(match app.focus {
+    match app.focus {
         Focus::Tree => tree_key(app, key),
         Focus::Chat => chat_key(app, key),
         Focus::Files => super::files::on_key(app, key),
-    })
+    }
 }
 
 fn push_to_talk(app: &mut App, kind: KeyEventKind) -> Vec<Command> {

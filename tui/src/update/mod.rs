@@ -7,9 +7,7 @@ mod keys;
 mod modal;
 mod mouse;
 
-use voiced_client::link::Call as _;
-
-use crate::action::{Action, Call, Command};
+use crate::action::{Action, Command};
 use crate::model::{App, DaemonLink};
 
 pub use files::FILES_REFRESH_MS;
@@ -17,34 +15,29 @@ pub use keys::{ACL_KEY, HISTORY_KEY, PTT_KEY, ROLES_KEY, WHY_KEY};
 
 /// Applies one action to the model and returns the calls to make. Pure: no
 /// I/O, no clock; everything it needs is in `app` and `action`.
-pub fn update(app: &mut App, action: Action) -> Vec<Call> {
-    let calls = match action {
+pub fn update(app: &mut App, action: Action) -> Vec<Command> {
+    let commands = match action {
         Action::Key(key) => keys::on_key(app, key),
-        Action::Mouse(mouse) => core(mouse::on_mouse(app, mouse)),
+        Action::Mouse(mouse) => mouse::on_mouse(app, mouse),
         Action::Resize(w, h) => {
             app.size = (w, h);
             Vec::new()
         }
         Action::Tick(now_ms) => {
             app.now_ms = now_ms;
-            core(files::on_tick(app))
+            files::on_tick(app)
         }
         Action::KeyReleases(hold) => {
             app.ptt.hold = hold;
             Vec::new()
         }
-        Action::Link(report) => core(daemon::on_report(app, report)),
+        Action::Link(report) => daemon::on_report(app, report),
     };
     // A failure names only the kind of call: remember which one it was.
-    for call in &calls {
-        app.asked.insert(call.what(), call.clone());
+    for command in &commands {
+        app.asked.insert(command.what(), command.clone());
     }
-    calls
-}
-
-/// The core's commands as calls.
-fn core(commands: Vec<Command>) -> Vec<Call> {
-    commands.into_iter().map(Call::Core).collect()
+    commands
 }
 
 /// Whether an action changes what is on screen: a tick only does while the

@@ -5,10 +5,10 @@ use voice_proto::pb::control::{Bookmark, ConnectRequest};
 
 use voiced_client::trust::TrustAnswer;
 
-use crate::action::{Call, Command};
+use crate::action::Command;
 use crate::model::{App, ConnectDialog, ConnectEntry, Modal, PromptKind};
 
-pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Call> {
+pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     let Some(modal) = app.modal.take() else {
         return Vec::new();
     };
@@ -52,10 +52,7 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Call> {
         open @ (Modal::Acl(_) | Modal::Roles(_) | Modal::Why) => (Some(open), Vec::new()),
     };
     app.modal = keep;
-    commands
-        .into_iter()
-        .map(|c| Call::Core(app.mirror.sent(c)))
-        .collect()
+    commands.into_iter().map(|c| app.mirror.sent(c)).collect()
 }
 
 fn connect_key(

@@ -10,9 +10,9 @@ use voice_proto::state::ROLE_EVERYONE;
 use voiced_client::text::printable;
 
 use super::overlay::dialog;
-use crate::action::RoleChange;
 use crate::model::{App, RolesView};
 use crate::update::WHY_KEY;
+use voiced_client::command::{GRANT_ROLE, REVOKE_ROLE};
 
 pub(super) fn render(app: &App, view: &RolesView, area: Rect, buf: &mut Buffer) {
     let dim = Style::new().fg(Color::DarkGray);
@@ -70,7 +70,7 @@ pub(super) fn render(app: &App, view: &RolesView, area: Rect, buf: &mut Buffer) 
     if let Some(refusal) = app
         .refusal
         .as_ref()
-        .filter(|r| [RoleChange::GRANT, RoleChange::REVOKE].contains(&r.what))
+        .filter(|r| [GRANT_ROLE, REVOKE_ROLE].contains(&r.what))
         .filter(|_| app.refusal_shown())
     {
         let key = match WHY_KEY {

@@ -48,7 +48,7 @@ fn lines(app: &App, refusal: &Refusal) -> Vec<Line<'static>> {
         Span::raw("."),
     ]));
     match &refusal.reading {
-        Reading::Lacking(why) => {
+        Reading::Lacking { why, .. } => {
             lines.push(Line::raw("By the rules this client mirrors, you lack it:"));
             lines.push(Line::styled(
                 format!("  {}", printable(why)),

@@ -16,7 +16,7 @@ use voice_proto::state::ROOT;
 use voice_tui::model::{AclTab, AclView, Modal, Reading, RowKind};
 use voice_tui::update::{ACL_KEY, ROLES_KEY, WHY_KEY};
 use voice_tui::view::acl::{lines, max_scroll};
-use voice_tui::{Action, App, Call, Command, RoleChange, update};
+use voice_tui::{Action, App, Command, update};
 use voiced_client::link::Report;
 
 use crate::fixtures::*;
@@ -276,20 +276,18 @@ fn a_users_roles_show_and_enter_grants_or_revokes() {
     let grant = run(&mut app, [key(KeyCode::Down), key(KeyCode::Enter)]);
     assert_eq!(
         grant,
-        [Call::Role(RoleChange {
+        [Command::GrantRole {
             session: BOB,
             role: "known".into(),
-            grant: true,
-        })]
+        }]
     );
     let revoke = run(&mut app, [ch('j'), ch(' ')]);
     assert_eq!(
         revoke,
-        [Call::Role(RoleChange {
+        [Command::RevokeRole {
             session: BOB,
             role: "mod".into(),
-            grant: false,
-        })]
+        }]
     );
     // On a room row, the roles are your own.
     let _ = update(&mut app, key(KeyCode::Esc));
@@ -304,7 +302,7 @@ fn a_refused_grant_shows_under_the_roles_with_why() {
     app.selected = Some(RowKind::User(BOB));
     let _ = run(&mut app, [key(ROLES_KEY), ch('j'), ch('j')]);
     let calls = update(&mut app, key(KeyCode::Enter));
-    assert!(matches!(calls.as_slice(), [Call::Role(r)] if r.grant));
+    assert!(matches!(calls.as_slice(), [Command::GrantRole { .. }]));
     let message = lacking(
         app.mirror.state.as_ref().unwrap(),
         Subject::from(app.mirror.own_session().unwrap()),
@@ -316,7 +314,10 @@ fn a_refused_grant_shows_under_the_roles_with_why() {
     assert_eq!(refusal.needs, Some((Permission::ManageRoles, ROOT)));
     assert_eq!(
         refusal.reading,
-        Reading::Lacking("no rule grants it there".into())
+        Reading::Lacking {
+            why: "no rule grants it there".into(),
+            words: message.clone(),
+        }
     );
     let roles = screen(&app, 80, 24);
     assert!(
@@ -359,7 +360,10 @@ fn a_refused_join_offers_why_and_says_it_in_full() {
     assert_eq!(refusal.needs, Some((Permission::Enter, MUSIC)));
     assert_eq!(
         refusal.reading,
-        Reading::Lacking("rule #0 of /Music (role everyone: deny enter) takes it away".into())
+        Reading::Lacking {
+            why: "rule #0 of /Music (role everyone: deny enter) takes it away".into(),
+            words: message.clone(),
+        }
     );
     assert_eq!(app.notice.as_deref(), Some(refusal.notice().as_str()));
     let main = screen(&app, 80, 24);

@@ -9,7 +9,7 @@ use voice_proto::pb::control::{
 };
 use voice_proto::pb::wire::{Change, ChatMessage, Room, Session, change};
 use voice_proto::{Limits, State};
-use voice_tui::{Action, App, Call, update};
+use voice_tui::{Action, App, Command, update};
 use voiced_client::command::Answer;
 use voiced_client::link::Report;
 
@@ -152,7 +152,7 @@ pub fn ch(c: char) -> Action {
 }
 
 /// Feeds every action and returns all commands they produced.
-pub fn run(app: &mut App, actions: impl IntoIterator<Item = Action>) -> Vec<Call> {
+pub fn run(app: &mut App, actions: impl IntoIterator<Item = Action>) -> Vec<Command> {
     actions.into_iter().flat_map(|a| update(app, a)).collect()
 }
 

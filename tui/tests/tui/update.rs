@@ -8,7 +8,7 @@ use voice_proto::pb::control::{
 };
 use voice_proto::pb::wire::{Change, SessionMove, StateUpdate, change};
 use voice_tui::model::{DaemonLink, Focus, Modal, RowKind};
-use voice_tui::{Action, App, Call, Command, update};
+use voice_tui::{Action, App, Command, update};
 use voiced_client::command::Answer;
 use voiced_client::link::Report;
 
@@ -155,10 +155,10 @@ fn volume_keys_change_the_selected_user_only() {
     let volumes: Vec<f32> = commands
         .iter()
         .map(|c| match c {
-            Call::Core(Command::SetUserVolume {
+            Command::SetUserVolume {
                 session: BOB,
                 volume,
-            }) => *volume,
+            } => *volume,
             other => panic!("unexpected {other:?}"),
         })
         .collect();
@@ -174,10 +174,10 @@ fn volume_keys_change_the_selected_user_only() {
     let up: Vec<_> = (0..50).flat_map(|_| update(&mut app, ch('+'))).collect();
     assert_eq!(
         up.last(),
-        Some(&Call::Core(Command::SetUserVolume {
+        Some(&Command::SetUserVolume {
             session: CLEO,
             volume: 4.0
-        }))
+        })
     );
 }
 
