@@ -8,12 +8,12 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use eframe::egui;
-use voice_proto::pb::control::{ConnectionState, SetAclRequest};
+use voice_proto::pb::control::ConnectionState;
 use voiced_client::link::Report;
 use voiced_client::mirror::News;
 use voiced_client::tree::RowKind;
 
-use crate::link::{Command, Link, Outgoing, SAVE_ACCESS, for_mirror};
+use crate::link::{Answer, Command, Link, SAVE_ACCESS};
 use crate::model::refusal::refusal;
 use crate::model::{AccessDraft, DaemonLink, Level, Mirror, Notifications, notification};
 use crate::panels;
@@ -56,7 +56,7 @@ pub struct App {
     /// The access editor's draft of a room's rules, while it is open.
     pub access: Option<AccessDraft>,
     /// The last call of each kind, to say why it failed ("Why can't I …?").
-    last_calls: BTreeMap<&'static str, Outgoing>,
+    last_calls: BTreeMap<&'static str, Command>,
 }
 
 impl App {
@@ -106,18 +106,8 @@ impl App {
     /// Queues a call to voiced; a connect is remembered (a trust answer repeats it).
     pub fn send(&mut self, command: Command) {
         let command = self.model.sent(command);
-        self.dispatch(Outgoing::Core(command));
-    }
-
-    /// Sends a room's new rules (the access editor's Save).
-    pub fn set_acl(&mut self, request: SetAclRequest) {
-        self.dispatch(Outgoing::SetAcl(request));
-    }
-
-    fn dispatch(&mut self, call: Outgoing) {
-        use voiced_client::link::Call;
-        self.last_calls.insert(call.what(), call.clone());
-        self.link.send(call);
+        self.last_calls.insert(command.what(), command.clone());
+        self.link.send(command);
     }
 
     /// Takes every report waiting from the link into the model.
@@ -128,29 +118,25 @@ impl App {
                 self.send(Command::LoadAudioSettings);
                 self.send(Command::LoadDevices);
             }
-            let report = match for_mirror(report) {
-                Ok(report) => report,
-                Err(room) => {
-                    // Saved: the editor of that room closes (the new rules
-                    // come back through the state like every change).
-                    if self
-                        .access
-                        .as_ref()
-                        .is_some_and(|d| d.saving && d.room.to_string() == room)
-                    {
-                        self.access = None;
-                    }
-                    continue;
+            if let Report::Answer(Answer::AclSet(room)) = &report {
+                // Saved: the editor of that room closes (the new rules
+                // come back through the state like every change).
+                if self
+                    .access
+                    .as_ref()
+                    .is_some_and(|d| d.saving && d.room == *room)
+                {
+                    self.access = None;
                 }
-            };
+                continue;
+            }
             if let Report::Failed { what, message, .. } = &report
                 && *what == SAVE_ACCESS
                 && let Some(draft) = self.access.as_mut().filter(|d| d.saving)
             {
                 // A refused save is shown in the editor, where it was made.
                 draft.saving = false;
-                let call = Outgoing::SetAcl(draft.request());
-                draft.refusal = refusal(&self.model, &call, message);
+                draft.refusal = refusal(&self.model, &draft.command(), message);
                 continue;
             }
             let applied = self.model.apply(report);

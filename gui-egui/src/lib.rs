@@ -13,6 +13,6 @@ pub mod prefs;
 mod run;
 
 pub use app::App;
-pub use link::{Answer, Command, Link, Outgoing, Reply};
+pub use link::{Answer, Command, Link};
 pub use model::Mirror;
 pub use run::run;

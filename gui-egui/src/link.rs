@@ -1,6 +1,5 @@
 //! The daemon link on a background runtime: the window never waits for
-//! voiced. The front-end core's commands (and the window's few calls the
-//! core does not carry, [`Outgoing`]) go out through a channel; reports
+//! voiced. The front-end core's commands go out through a channel; reports
 //! come back through another, each followed by `request_repaint()` so the
 //! window wakes up to show it.
 
@@ -9,96 +8,19 @@ use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use voice_proto::pb::control::{SetAclRequest, WatchRequest};
-use voiced_client::link::{Call, Client, Report};
+use voice_proto::pb::control::WatchRequest;
+use voiced_client::link::Report;
 
-pub use voiced_client::command::{Answer, Command};
+pub use voiced_client::command::{Answer, Command, SAVE_ACCESS};
 
 /// What the window receives from the link.
-pub type Inbound = Report<Reply>;
-
-/// [`Outgoing::SetAcl`] in words: "save access failed: …".
-pub const SAVE_ACCESS: &str = "save access";
-
-/// A call the window makes: one of the front-end core's, or a room's
-/// access rules (which the core's [`Command`] does not carry yet).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Outgoing {
-    /// A call of the front-end core.
-    Core(Command),
-    /// Replace a room's own rules (the server checks `edit_room` there).
-    SetAcl(SetAclRequest),
-}
-
-impl From<Command> for Outgoing {
-    fn from(command: Command) -> Self {
-        Self::Core(command)
-    }
-}
-
-/// What an answered [`Outgoing`] call gives back.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Reply {
-    /// The front-end core's answer.
-    Core(Answer),
-    /// The server took a room's new rules (the room as it was named).
-    AclSaved(String),
-}
-
-impl Call for Outgoing {
-    type Answer = Reply;
-
-    fn what(&self) -> &'static str {
-        match self {
-            Self::Core(command) => command.what(),
-            Self::SetAcl(_) => SAVE_ACCESS,
-        }
-    }
-
-    async fn call(self, mut client: Client) -> Result<Option<Reply>, tonic::Status> {
-        match self {
-            Self::Core(command) => Ok(voiced_client::command::execute(client, command)
-                .await?
-                .map(Reply::Core)),
-            Self::SetAcl(request) => {
-                let room = request.room.clone();
-                client.set_acl(request).await?;
-                Ok(Some(Reply::AclSaved(room)))
-            }
-        }
-    }
-
-    fn runs_beside(&self) -> bool {
-        matches!(self, Self::Core(command) if command.runs_beside())
-    }
-}
-
-/// A report for the front-end core's mirror, or (`Err`) the room whose new
-/// rules the server took, which is the window's own news.
-pub fn for_mirror(report: Inbound) -> Result<Report<Answer>, String> {
-    Ok(match report {
-        Report::Up => Report::Up,
-        Report::Down { error } => Report::Down { error },
-        Report::Event(event) => Report::Event(event),
-        Report::Answer(Reply::Core(answer)) => Report::Answer(answer),
-        Report::Answer(Reply::AclSaved(room)) => return Err(room),
-        Report::Failed {
-            what,
-            message,
-            trust,
-        } => Report::Failed {
-            what,
-            message,
-            trust,
-        },
-    })
-}
+pub type Inbound = Report<Answer>;
 
 /// The window's end of the link: a runtime of its own on a background
 /// thread, a queue of calls out and a queue of reports in.
 pub struct Link {
     runtime: Option<tokio::runtime::Runtime>,
-    calls: Option<mpsc::UnboundedSender<Outgoing>>,
+    calls: Option<mpsc::UnboundedSender<Command>>,
     reports: std_mpsc::Receiver<Inbound>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -115,7 +37,7 @@ impl Link {
             .thread_name("voice-gui-link")
             .enable_all()
             .build()?;
-        let (calls, outbox) = mpsc::unbounded_channel::<Outgoing>();
+        let (calls, outbox) = mpsc::unbounded_channel::<Command>();
         let (sender, reports) = std_mpsc::channel::<Inbound>();
         let wake = std::sync::Arc::new(wake);
         let report = move |report: Inbound| {
@@ -138,7 +60,7 @@ impl Link {
     }
 
     /// Queues a call (never blocks).
-    pub fn send(&self, call: Outgoing) {
+    pub fn send(&self, call: Command) {
         if let Some(calls) = &self.calls {
             // The link only stops when this end drops the sender.
             let _ = calls.send(call);

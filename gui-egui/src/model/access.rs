@@ -5,12 +5,12 @@
 
 use voice_proto::State;
 use voice_proto::acl::Permissions;
-use voice_proto::pb::control::SetAclRequest;
 use voice_proto::pb::wire::{AclRule, Permission, acl_rule};
 use voice_proto::state::ROOT;
 use voiced_client::acl::own_rules;
 use voiced_client::text::printable;
 
+use crate::link::Command;
 use crate::model::refusal::Refusal;
 
 /// The editor's draft of one room's rules.
@@ -133,10 +133,10 @@ impl AccessDraft {
         })
     }
 
-    /// The call that saves the draft.
-    pub fn request(&self) -> SetAclRequest {
-        SetAclRequest {
-            room: self.room.to_string(),
+    /// The command that saves the draft.
+    pub fn command(&self) -> Command {
+        Command::SetAcl {
+            room: self.room,
             inherit: self.inherit || self.is_root(),
             rules: self.rules.clone(),
         }
@@ -246,13 +246,23 @@ mod tests {
         assert_eq!(d.rules.len(), 1);
         d.inherit = false;
         assert!(d.changed(&s));
-        let r = d.request();
-        assert_eq!((r.room.as_str(), r.inherit, r.rules.len()), ("1", false, 1));
-        assert_eq!(subject_text(&s, r.rules[0].subject.as_ref()), "user Bob");
+        let Command::SetAcl {
+            room,
+            inherit,
+            rules,
+        } = d.command()
+        else {
+            panic!("{:?}", d.command());
+        };
+        assert_eq!((room, inherit, rules.len()), (1, false, 1));
+        assert_eq!(subject_text(&s, rules[0].subject.as_ref()), "user Bob");
         // The root always inherits (from nothing).
         let mut root = AccessDraft::open(&s, ROOT).unwrap();
         root.inherit = false;
-        assert!(root.request().inherit);
+        assert!(matches!(
+            root.command(),
+            Command::SetAcl { inherit: true, .. }
+        ));
         assert!(AccessDraft::open(&s, 9).is_none());
     }
 

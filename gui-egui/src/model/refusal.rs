@@ -2,15 +2,14 @@
 //! ask and its answer. The server's message is the answer (it names the
 //! permission, the room and the deciding rule); where the mirrored state
 //! says this client lacks the permission the call needs, the same words are
-//! worked out locally ([`voice_proto::acl::lacking`]), which also explains
+//! worked out locally ([`voiced_client::refusal`]), which also explains
 //! a control before it is tried.
 
-use voice_proto::acl::{Subject, lacking};
 use voice_proto::pb::wire::Permission;
-use voice_proto::state::ROOT;
+use voiced_client::refusal::{is_fetch, lacking_words, needs};
 use voiced_client::text::{printable, printable_multiline};
 
-use crate::link::{Command, Outgoing};
+use crate::link::Command;
 use crate::model::Mirror;
 
 /// A refusal explained.
@@ -30,121 +29,66 @@ pub struct Refusal {
 pub struct Need {
     /// "join /Den", "kick Bob".
     pub action: String,
-    /// The permission and the room it is needed in.
+    /// The permission and the room it is needed in
+    /// ([`voiced_client::refusal::needs`]).
     pub permission: Option<(Permission, u32)>,
 }
 
 /// What `call` needs, for the actions a user takes (`None` for the
 /// window's own fetches, which are no one's action).
-pub fn need(mirror: &Mirror, call: &Outgoing) -> Option<Need> {
+pub fn need(mirror: &Mirror, call: &Command) -> Option<Need> {
     let room = |id: u32| printable(&mirror.room_path(id)).into_owned();
     let user = |id: u32| printable(&mirror.name_of(id)).into_owned();
-    let room_of = |session: u32| {
-        mirror
-            .state
-            .as_ref()
-            .and_then(|s| s.session(session))
-            .map(|s| s.room)
-    };
-    let named_room = |text: &str| -> u32 {
-        if text.is_empty() {
-            return mirror.current_room();
-        }
-        text.parse().ok().unwrap_or_else(|| {
+    let named_room = |text: &str| -> String {
+        let resolved = if text.trim().is_empty() {
+            Some(mirror.current_room())
+        } else {
             mirror
                 .state
                 .as_ref()
-                .and_then(|s| {
-                    s.rooms()
-                        .values()
-                        .find(|r| s.path(r.id).as_deref() == Some(text))
-                })
-                .map_or(mirror.current_room(), |r| r.id)
-        })
+                .and_then(|s| s.resolve_room(text).ok())
+        };
+        resolved.map_or_else(|| printable(text).into_owned(), room)
     };
-    let with = |action: String, permission: Permission, at: u32| Need {
-        action,
-        permission: Some((permission, at)),
-    };
-    let plain = |action: &str| Need {
-        action: action.to_owned(),
-        permission: None,
-    };
-    let command = match call {
-        Outgoing::SetAcl(request) => {
-            let id = named_room(&request.room);
-            return Some(with(
-                format!("change access to {}", room(id)),
-                Permission::EditRoom,
-                id,
-            ));
-        }
-        Outgoing::Core(command) => command,
-    };
-    Some(match command {
-        Command::Join(target) => {
-            let id = named_room(target);
-            with(format!("join {}", room(id)), Permission::Enter, id)
-        }
-        Command::SendChat { room: target, .. } => {
-            let id = named_room(target);
-            with(format!("chat in {}", room(id)), Permission::TextMessage, id)
-        }
-        Command::Share { room: target, .. } => {
-            let id = named_room(target);
-            with(format!("share in {}", room(id)), Permission::ShareFiles, id)
-        }
+    // Fetches, and calls with a place of their own to say how they went.
+    if is_fetch(call) || matches!(call, Command::Trust { .. } | Command::FetchHistory(_)) {
+        return None;
+    }
+    let action = match call {
+        Command::Join(target) => format!("join {}", named_room(target)),
+        Command::SendChat { room: target, .. } => format!("chat in {}", named_room(target)),
+        Command::Share { room: target, .. } => format!("share in {}", named_room(target)),
         Command::MoveUser { session, room: to } => {
-            // Needed where they are and where they go: name the one missing.
-            let from = room_of(*session).unwrap_or(*to);
-            let at = if mirror.may(Permission::MoveUsers, from) {
-                *to
-            } else {
-                from
-            };
-            with(
-                format!("move {} to {}", user(*session), room(*to)),
-                Permission::MoveUsers,
-                at,
-            )
+            format!("move {} to {}", user(*session), room(*to))
         }
-        Command::ServerMute { session, .. } => with(
-            format!("server-mute or deafen {}", user(*session)),
-            Permission::MuteDeafen,
-            room_of(*session).unwrap_or(ROOT),
-        ),
-        // Kicks are server-wide: checked at the root.
-        Command::Kick { session, .. } => {
-            with(format!("kick {}", user(*session)), Permission::Kick, ROOT)
+        Command::ServerMute { session, .. } => {
+            format!("server-mute or deafen {}", user(*session))
         }
-        Command::CreateRoom { parent, .. } => with(
-            format!("create a room in {}", room(*parent)),
-            Permission::MakeRoom,
-            *parent,
-        ),
-        Command::RenameRoom { room: id, .. } => {
-            with(format!("rename {}", room(*id)), Permission::EditRoom, *id)
+        Command::Kick { session, .. } => format!("kick {}", user(*session)),
+        Command::CreateRoom { parent, .. } => format!("create a room in {}", room(*parent)),
+        Command::RenameRoom { room: id, .. } => format!("rename {}", room(*id)),
+        Command::DeleteRoom(id) => format!("delete {}", room(*id)),
+        Command::SetAcl { room: id, .. } => format!("change access to {}", room(*id)),
+        Command::GrantRole { session, role } => {
+            format!("grant {} to {}", printable(role), user(*session))
         }
-        Command::DeleteRoom(id) => with(format!("delete {}", room(*id)), Permission::EditRoom, *id),
-        // Not sent as commands by this window (yet).
-        Command::SetAcl { .. } | Command::GrantRole { .. } | Command::RevokeRole { .. } => {
-            return None;
+        Command::RevokeRole { session, role } => {
+            format!("revoke {} from {}", printable(role), user(*session))
         }
-        Command::SetMute(_) => plain("mute"),
-        Command::SetDeaf(_) => plain("deafen"),
-        Command::PushToTalk(_) => plain("talk"),
-        Command::SetVoiceMode(_) => plain("change the voice mode"),
-        Command::SetUserVolume { .. } => plain("change a volume"),
-        Command::SetUserLocalMute { .. } => plain("mute a user for me"),
-        Command::Connect(_) => plain("connect"),
-        Command::Disconnect => plain("disconnect"),
-        Command::Download { .. } => plain("download"),
-        Command::CancelTransfer(_) => plain("cancel the transfer"),
-        Command::SaveBookmark(_) => plain("save the bookmark"),
-        Command::RemoveBookmark(_) => plain("remove the bookmark"),
-        Command::SetAudioSettings(_) => plain("change the audio settings"),
-        Command::SelectDevice { .. } => plain("select the device"),
-        // Fetches, and calls with a place of their own to say how they went.
+        Command::SetMute(_) => "mute".to_owned(),
+        Command::SetDeaf(_) => "deafen".to_owned(),
+        Command::PushToTalk(_) => "talk".to_owned(),
+        Command::SetVoiceMode(_) => "change the voice mode".to_owned(),
+        Command::SetUserVolume { .. } => "change a volume".to_owned(),
+        Command::SetUserLocalMute { .. } => "mute a user for me".to_owned(),
+        Command::Connect(_) => "connect".to_owned(),
+        Command::Disconnect => "disconnect".to_owned(),
+        Command::Download { .. } => "download".to_owned(),
+        Command::CancelTransfer(_) => "cancel the transfer".to_owned(),
+        Command::SaveBookmark(_) => "save the bookmark".to_owned(),
+        Command::RemoveBookmark(_) => "remove the bookmark".to_owned(),
+        Command::SetAudioSettings(_) => "change the audio settings".to_owned(),
+        Command::SelectDevice { .. } => "select the device".to_owned(),
         Command::Trust { .. }
         | Command::LoadBookmarks
         | Command::LoadChatHistory
@@ -156,24 +100,23 @@ pub fn need(mirror: &Mirror, call: &Outgoing) -> Option<Need> {
         | Command::LoadFiles(_)
         | Command::LoadTransfers
         | Command::FetchHistory(_) => return None,
+    };
+    Some(Need {
+        action,
+        permission: needs(mirror, call),
     })
 }
 
 /// Why this client lacks `permission` in `room` by the mirrored rules, in
-/// the words the server uses; `None` when it holds it (or nothing is
-/// mirrored).
+/// the words the server uses (escaped); `None` when it holds it (or
+/// nothing is mirrored).
 pub fn locally_lacking(mirror: &Mirror, permission: Permission, room: u32) -> Option<String> {
-    let state = mirror.state.as_ref()?;
-    let own = mirror.own_session()?;
-    if mirror.may(permission, room) {
-        return None;
-    }
-    Some(printable(&lacking(state, Subject::from(own), permission, room)).into_owned())
+    lacking_words(mirror, permission, room).map(|words| printable(&words).into_owned())
 }
 
 /// The refusal of `call`, answered with `message`; `None` for calls that
 /// are no one's action.
-pub fn refusal(mirror: &Mirror, call: &Outgoing, message: &str) -> Option<Refusal> {
+pub fn refusal(mirror: &Mirror, call: &Command, message: &str) -> Option<Refusal> {
     let need = need(mirror, call)?;
     let reason = printable_multiline(message).into_owned();
     let local = need
@@ -210,6 +153,7 @@ mod tests {
     use voice_proto::State;
     use voice_proto::pb::control::{ConnectionState, StatusReply};
     use voice_proto::pb::wire::{AclRule, Change, Room, RoomAcl, Session, acl_rule, change::Kind};
+    use voice_proto::state::ROOT;
 
     use super::*;
 
@@ -276,7 +220,7 @@ mod tests {
     #[test]
     fn a_refused_join_asks_why_and_the_mirror_answers_with_the_rule() {
         let m = mirror();
-        let join = Outgoing::Core(Command::join(1));
+        let join = Command::join(1);
         let r = refusal(&m, &join, "denied").unwrap();
         assert_eq!(r.question, "Why can't I join /Den?");
         assert_eq!(r.reason, "denied");
@@ -292,10 +236,10 @@ mod tests {
         let same = refusal(&m, &join, &local).unwrap();
         assert_eq!(same.local, None);
         // Held locally: only the server's words.
-        let chat = Outgoing::Core(Command::SendChat {
+        let chat = Command::SendChat {
             text: "hi".into(),
             room: String::new(),
-        });
+        };
         let r = refusal(&m, &chat, "room is read-only").unwrap();
         assert_eq!(r.question, "Why can't I chat in /?");
         assert_eq!(r.local, None);
@@ -304,12 +248,12 @@ mod tests {
     #[test]
     fn fetches_are_not_actions_and_controls_are_explained_before_trying() {
         let m = mirror();
-        assert!(refusal(&m, &Outgoing::Core(Command::LoadState), "x").is_none());
-        let n = need(&m, &Outgoing::Core(Command::join(1))).unwrap();
+        assert!(refusal(&m, &Command::LoadState, "x").is_none());
+        let n = need(&m, &Command::join(1)).unwrap();
         assert!(before_trying(&m, &n).is_some());
-        let n = need(&m, &Outgoing::Core(Command::join(ROOT))).unwrap();
+        let n = need(&m, &Command::join(ROOT)).unwrap();
         assert!(before_trying(&m, &n).is_none());
-        let n = need(&m, &Outgoing::Core(Command::SetMute(true))).unwrap();
+        let n = need(&m, &Command::SetMute(true)).unwrap();
         assert!(before_trying(&m, &n).is_none());
     }
 }

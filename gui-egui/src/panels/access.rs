@@ -12,7 +12,6 @@ use voiced_client::acl::{Effective, RuleSubject, effective, listing, preview};
 use voiced_client::text::printable;
 
 use crate::App;
-use crate::link::Outgoing;
 use crate::model::AccessDraft;
 use crate::model::access::{subject_text, subjects};
 use crate::model::refusal::{Refusal, before_trying, locally_lacking, need, question};
@@ -380,15 +379,14 @@ fn cell_ui(
 /// Save and Cancel, with why a save cannot be made or was refused; `true`
 /// when the editor is to close.
 fn actions_ui(ui: &mut egui::Ui, app: &mut App, state: &State, draft: &mut AccessDraft) -> bool {
-    let call = Outgoing::SetAcl(draft.request());
-    let blocked = need(&app.model, &call).and_then(|n| before_trying(&app.model, &n));
+    let blocked = need(&app.model, &draft.command()).and_then(|n| before_trying(&app.model, &n));
     let mut close = false;
     ui.horizontal(|ui| {
         let can_save = !draft.saving && blocked.is_none() && draft.changed(state);
         if ui.add_enabled(can_save, egui::Button::new(SAVE)).clicked() {
             draft.saving = true;
             draft.refusal = None;
-            app.set_acl(draft.request());
+            app.send(draft.command());
         }
         if ui.button(CANCEL).clicked() {
             close = true;
