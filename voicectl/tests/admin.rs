@@ -319,7 +319,10 @@ fn register_kick_ban_and_unban_need_their_permissions() {
     // Reasons are bounded: said, and nobody is kicked.
     let long = "x".repeat(300);
     let err = w.refused(&w.ada, &["kick", "Cy", "--reason", &long]);
-    assert!(err.contains("the reason has 300 characters; give at most 256"), "{err}");
+    assert!(
+        err.contains("the reason has 300 characters; give at most 256"),
+        "{err}"
+    );
     assert_eq!(w.state(&w.cy), "connected");
 
     // A kick disconnects; Cy may come back.
