@@ -169,21 +169,6 @@ pub async fn role_set(
     }
 }
 
-fn subject_text(s: &RuleSubject) -> String {
-    match s {
-        RuleSubject::Role(r) => format!("role {}", printable(r)),
-        RuleSubject::User { key, names } if names.is_empty() => {
-            format!("user {}…", &key[..16.min(key.len())])
-        }
-        RuleSubject::User { key, names } => format!(
-            "user {} ({}…)",
-            printable(&names.join(", ")),
-            &key[..8.min(key.len())]
-        ),
-        RuleSubject::Nobody => "nobody".to_owned(),
-    }
-}
-
 fn subject_json(s: &RuleSubject) -> Value {
     match s {
         RuleSubject::Role(r) => json!({"role": r}),
@@ -222,7 +207,7 @@ fn entry_text(e: &Entry) -> String {
     format!(
         "  {from:<20} #{:<2} {:<28} {}  [{scope}]{force}\n",
         e.index,
-        subject_text(&e.subject),
+        e.subject.text(),
         grants.join("; ")
     )
 }

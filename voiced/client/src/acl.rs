@@ -4,6 +4,8 @@
 //! `voice_proto::acl` ([`rules_in`]); this only names things for people.
 
 use voice_proto::State;
+
+use crate::text::printable;
 use voice_proto::acl::{Permissions, Subject, explain, rules_in};
 use voice_proto::pb::wire::{AclRule, Change, RoomAcl, acl_rule, change};
 use voice_proto::state::{BUILTIN_ROLES, ROOT, RoomId};
@@ -23,6 +25,26 @@ pub enum RuleSubject {
     },
     /// A rule without a subject (matches nobody).
     Nobody,
+}
+
+impl RuleSubject {
+    /// Whom a rule is about, in words, escaped for a terminal or a window:
+    /// `role everyone`, `user Ada (07070707…)`, `user 0707070707070707…`
+    /// (nobody with that key online), `nobody`.
+    pub fn text(&self) -> String {
+        match self {
+            Self::Role(r) => format!("role {}", printable(r)),
+            Self::User { key, names } if names.is_empty() => {
+                format!("user {}…", &key[..16.min(key.len())])
+            }
+            Self::User { key, names } => format!(
+                "user {} ({}…)",
+                printable(&names.join(", ")),
+                &key[..8.min(key.len())]
+            ),
+            Self::Nobody => "nobody".to_owned(),
+        }
+    }
 }
 
 /// One rule as shown.

@@ -3,7 +3,7 @@
 
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use voiced_client::acl::{Entry, Listing, RuleSubject};
+use voiced_client::acl::{Entry, Listing};
 use voiced_client::text::printable;
 
 use super::{dim, heading};
@@ -68,7 +68,7 @@ fn entry_lines(e: &Entry, width: usize) -> Vec<Line<'static>> {
     let base = if e.in_force { Style::new() } else { dim() };
     let mut head = vec![
         Span::styled(format!("  {from:<16} #{:<2} ", e.index), base),
-        Span::styled(subject_text(&e.subject), base.add_modifier(Modifier::BOLD)),
+        Span::styled(e.subject.text(), base.add_modifier(Modifier::BOLD)),
         Span::styled(format!("  [{scope}]"), dim()),
     ];
     if !e.in_force {
@@ -99,22 +99,6 @@ fn entry_lines(e: &Entry, width: usize) -> Vec<Line<'static>> {
         }
     }
     out
-}
-
-/// Whom a rule is about, as `voicectl acl show` says it.
-fn subject_text(s: &RuleSubject) -> String {
-    match s {
-        RuleSubject::Role(r) => format!("role {}", printable(r)),
-        RuleSubject::User { key, names } if names.is_empty() => {
-            format!("user {}…", &key[..16.min(key.len())])
-        }
-        RuleSubject::User { key, names } => format!(
-            "user {} ({}…)",
-            printable(&names.join(", ")),
-            &key[..8.min(key.len())]
-        ),
-        RuleSubject::Nobody => "nobody".to_owned(),
-    }
 }
 
 /// `text` in lines of at most `width` columns, broken after commas and at
