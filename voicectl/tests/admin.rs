@@ -317,10 +317,10 @@ fn register_kick_ban_and_unban_need_their_permissions() {
     assert!(err.contains("registered already"), "{err}");
 
     // Reasons are bounded: said, and nobody is kicked.
-    let long = "x".repeat(300);
+    let long = "x".repeat(600);
     let err = w.refused(&w.ada, &["kick", "Cy", "--reason", &long]);
     assert!(
-        err.contains("the reason has 300 characters; give at most 256"),
+        err.contains("the reason has 600 characters; give at most 512"),
         "{err}"
     );
     assert_eq!(w.state(&w.cy), "connected");

@@ -16,7 +16,7 @@ use super::{Hub, Inner, now_ms};
 pub const MAX_LISTED: usize = 500;
 
 /// Longest kick or ban reason, in characters.
-pub const MAX_REASON_CHARS: usize = 256;
+pub const MAX_REASON_CHARS: usize = 512;
 
 /// `Err` with what to do when a kick or ban reason is too long.
 pub fn check_reason(reason: &str) -> Result<(), String> {
