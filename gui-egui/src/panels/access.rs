@@ -7,8 +7,8 @@
 use eframe::egui;
 use voice_proto::State;
 use voice_proto::acl::Permissions;
-use voice_proto::pb::wire::{Change, Permission, RoomAcl, change};
-use voiced_client::acl::{Effective, RuleSubject, effective, listing, preview};
+use voice_proto::pb::wire::Permission;
+use voiced_client::acl::{Effective, RuleSubject, drafted, effective, listing};
 use voiced_client::text::printable;
 
 use crate::App;
@@ -99,20 +99,16 @@ pub fn access_ui(ctx: &egui::Context, app: &mut App) {
 fn editor_ui(ui: &mut egui::Ui, state: &State, draft: &mut AccessDraft) {
     // The state as the draft would make it: what is inherited follows the
     // inherit toggle before it is saved.
-    let mut drafted = state.clone();
-    let applied = drafted.apply(&Change {
-        kind: Some(change::Kind::SetRoomAcl(RoomAcl {
-            room: draft.room,
-            inherit_acl: draft.inherit || draft.is_root(),
-            rules: draft.rules.clone(),
-        })),
-    });
-    if let Err(e) = applied {
-        ui.colored_label(
-            ui.visuals().error_fg_color,
-            format!("These rules do not apply: {e}"),
-        );
-    }
+    let drafted = match drafted(state, draft.room, draft.inherit, &draft.rules) {
+        Ok(drafted) => Some(drafted),
+        Err(e) => {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("These rules do not apply: {e}"),
+            );
+            None
+        }
+    };
 
     if draft.is_root() {
         ui.weak("The root has no parent rooms: its rules are where everything starts.");
@@ -120,13 +116,13 @@ fn editor_ui(ui: &mut egui::Ui, state: &State, draft: &mut AccessDraft) {
         ui.checkbox(&mut draft.inherit, INHERIT)
             .on_hover_text("Off: only this room's rules (and those below it) count here");
     }
-    inherited_ui(ui, &drafted, draft);
+    inherited_ui(ui, drafted.as_ref().unwrap_or(state), draft);
     ui.separator();
     own_rules_ui(ui, state, draft);
     ui.separator();
     ui.columns(2, |columns| {
         permissions_ui(&mut columns[0], state, draft);
-        preview_ui(&mut columns[1], state, draft);
+        preview_ui(&mut columns[1], state, drafted.as_ref(), draft);
     });
 }
 
@@ -298,10 +294,12 @@ fn permissions_ui(ui: &mut egui::Ui, state: &State, draft: &mut AccessDraft) {
         });
 }
 
-fn preview_ui(ui: &mut egui::Ui, state: &State, draft: &AccessDraft) {
+/// `drafted` is the state with the draft applied (`None` when it does not
+/// apply): the preview is everyone's permissions there.
+fn preview_ui(ui: &mut egui::Ui, state: &State, drafted: Option<&State>, draft: &AccessDraft) {
     ui.label(egui::RichText::new("Preview: everyone's permissions here").strong());
     let (Some(after), Some(now)) = (
-        preview(state, draft.room, draft.inherit, &draft.rules),
+        drafted.and_then(|d| effective(d, draft.room)),
         effective(state, draft.room),
     ) else {
         return;

@@ -295,16 +295,15 @@ pub fn own_rules(state: &State, room: RoomId) -> Option<(bool, Vec<AclRule>)> {
     Some((r.inherit_acl || room == ROOT, r.acl.clone()))
 }
 
-/// What `rules` (with `inherit`) would make of everyone's permissions in
-/// `room`, before they are sent: the state as it is with only that room's
-/// rules replaced. `None` for a room the state does not hold.
-pub fn preview(
+/// The state as `rules` (with `inherit`) would make it, before they are
+/// sent: the state as it is with only `room`'s rules replaced; why not when
+/// they do not apply (an unknown room, limits).
+pub fn drafted(
     state: &State,
     room: RoomId,
     inherit: bool,
     rules: &[AclRule],
-) -> Option<Vec<Effective>> {
-    state.room(room)?;
+) -> Result<State, String> {
     let mut state = state.clone();
     state
         .apply(&Change {
@@ -314,8 +313,20 @@ pub fn preview(
                 rules: rules.to_vec(),
             })),
         })
-        .ok()?;
-    effective(&state, room)
+        .map_err(|e| e.to_string())?;
+    Ok(state)
+}
+
+/// What `rules` (with `inherit`) would make of everyone's permissions in
+/// `room`, before they are sent ([`drafted`]). `None` for a room the state
+/// does not hold, or rules that do not apply.
+pub fn preview(
+    state: &State,
+    room: RoomId,
+    inherit: bool,
+    rules: &[AclRule],
+) -> Option<Vec<Effective>> {
+    effective(&drafted(state, room, inherit, rules).ok()?, room)
 }
 
 /// Permission names separated by commas (`speak,enter`; `all` for every
