@@ -55,6 +55,23 @@ async fn chat_is_numbered_and_chained_and_a_restart_numbers_above() {
 }
 
 #[tokio::test]
+async fn lines_relayed_before_a_members_chat_stream_opens_wait_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::in_dir(dir.path()).await;
+    let mut ana = server.join("Ana").await;
+    ana.open_chat().await;
+    // Ben has his Welcome but has not opened his chat stream yet.
+    let mut ben = server.join("Ben").await;
+    ana.say(1, "before ben's stream").await;
+    assert_eq!(ana.expect_chat().await.text, "before ben's stream");
+    ben.open_chat().await;
+    ana.say(2, "after it").await;
+    assert_eq!(ben.expect_chat().await.text, "before ben's stream");
+    assert_eq!(ben.expect_chat().await.text, "after it");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn history_requests_have_their_own_budget() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path());

@@ -7,12 +7,8 @@ use voice_proto::state::SessionId;
 use voice_proto::{close, frame};
 
 use super::{FrameReader, read_failure};
-use crate::hub::{Hub, encode, outbox};
+use crate::hub::{Hub, encode};
 use crate::throttle::TokenBucket;
-
-/// Bytes of chat queued for one reader (1 MiB, about fifty of the longest
-/// messages); past it, messages to that reader are dropped.
-pub const CHAT_QUEUE_BYTES: usize = 1 << 20;
 
 /// Accepts the chat stream and serves it, then every later stream as a
 /// relayed file connection (`relay`); returns a close for a protocol error,
@@ -79,10 +75,9 @@ async fn serve(
         Err(e) => return read_failure(e),
     }
     let _ = send.set_priority(0);
-    let (tx, rx) = outbox(CHAT_QUEUE_BYTES);
-    if !hub.attach_chat(id, tx.clone()).await {
+    let Some((tx, rx)) = hub.take_chat(id).await else {
         return None;
-    }
+    };
     let writer = tokio::spawn(rx.write_to(send));
     let mut bucket = TokenBucket::new(hub.config.chat_rate, hub.config.chat_burst);
     let outcome = loop {

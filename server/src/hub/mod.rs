@@ -42,6 +42,10 @@ use crate::config::Config;
 use crate::store::{Store, StoreError};
 use crate::throttle::Throttle;
 
+/// Bytes of chat queued for one reader (1 MiB, about fifty of the longest
+/// messages); past it, messages to that reader are dropped.
+pub const CHAT_QUEUE_BYTES: usize = 1 << 20;
+
 /// A connected session's handles.
 #[derive(Debug)]
 pub struct Link {
@@ -49,8 +53,12 @@ pub struct Link {
     pub conn: quinn::Connection,
     /// Frames for its control stream, budgeted in bytes.
     pub control: Outbox,
-    /// Frames for its chat stream, once opened (budgeted in bytes).
-    pub chat: Option<Outbox>,
+    /// Frames for its chat stream (budgeted in bytes). The queue exists
+    /// from `Welcome` on, so the lines relayed before the client's chat
+    /// stream opens wait for it instead of being lost.
+    pub chat: Outbox,
+    /// The chat queue's reading half, until the chat stream takes it.
+    pub chat_reader: Option<OutboxReader>,
     /// Its public key.
     pub key: Vec<u8>,
     /// It serves the chat it saw to members asking for history.
@@ -303,12 +311,14 @@ impl Hub {
                 over.queued, over.budget
             )));
         }
+        let (chat, chat_reader) = outbox(CHAT_QUEUE_BYTES);
         inner.links.insert(
             id,
             Link {
                 conn: login.conn,
                 control: tx,
-                chat: None,
+                chat,
+                chat_reader: Some(chat_reader),
                 key: login.key,
                 share_history: login.share_history,
             },
@@ -373,16 +383,14 @@ impl Hub {
         }
     }
 
-    /// Attaches a session's chat queue.
-    pub async fn attach_chat(&self, id: SessionId, tx: Outbox) -> bool {
+    /// Hands a session's chat queue to its chat stream, once: the queue
+    /// and its reader, holding what was relayed to the session since it
+    /// joined. `None` when the session is gone or its stream took it.
+    pub async fn take_chat(&self, id: SessionId) -> Option<(Outbox, OutboxReader)> {
         let mut inner = self.inner.lock().await;
-        match inner.links.get_mut(&id) {
-            Some(link) => {
-                link.chat = Some(tx);
-                true
-            }
-            None => false,
-        }
+        let link = inner.links.get_mut(&id)?;
+        let reader = link.chat_reader.take()?;
+        Some((link.chat.clone(), reader))
     }
 
     /// Sends every applied step to every session, numbering them.

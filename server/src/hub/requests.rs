@@ -224,7 +224,7 @@ impl Hub {
         inner.histories.stamp(&mut message);
         let frame = encode(Msg::Chat(message));
         for session in inner.state.sessions_in(room) {
-            if let Some(chat) = inner.links.get(&session.id).and_then(|l| l.chat.as_ref()) {
+            if let Some(chat) = inner.links.get(&session.id).map(|l| &l.chat) {
                 // A full chat queue drops the message for that reader only.
                 let _ = chat.push(frame.clone());
             }
