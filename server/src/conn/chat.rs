@@ -75,9 +75,7 @@ async fn serve(
         Err(e) => return read_failure(e),
     }
     let _ = send.set_priority(0);
-    let Some((tx, rx)) = hub.take_chat(id).await else {
-        return None;
-    };
+    let (tx, rx) = hub.take_chat(id).await?;
     let writer = tokio::spawn(rx.write_to(send));
     let mut bucket = TokenBucket::new(hub.config.chat_rate, hub.config.chat_burst);
     let outcome = loop {
