@@ -86,8 +86,13 @@ fn audio_engine(args: &Args) -> Arc<dyn AudioEngine> {
             output: args.audio_out.clone(),
         },
     };
+    // Real devices have an echo path: cancel it and level the microphone
+    // (the control API turns either off, e.g. for a headset).
+    let real = matches!(backend, BackendConfig::Cpal { .. });
     let config = EngineConfig {
         backend,
+        echo_cancellation: real,
+        auto_gain: real,
         ..EngineConfig::default()
     };
     match DeviceAudio::start(config) {

@@ -52,6 +52,8 @@ pub fn default_config(mode: VoiceMode) -> AudioConfig {
         noise_suppression: true,
         input_device: String::new(),
         output_device: String::new(),
+        echo_cancellation: true,
+        auto_gain: true,
     }
 }
 

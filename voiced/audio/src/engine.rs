@@ -40,6 +40,11 @@ pub struct EngineConfig {
     pub mode: CaptureMode,
     /// Noise suppression on the microphone.
     pub noise_suppression: bool,
+    /// Echo cancellation on the microphone, with what the engine plays as
+    /// the reference (off by default; voiced turns it on for real devices).
+    pub echo_cancellation: bool,
+    /// Automatic gain control on the microphone (off by default).
+    pub auto_gain: bool,
     /// Audio kept queued towards the output device beyond what the device
     /// has played since its last pull: the margin for the worker's wake-up
     /// delay. It grows after repeated underruns and comes back to this
@@ -56,6 +61,8 @@ impl Default for EngineConfig {
             jitter: JitterSettings::default(),
             mode: CaptureMode::default(),
             noise_suppression: true,
+            echo_cancellation: false,
+            auto_gain: false,
             playback_queue: Duration::from_millis(5),
         }
     }
@@ -75,6 +82,8 @@ enum Command {
     Opus(OpusSettings),
     Gate(GateSettings),
     NoiseSuppression(bool),
+    EchoCancellation(bool),
+    AutoGain(bool),
     Device(DeviceCommand),
     /// Holds the worker until `release` is signalled or dropped (tests).
     #[cfg(test)]
@@ -110,6 +119,8 @@ impl Engine {
         let mut chain = CaptureChain::new(config.opus, config.gate)?;
         chain.set_mode(config.mode);
         chain.set_noise_suppression(config.noise_suppression);
+        chain.set_echo_cancellation(config.echo_cancellation);
+        chain.set_auto_gain(config.auto_gain);
         let wake = Wake::default();
         let backend = Backend::start(&config.backend, wake.clone())?;
         let (tx, rx) = mpsc::channel();
@@ -230,6 +241,16 @@ impl Engine {
     /// keeps running either way).
     pub fn set_noise_suppression(&self, on: bool) -> Result<(), AudioError> {
         self.send(Command::NoiseSuppression(on))
+    }
+
+    /// Echo cancellation on the microphone on or off.
+    pub fn set_echo_cancellation(&self, on: bool) -> Result<(), AudioError> {
+        self.send(Command::EchoCancellation(on))
+    }
+
+    /// Automatic gain control on the microphone on or off.
+    pub fn set_auto_gain(&self, on: bool) -> Result<(), AudioError> {
+        self.send(Command::AutoGain(on))
     }
 
     /// Selects an input device live (`None`: the default; cpal backend).
@@ -386,6 +407,14 @@ impl Worker {
                 self.chain.set_noise_suppression(on);
                 Ok(())
             }
+            Command::EchoCancellation(on) => {
+                self.chain.set_echo_cancellation(on);
+                Ok(())
+            }
+            Command::AutoGain(on) => {
+                self.chain.set_auto_gain(on);
+                Ok(())
+            }
             Command::Device(d) => {
                 let _ = self.backend.commands.send(d);
                 Ok(())
@@ -515,6 +544,8 @@ impl Worker {
                 }
                 if self.spk.is_empty() {
                     self.mixer.render(&mut frame, now, &mut self.events);
+                    // What goes to the device is the echo canceller's reference.
+                    self.chain.played(&frame);
                     out.resampler.process(&frame, &mut self.spk);
                     continue;
                 }

@@ -225,7 +225,9 @@ impl AudioEngine for DeviceAudio {
         self.with("codec settings", |e| {
             e.set_opus(opus)?;
             e.set_gate(gate)?;
-            e.set_noise_suppression(c.noise_suppression)
+            e.set_noise_suppression(c.noise_suppression)?;
+            e.set_echo_cancellation(c.echo_cancellation)?;
+            e.set_auto_gain(c.auto_gain)
         });
         Ok(())
     }

@@ -141,6 +141,12 @@ impl Engine {
         let chat = ChatLog::with_limits(config.history_messages, config.history_bytes);
         let (events, _) = broadcast::channel(1024);
         let (hash, _) = watch::channel(None);
+        // Echo cancellation and gain control are on with real devices (an
+        // echo path exists), off with files or no audio.
+        let mut voice = VoiceSettings::default();
+        let real = audio.backend() == "cpal";
+        voice.audio.echo_cancellation = real;
+        voice.audio.auto_gain = real;
         Ok(Self {
             inner: Arc::new(Inner {
                 paths,
@@ -166,7 +172,7 @@ impl Engine {
                     last_room: 0,
                     last_login: (String::new(), String::new()),
                     chat,
-                    voice: VoiceSettings::default(),
+                    voice,
                     session_pins: HashMap::new(),
                     listener_reports: voice::ListenerReports::default(),
                     receive_loss_permille: 0,

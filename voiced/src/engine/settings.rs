@@ -41,6 +41,9 @@ impl Default for VoiceSettings {
                 noise_suppression: true,
                 input_device: String::new(),
                 output_device: String::new(),
+                // The engine turns both on with real devices (`Engine::new`).
+                echo_cancellation: false,
+                auto_gain: false,
             },
             volumes: HashMap::new(),
             local_mutes: HashMap::new(),

@@ -1,7 +1,10 @@
-//! The capture chain: frames in, packets and events out.
+//! The capture chain: frames in, packets and events out. Each frame goes
+//! through echo cancellation (with what is played as its reference), gain
+//! control, noise suppression and voice detection, the gate, then Opus.
 
-use super::{Denoiser, Gate, GateSettings, GateStep, peak_dbfs};
+use super::{AutoGain, Denoiser, Gate, GateSettings, GateStep, peak_dbfs};
 use crate::codec::{OpusSettings, VoiceEncoder};
+use crate::echo::EchoStage;
 use crate::{AudioError, AudioEvent, FRAME_10MS, OutgoingPacket, Speaker};
 
 /// When the microphone is sent.
@@ -22,6 +25,10 @@ const LEVEL_EVERY: u32 = 5;
 /// Turns 10 ms microphone frames into Opus packets.
 #[derive(Debug)]
 pub struct CaptureChain {
+    /// Echo cancellation, when on (made fresh each time it is turned on).
+    echo: Option<EchoStage>,
+    /// Gain control, when on.
+    agc: Option<AutoGain>,
     denoiser: Denoiser,
     noise_suppression: bool,
     gate: Gate,
@@ -42,6 +49,8 @@ impl CaptureChain {
     pub fn new(opus: OpusSettings, gate: GateSettings) -> Result<Self, AudioError> {
         let encoder = VoiceEncoder::new(opus)?;
         Ok(Self {
+            echo: None,
+            agc: None,
             denoiser: Denoiser::new(),
             noise_suppression: true,
             gate: Gate::new(gate),
@@ -66,6 +75,33 @@ impl CaptureChain {
     /// Changes the gate's tuning.
     pub fn set_gate(&mut self, settings: GateSettings) {
         self.gate.set_settings(settings);
+    }
+
+    /// Echo cancellation on or off (off by default: the engine turns it on).
+    pub fn set_echo_cancellation(&mut self, on: bool) {
+        if on != self.echo.is_some() {
+            self.echo = on.then(EchoStage::new);
+        }
+    }
+
+    /// Automatic gain control on or off (off by default).
+    pub fn set_auto_gain(&mut self, on: bool) {
+        if on != self.agc.is_some() {
+            self.agc = on.then(AutoGain::new);
+        }
+    }
+
+    /// The echo stage, when echo cancellation is on.
+    pub fn echo(&self) -> Option<&EchoStage> {
+        self.echo.as_ref()
+    }
+
+    /// One 10 ms block of what the engine plays, as it goes to the device:
+    /// the echo canceller's reference.
+    pub fn played(&mut self, far: &[f32; FRAME_10MS]) {
+        if let Some(echo) = self.echo.as_mut() {
+            echo.render(far);
+        }
     }
 
     /// Turns noise suppression on or off (voice probability is always computed).
@@ -109,6 +145,12 @@ impl CaptureChain {
     ) -> Result<(), AudioError> {
         let mut frame = *input;
         self.level_peak = self.level_peak.max(peak_dbfs(&frame));
+        if let Some(echo) = self.echo.as_mut() {
+            echo.capture(&mut frame);
+        }
+        if let Some(agc) = self.agc.as_mut() {
+            agc.process(&mut frame);
+        }
         let vad = if self.noise_suppression {
             self.denoiser.process(&mut frame)
         } else {

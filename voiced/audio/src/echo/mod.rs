@@ -7,13 +7,17 @@
 //! figures (docs/adr-echo-cancellation.md). Neither takes a configured
 //! delay: AEC3 estimates the playback-to-capture delay itself.
 //!
-//! Not yet part of the capture chain or the engine.
+//! [`EchoStage`] is what the capture chain runs: the chosen canceller fed
+//! with every block the engine plays, guarded so that a microphone with
+//! nothing played lately goes out untouched.
 
 mod aec3_rs;
 mod sonora_aec3;
+mod stage;
 
 pub use aec3_rs::Aec3RsCanceller;
 pub use sonora_aec3::SonoraCanceller;
+pub use stage::{EchoStage, LATENCY};
 
 /// The canceller the capture chain is to use.
 pub type EchoCanceller = SonoraCanceller;

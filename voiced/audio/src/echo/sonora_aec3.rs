@@ -44,17 +44,29 @@ impl SonoraCanceller {
     /// same 10 ms (`near`), and writes the capture with the echo removed
     /// into `out`. All three are [`BLOCK`] samples.
     pub fn process(&mut self, far: &[f32], near: &[f32], out: &mut [f32]) -> Result<(), EchoError> {
+        self.render(far)?;
+        self.capture(near, out)
+    }
+
+    /// Takes one block of what is being played: the reference the echo
+    /// is looked for in. Called as blocks go to the device; AEC3 buffers
+    /// them and finds the delay to the capture itself.
+    pub fn render(&mut self, far: &[f32]) -> Result<(), EchoError> {
         check_block(far)?;
-        check_block(near)?;
-        check_block(out)?;
         let mut far_out = [0.0f32; BLOCK];
         self.apm
             .process_render_f32(&[far], &mut [&mut far_out])
-            .map_err(failed)?;
+            .map_err(failed)
+    }
+
+    /// Takes one block of the capture and writes it with the echo of what
+    /// was rendered removed into `out`.
+    pub fn capture(&mut self, near: &[f32], out: &mut [f32]) -> Result<(), EchoError> {
+        check_block(near)?;
+        check_block(out)?;
         self.apm
             .process_capture_f32(&[near], &mut [out])
-            .map_err(failed)?;
-        Ok(())
+            .map_err(failed)
     }
 
     /// The playback-to-capture delay AEC3 has estimated, if it has one.
