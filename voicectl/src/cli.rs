@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Command line for the voice chat client daemon (voiced).
 #[derive(Debug, Parser)]
@@ -252,6 +252,13 @@ pub enum Command {
         /// Device name.
         name: String,
     },
+    /// Audio settings: codec, voice detection, noise suppression, echo
+    /// cancellation, automatic gain and devices; `audio set` changes some.
+    Audio {
+        /// `show` (the default) or `set`.
+        #[command(subcommand)]
+        action: Option<AudioAction>,
+    },
     /// Saved servers.
     #[command(alias = "bookmark")]
     Server {
@@ -468,6 +475,41 @@ pub enum HistoryAction {
         /// The room (default: mine).
         room: Option<String>,
     },
+}
+
+/// Audio settings actions.
+#[derive(Debug, Subcommand)]
+pub enum AudioAction {
+    /// The audio settings in force.
+    Show,
+    /// Change the settings given (voiced checks them); the others stay as
+    /// they are.
+    Set(AudioChanges),
+}
+
+/// What `voicectl audio set` changes: at least one.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = true)]
+pub struct AudioChanges {
+    /// Acoustic echo cancellation on the microphone (turn it off with a
+    /// headset).
+    #[arg(long, value_enum, value_name = "on|off|toggle")]
+    pub echo_cancellation: Option<Switch>,
+    /// Automatic gain control on the microphone.
+    #[arg(long, value_enum, value_name = "on|off|toggle")]
+    pub auto_gain: Option<Switch>,
+    /// Noise suppression on the microphone.
+    #[arg(long, value_enum, value_name = "on|off|toggle")]
+    pub noise_suppression: Option<Switch>,
+    /// Opus bitrate in bits per second (6000..=128000).
+    #[arg(long, value_name = "BPS")]
+    pub bitrate: Option<u32>,
+    /// Opus frame in ms: 10, 20, 40 or 60.
+    #[arg(long, value_name = "MS")]
+    pub frame_ms: Option<u32>,
+    /// Voice activity threshold, 0.0..=1.0 (voice probability).
+    #[arg(long, value_name = "F")]
+    pub vad_threshold: Option<f32>,
 }
 
 /// Saved server actions.

@@ -1,12 +1,13 @@
 //! My voice and what I hear: `mute`, `deafen`, `ptt`, `voice-mode`, `volume`,
-//! `local-mute`, `devices`, `device`.
+//! `local-mute`, `devices`, `device`, `audio` and `audio set`.
 
 use serde_json::{Value, json};
 use voice_proto::pb::control::{self as c, select_device_request::Direction as Dir};
 use voiced_client::names::voice_mode_name;
+use voiced_client::text::printable;
 
 use super::{Client, Failure, Output, daemon_status, done, out};
-use crate::cli::{Direction, Key, Mode, Switch};
+use crate::cli::{AudioChanges, Direction, Key, Mode, Switch};
 
 /// `voicectl mute [on|off|toggle]`: mutes or unmutes myself.
 pub async fn mute(client: &mut Client, switch: Switch) -> Result<Output, Failure> {
@@ -128,6 +129,78 @@ pub async fn select_device(
         })
         .await?;
     Ok(done(&format!("selected {name}")))
+}
+
+/// `voicectl audio`: the audio settings in force.
+pub async fn settings(client: &mut Client) -> Result<Output, Failure> {
+    let config = client.audio_settings(c::Empty {}).await?.into_inner();
+    Ok(settings_output(&config))
+}
+
+/// `voicectl audio set …`: reads the settings, changes those given and
+/// writes them back (voiced checks them and answers with what is in force).
+pub async fn set_settings(client: &mut Client, changes: &AudioChanges) -> Result<Output, Failure> {
+    let mut config = client.audio_settings(c::Empty {}).await?.into_inner();
+    let switch = |now: &mut bool, switch: Option<Switch>| {
+        if let Some(s) = switch {
+            *now = flip(s, *now);
+        }
+    };
+    switch(&mut config.echo_cancellation, changes.echo_cancellation);
+    switch(&mut config.auto_gain, changes.auto_gain);
+    switch(&mut config.noise_suppression, changes.noise_suppression);
+    config.bitrate = changes.bitrate.unwrap_or(config.bitrate);
+    config.frame_ms = changes.frame_ms.unwrap_or(config.frame_ms);
+    config.vad_threshold = changes.vad_threshold.unwrap_or(config.vad_threshold);
+    let config = client.set_audio_settings(config).await?.into_inner();
+    Ok(settings_output(&config))
+}
+
+/// The settings for people (one `name: value` a line) and for scripts
+/// (the proto's field names; an empty device is the default one).
+fn settings_output(a: &c::AudioConfig) -> Output {
+    let on = |b: bool| if b { "on" } else { "off" };
+    let device = |name: &str| {
+        if name.is_empty() {
+            "default".to_owned()
+        } else {
+            printable(name).into_owned()
+        }
+    };
+    let text = format!(
+        "voice mode: {}\nbitrate: {} b/s\nframe: {} ms\nvad threshold: {}\n\
+         noise suppression: {}\necho cancellation: {}\nauto gain: {}\n\
+         input device: {}\noutput device: {}\n",
+        voice_mode_name(a.voice_mode),
+        a.bitrate,
+        a.frame_ms,
+        a.vad_threshold,
+        on(a.noise_suppression),
+        on(a.echo_cancellation),
+        on(a.auto_gain),
+        device(&a.input_device),
+        device(&a.output_device),
+    );
+    // 0.3f32 as 0.3, not 0.30000001192092896: its shortest form, read as f64.
+    let threshold = a
+        .vad_threshold
+        .to_string()
+        .parse::<f64>()
+        .unwrap_or(f64::from(a.vad_threshold));
+    out(
+        text,
+        json!({
+            "voice_mode": voice_mode_name(a.voice_mode),
+            "bitrate": a.bitrate,
+            "frame_ms": a.frame_ms,
+            "vad_threshold": threshold,
+            "noise_suppression": a.noise_suppression,
+            "echo_cancellation": a.echo_cancellation,
+            "auto_gain": a.auto_gain,
+            "input_device": a.input_device,
+            "output_device": a.output_device,
+        }),
+    )
 }
 
 /// The new state of an on/off setting that is `now` now.

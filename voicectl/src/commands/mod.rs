@@ -20,7 +20,8 @@ use voice_proto::pb::control::{self as c, voiced_client::VoicedClient};
 use voice_proto::pb::wire::StateSnapshot;
 
 use crate::cli::{
-    AclAction, ChatAction, Cli, Command, HistoryAction, RoleAction, RoomAction, ServerAction,
+    AclAction, AudioAction, ChatAction, Cli, Command, HistoryAction, RoleAction, RoomAction,
+    ServerAction,
 };
 
 /// A command failed.
@@ -210,6 +211,12 @@ pub async fn run(client: &mut Client, cli: &Cli) -> Result<Output, Failure> {
         C::LocalMute { user, switch } => audio::local_mute(client, user, *switch).await,
         C::Devices => audio::devices(client).await,
         C::Device { direction, name } => audio::select_device(client, *direction, name).await,
+        C::Audio {
+            action: None | Some(AudioAction::Show),
+        } => audio::settings(client).await,
+        C::Audio {
+            action: Some(AudioAction::Set(changes)),
+        } => audio::set_settings(client, changes).await,
         C::Server { action } => match action {
             ServerAction::Add {
                 name,
