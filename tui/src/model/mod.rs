@@ -1,6 +1,7 @@
 //! The model: everything the screen shows, and nothing else.
 
 mod access;
+mod audio;
 mod chat;
 mod files;
 mod modal;
@@ -13,6 +14,7 @@ use voice_proto::pb::control::ConnectionState;
 use crate::action::Command;
 
 pub use access::{AclTab, AclView, RolesView};
+pub use audio::{AudioSwitch, AudioView};
 pub use chat::ChatLog;
 pub use files::{FilesRow, Pane};
 pub use modal::{ConnectDialog, ConnectEntry, Modal, PromptKind};

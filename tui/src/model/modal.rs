@@ -3,6 +3,7 @@
 use voice_proto::pb::control::TrustPrompt;
 
 use super::access::{AclView, RolesView};
+use super::audio::AudioView;
 
 /// What a one-line prompt asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +71,9 @@ pub enum Modal {
     Acl(AclView),
     /// A user's roles, to grant or revoke.
     Roles(RolesView),
+    /// The audio settings: echo cancellation, automatic gain and noise
+    /// suppression to switch, the codec and devices shown.
+    Audio(AudioView),
     /// "Why can't I …?": the last refusal ([`App::refusal`](super::App::refusal)) in full.
     Why,
 }

@@ -20,6 +20,10 @@ pub const ACL_KEY: KeyCode = KeyCode::Char('a');
 /// The key that shows the selected user's roles (yours on a room row).
 pub const ROLES_KEY: KeyCode = KeyCode::Char('u');
 
+/// The key that shows the audio settings (echo cancellation, automatic
+/// gain, noise suppression; the codec and devices).
+pub const AUDIO_KEY: KeyCode = KeyCode::Char('o');
+
 /// The key that shows the last refusal in full ("why can't I …?").
 pub const WHY_KEY: KeyCode = KeyCode::Char('w');
 
@@ -153,6 +157,7 @@ fn tree_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         ACL_KEY => super::access::open_acl(app),
         ROLES_KEY => super::access::open_roles(app),
         WHY_KEY => super::access::open_why(app),
+        AUDIO_KEY => return super::audio::open_audio(app),
         KeyCode::Esc => app.notice = None,
         _ => {}
     }

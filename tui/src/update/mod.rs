@@ -1,6 +1,7 @@
 //! `update`: the pure step from (model, action) to (model', commands).
 
 mod access;
+mod audio;
 mod daemon;
 mod files;
 mod keys;
@@ -11,7 +12,7 @@ use crate::action::{Action, Command};
 use crate::model::{App, DaemonLink};
 
 pub use files::FILES_REFRESH_MS;
-pub use keys::{ACL_KEY, HISTORY_KEY, PTT_KEY, ROLES_KEY, WHY_KEY};
+pub use keys::{ACL_KEY, AUDIO_KEY, HISTORY_KEY, PTT_KEY, ROLES_KEY, WHY_KEY};
 
 /// Applies one action to the model and returns the calls to make. Pure: no
 /// I/O, no clock; everything it needs is in `app` and `action`.

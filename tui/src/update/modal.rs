@@ -12,13 +12,15 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     let Some(modal) = app.modal.take() else {
         return Vec::new();
     };
-    // The access overlays make calls of their own (role changes).
+    // The access and audio overlays make calls of their own (role and
+    // settings changes).
     let modal = match modal {
         Modal::Acl(view) => {
             app.modal = super::access::acl_key(app, view, key);
             return Vec::new();
         }
         Modal::Roles(view) => return super::access::roles_key(app, view, key),
+        Modal::Audio(view) => return super::audio::audio_key(app, view, key),
         Modal::Why => {
             app.modal = super::access::why_key(app, key);
             return Vec::new();
@@ -49,7 +51,9 @@ pub(super) fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
             app.mirror.trust = Some(prompt);
             (None, app.mirror.answer_trust(answer))
         }
-        open @ (Modal::Acl(_) | Modal::Roles(_) | Modal::Why) => (Some(open), Vec::new()),
+        open @ (Modal::Acl(_) | Modal::Roles(_) | Modal::Audio(_) | Modal::Why) => {
+            (Some(open), Vec::new())
+        }
     };
     app.modal = keep;
     commands.into_iter().map(|c| app.mirror.sent(c)).collect()

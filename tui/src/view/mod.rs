@@ -1,6 +1,7 @@
 //! The view: `impl Widget for &App`, a pure function of the model.
 
 pub mod acl;
+mod audio;
 mod chat;
 mod files;
 pub mod layout;

@@ -38,6 +38,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "room's access rules / user's roles / why was I refused?",
     ),
     ("h", "load the earlier messages of this room (history)"),
+    (
+        "o",
+        "audio settings: echo cancellation, gain, noise suppression",
+    ),
     ("?", "this help"),
     ("q", "quit (the call goes on in voiced)"),
 ];
@@ -80,6 +84,7 @@ pub(super) fn render(app: &App, modal: &Modal, area: Rect, buf: &mut Buffer) {
         Modal::Trust(prompt) => trust(prompt, area, buf),
         Modal::Acl(view) => super::acl::render(app, view, area, buf),
         Modal::Roles(view) => super::roles::render(app, view, area, buf),
+        Modal::Audio(view) => super::audio::render(app, view, area, buf),
         Modal::Why => super::why::render(app, area, buf),
     }
 }

@@ -145,7 +145,7 @@ pub(super) fn render_hint(app: &App, area: Rect, buf: &mut Buffer) {
     } else if app.focus == Focus::Chat {
         " Enter: send  Esc/Tab: back to rooms  PgUp/PgDn: scroll  Ctrl-U: clear"
     } else {
-        " ?:help ⏎:join m:mute d:deaf v:mode space:talk i:chat f:files c:connect q:quit a:acl u:roles"
+        " ?:help ⏎:join m:mute d:deaf v:mode space:talk i:chat f:files c:connect q:quit a:acl u:roles o:audio"
     };
     // While earlier messages are offered, their key too (the chat pane's
     // top line says it where this line is cut).

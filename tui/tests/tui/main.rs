@@ -2,6 +2,7 @@
 //! and daemon events, and the view rendered to ratatui's `TestBackend`.
 
 mod access;
+mod audio;
 mod files;
 mod fixtures;
 mod history;
