@@ -182,6 +182,8 @@ fn pactl(args: &[&str]) -> String {
 struct OwnDevices {
     source: String,
     sink: String,
+    /// The null sink behind `source`: what is played into it is heard.
+    mic: String,
     modules: Vec<String>,
 }
 
@@ -210,8 +212,41 @@ impl OwnDevices {
         Self {
             source,
             sink,
+            mic,
             modules,
         }
+    }
+
+    /// An acoustic echo path: what is played into the speaker reaches the
+    /// microphone `latency_ms` later at `volume_percent` (PulseAudio's
+    /// volume is cubic: 60 % is about −13 dB; tests measure the level
+    /// rather than assume it).
+    fn echo_path(&mut self, latency_ms: u32, volume_percent: u32) {
+        let module = pactl(&[
+            "load-module",
+            "module-loopback",
+            &format!("source={}.monitor", self.sink),
+            &format!("sink={}", self.mic),
+            &format!("latency_msec={latency_ms}"),
+        ]);
+        // The loopback's own stream into the microphone, found by its module.
+        let list = pactl(&["list", "sink-inputs"]);
+        let mut input = None;
+        let mut current = None;
+        for line in list.lines().map(str::trim) {
+            if let Some(n) = line.strip_prefix("Sink Input #") {
+                current = Some(n.to_owned());
+            } else if line == format!("Owner Module: {module}") {
+                input = current.clone();
+            }
+        }
+        let input = input.expect("the loopback's sink input");
+        pactl(&[
+            "set-sink-input-volume",
+            &input,
+            &format!("{volume_percent}%"),
+        ]);
+        self.modules.push(module);
     }
 }
 
@@ -343,4 +378,146 @@ async fn a_stuck_microphone_is_reported_to_watchers_and_in_status() {
     );
     assert!(last.at_ms >= problem.at_ms, "{input:?}");
     drop(daemon);
+}
+
+/// Energy of `x` relative to `reference`, in dB (−100 for silence).
+fn relative_db(x: &[f32], reference: &[f32]) -> f64 {
+    let e = |v: &[f32]| v.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>();
+    let ratio = e(x) / e(reference).max(1e-20);
+    if ratio <= 1e-10 {
+        -100.0
+    } else {
+        10.0 * ratio.log10()
+    }
+}
+
+/// Records `sink.monitor` while `wav` is played into `mic`, and 1.5 s after.
+async fn record_while_playing(
+    dir: &Path,
+    sink: &str,
+    mic: &str,
+    wav: &Path,
+    name: &str,
+) -> Vec<f32> {
+    let rec = dir.join(name);
+    let mut parec = Command::new("parec")
+        .arg(format!("--device={sink}.monitor"))
+        .args([
+            "--rate=48000",
+            "--channels=1",
+            "--format=s16le",
+            "--file-format=wav",
+        ])
+        .arg(&rec)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("parec (pulseaudio-utils)");
+    let deadline = Instant::now() + WAIT;
+    while std::fs::metadata(&rec).map(|m| m.len()).unwrap_or(0) < 48_000 {
+        assert!(Instant::now() < deadline, "parec did not start recording");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (mic, wav) = (mic.to_owned(), wav.to_owned());
+    let played = tokio::task::spawn_blocking(move || {
+        Command::new("paplay")
+            .arg(format!("--device={mic}"))
+            .arg(&wav)
+            .status()
+    })
+    .await
+    .expect("paplay task")
+    .expect("paplay (pulseaudio-utils)");
+    assert!(played.success(), "paplay failed");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _ = Command::new("kill")
+        .args(["-INT", &parec.id().to_string()])
+        .status();
+    let _ = parec.wait();
+    audio_common::read_wav(&rec).expect("recording").0
+}
+
+/// Laptop speakers without a headset, for real: B's speaker reaches B's
+/// microphone through PulseAudio's `module-loopback` (60 ms, attenuated),
+/// so what A says comes back to A through B unless B's echo canceller
+/// removes it. Both daemons on the cpal backend, through a real server;
+/// what A hears of its own voice is measured with B's canceller off and on
+/// (B's automatic gain control on, as by default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_far_side_hears_its_own_voice_back_only_without_echo_cancellation() {
+    let up = Command::new(repo_root().join("scripts/pulse-up")).status();
+    assert!(
+        up.is_ok_and(|s| s.success()),
+        "PulseAudio is not available: run scripts/pulse-up (scripts/test installs pulseaudio, \
+         pulseaudio-utils and libasound2-plugins)"
+    );
+    let a_dev = OwnDevices::new("vdecha");
+    let mut b_dev = OwnDevices::new("vdechb");
+    b_dev.echo_path(60, 60);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let speech = audio_common::speech_48k(dir.path(), TEXT).expect("speech");
+    let wav = dir.path().join("say.wav");
+    audio_common::write_wav(&wav, &speech, SAMPLE_RATE).expect("wav");
+
+    let server = TestServer::start().await;
+    let a = voiced(&dir.path().join("a"), &a_dev.source, &a_dev.sink);
+    let b = voiced(&dir.path().join("b"), &b_dev.source, &b_dev.sink);
+    let (mut ac, mut bc) = (a.client().await, b.client().await);
+    let defaults = bc
+        .audio_settings(c::Empty {})
+        .await
+        .expect("audio settings")
+        .into_inner();
+    assert!(
+        defaults.echo_cancellation && defaults.auto_gain,
+        "on by default with real devices: {defaults:?}"
+    );
+    connect(&mut ac, &server, "alice").await;
+    connect(&mut bc, &server, "bob").await;
+    // What B's microphone hears of B's speaker (B muted: nothing comes back).
+    bc.set_mute(c::Toggle { on: true }).await.expect("mute");
+    let path = record_while_playing(dir.path(), &b_dev.mic, &a_dev.mic, &wav, "path.wav").await;
+    bc.set_mute(c::Toggle { on: false }).await.expect("unmute");
+    let path_db = relative_db(&path, &speech);
+
+    // Each setting: the first sentence after it is set (a fresh canceller
+    // converging), then the same sentence again (converged).
+    let mut heard = Vec::new();
+    for on in [false, true] {
+        bc.set_audio_settings(c::AudioConfig {
+            echo_cancellation: on,
+            ..defaults.clone()
+        })
+        .await
+        .expect("set audio settings");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut levels = [0.0; 2];
+        for (i, level) in levels.iter_mut().enumerate() {
+            let name = format!("back-{on}-{i}.wav");
+            let back = record_while_playing(dir.path(), &a_dev.sink, &a_dev.mic, &wav, &name).await;
+            *level = relative_db(&back, &speech);
+        }
+        heard.push(levels);
+    }
+    let ([off_first, off], [on_first, on]) = (heard[0], heard[1]);
+    println!(
+        "echo path (B's speaker into B's microphone): {path_db:.1} dB; A hears its own voice back, \
+         in dB below what it said (first sentence / second): B's echo cancellation off \
+         {:.1} / {:.1}, on {:.1} / {:.1}",
+        -off_first, -off, -on_first, -on
+    );
+    drop((a, b));
+    assert!(
+        path_db > -30.0,
+        "the echo path carries too little to test with: {path_db:.1} dB"
+    );
+    assert!(
+        off > path_db - 15.0,
+        "without cancellation A should hear its voice back (the test's echo path is broken?): \
+         {off:.1} dB, path {path_db:.1} dB"
+    );
+    assert!(
+        on < off - 20.0,
+        "B's echo canceller removed only {:.1} dB of what A heard back ({off:.1} → {on:.1} dB)",
+        off - on
+    );
 }
