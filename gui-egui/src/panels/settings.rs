@@ -1,6 +1,7 @@
 //! Settings: input and output devices (applied at once), voice mode, the
 //! detection threshold over a live input level meter, the push-to-talk key,
-//! bitrate, frame size and noise suppression. A voiced without an audio
+//! bitrate, frame size, and the microphone's noise suppression, echo
+//! cancellation and automatic gain control. A voiced without an audio
 //! engine answers the audio calls with an error: the window says so and
 //! still works.
 
@@ -18,6 +19,16 @@ pub const FRAME_SIZES: [u32; 4] = [10, 20, 40, 60];
 /// Opus bitrates voiced accepts, in bits per second.
 pub const BITRATES: std::ops::RangeInclusive<u32> = 6_000..=128_000;
 
+/// Hover text of the noise suppression checkbox.
+pub const NOISE_SUPPRESSION_HINT: &str =
+    "Takes steady background noise (fans, hum) out of your microphone.";
+/// Hover text of the echo cancellation checkbox.
+pub const ECHO_CANCELLATION_HINT: &str =
+    "Removes what your speakers play from your microphone. Turn off with a headset.";
+/// Hover text of the automatic gain control checkbox.
+pub const AUTO_GAIN_HINT: &str =
+    "Keeps your voice at an even level, however near the microphone you are.";
+
 /// What the settings window keeps between frames.
 #[derive(Clone, Debug)]
 pub struct SettingsDialog {
@@ -25,6 +36,9 @@ pub struct SettingsDialog {
     pub open: bool,
     /// The settings being edited (from voiced, or defaults until it answers).
     pub draft: Option<AudioConfig>,
+    /// voiced's settings the draft started from (`None`: defaults, voiced
+    /// has not answered); while the draft is unchanged it follows voiced.
+    pub base: Option<AudioConfig>,
     /// The push-to-talk key (while the window has focus).
     pub ptt_key: egui::Key,
     /// Waiting for a key press to become the push-to-talk key.
@@ -36,6 +50,7 @@ impl Default for SettingsDialog {
         Self {
             open: false,
             draft: None,
+            base: None,
             ptt_key: egui::Key::F9,
             capturing: false,
         }
@@ -62,15 +77,7 @@ pub fn settings_ui(ctx: &egui::Context, app: &mut App) {
     if !app.settings.open {
         return;
     }
-    if app.settings.draft.is_none() || app.settings.draft.as_ref() == Some(&AudioConfig::default())
-    {
-        app.settings.draft = Some(
-            app.model
-                .audio
-                .clone()
-                .unwrap_or_else(|| default_config(app.model.voice_mode())),
-        );
-    }
+    follow_voiced(app);
     let mut open = true;
     egui::Window::new(SETTINGS_TITLE)
         .collapsible(false)
@@ -93,6 +100,30 @@ pub fn settings_ui(ctx: &egui::Context, app: &mut App) {
     app.settings.open = open;
     if !open {
         app.settings.capturing = false;
+    }
+}
+
+/// The draft takes voiced's settings when they come, and later ones while
+/// it is unchanged (a change from voicectl, an answer to Apply), so what
+/// the window shows and Apply writes back is what voiced holds, edits aside.
+fn follow_voiced(app: &mut App) {
+    let settings = &mut app.settings;
+    match &app.model.audio {
+        Some(voiced) => {
+            // Unedited, or applied and answered: in step with voiced.
+            let unedited = settings.base.is_none()
+                || settings.draft == settings.base
+                || settings.draft.as_ref() == Some(voiced);
+            if unedited {
+                settings.draft = Some(voiced.clone());
+                settings.base = Some(voiced.clone());
+            }
+        }
+        None => {
+            if settings.draft.is_none() {
+                settings.draft = Some(default_config(app.model.voice_mode()));
+            }
+        }
     }
 }
 
@@ -246,7 +277,12 @@ fn codec_ui(ui: &mut egui::Ui, app: &mut App) {
             ui.radio_value(&mut draft.frame_ms, ms, format!("{ms} ms"));
         }
     });
-    ui.checkbox(&mut draft.noise_suppression, "Noise suppression");
+    ui.checkbox(&mut draft.noise_suppression, "Noise suppression")
+        .on_hover_text(NOISE_SUPPRESSION_HINT);
+    ui.checkbox(&mut draft.echo_cancellation, "Echo cancellation")
+        .on_hover_text(ECHO_CANCELLATION_HINT);
+    ui.checkbox(&mut draft.auto_gain, "Automatic gain control")
+        .on_hover_text(AUTO_GAIN_HINT);
     ui.horizontal(|ui| {
         if ui.button("Apply").clicked() {
             let mut config = draft.clone();
@@ -258,6 +294,7 @@ fn codec_ui(ui: &mut egui::Ui, app: &mut App) {
             && let Some(audio) = &app.model.audio
         {
             draft = audio.clone();
+            app.settings.base = Some(audio.clone());
         }
     });
     app.settings.draft = Some(draft);

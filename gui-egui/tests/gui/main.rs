@@ -8,7 +8,8 @@ mod files;
 mod history;
 mod support;
 
-use egui_kittest::kittest::Queryable;
+use egui::accesskit::Toggled;
+use egui_kittest::kittest::{NodeT, Queryable};
 use voice_gui::panels::connect::{ACCEPT_ALWAYS, ACCEPT_ONCE, CHANGED_TITLE, UNKNOWN_TITLE};
 use voice_gui::panels::offline::NOT_RUNNING;
 use voice_proto::pb::control::{
@@ -377,6 +378,43 @@ fn settings_work_with_an_audio_less_voiced() {
         |c| c.frame_ms == 40,
     );
     assert_eq!(config.frame_ms, 40);
+    // The window shows what voiced holds (the null backend has no echo
+    // path: echo cancellation and automatic gain start off there), and
+    // writes back only what was changed.
+    let toggled = |h: &egui_kittest::Harness<'_, voice_gui::App>, label: &str| {
+        h.get_by_label(label).accesskit_node().toggled()
+    };
+    assert_eq!(toggled(&harness, "Echo cancellation"), Some(Toggled::False));
+    assert_eq!(
+        toggled(&harness, "Automatic gain control"),
+        Some(Toggled::False)
+    );
+    harness.get_by_label("Echo cancellation").click();
+    harness.run_steps(SETTLE);
+    assert_eq!(toggled(&harness, "Echo cancellation"), Some(Toggled::True));
+    harness.get_by_label("Apply").click();
+    let config: AudioConfig = until_daemon(
+        &world,
+        &mut harness,
+        "echo cancellation on",
+        |mut c| Box::pin(async move { c.audio_settings(Empty {}).await.unwrap().into_inner() }),
+        |c| c.echo_cancellation,
+    );
+    assert_eq!(
+        (config.frame_ms, config.auto_gain, config.noise_suppression),
+        (40, false, true)
+    );
+    // A headset user turns it off again.
+    harness.get_by_label("Echo cancellation").click();
+    harness.run_steps(SETTLE);
+    harness.get_by_label("Apply").click();
+    until_daemon(
+        &world,
+        &mut harness,
+        "echo cancellation off",
+        |mut c| Box::pin(async move { c.audio_settings(Empty {}).await.unwrap().into_inner() }),
+        |c| !c.echo_cancellation,
+    );
     // The push-to-talk key: click, press another key; kept for the next run.
     harness.get_by_label("F9").click();
     harness.run_steps(SETTLE);
