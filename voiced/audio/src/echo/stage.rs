@@ -19,7 +19,7 @@ use crate::capture::peak_dbfs;
 /// A played block whose peak is below this (dBFS) cannot echo audibly.
 const FAR_SILENCE_DBFS: f32 = -60.0;
 /// The canceller's own latency in samples (8.92 ms, the best-matching
-/// lag between its input and output in `examples/echo.rs`): the bypassed
+/// lag between its input and output in `examples/echo`): the bypassed
 /// microphone is delayed by as much, so switching does not jump in time.
 pub const LATENCY: usize = 428;
 /// The guard waits at least this many blocks (300 ms) of silence played

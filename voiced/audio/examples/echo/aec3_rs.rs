@@ -1,12 +1,20 @@
 //! AEC3 through `aec3` (aec3-rs), another Rust port of WebRTC's AEC3,
 //! driven through its linear pipeline with only the high-pass filter and
-//! the canceller on.
+//! the canceller on. Only the harness uses it (a dev-dependency): the
+//! engine runs sonora (docs/adr-echo-cancellation.md).
 
 use aec3::nodes::audio::AudioFormat;
 use aec3::pipelines::linear::{self, LinearPipeline};
+use voice_audio::SAMPLE_RATE;
+use voice_audio::echo::{BLOCK, EchoError};
 
-use super::{EchoError, check_block};
-use crate::SAMPLE_RATE;
+fn check_block(block: &[f32]) -> Result<(), EchoError> {
+    if block.len() == BLOCK {
+        Ok(())
+    } else {
+        Err(EchoError::BlockSize { got: block.len() })
+    }
+}
 
 /// Echo canceller on the `aec3` crate.
 pub struct Aec3RsCanceller {

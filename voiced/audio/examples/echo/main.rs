@@ -13,18 +13,22 @@
 //! With `ECHO_WAVS=DIR` it also writes the first echo path's far end,
 //! near end, capture and each candidate's output to DIR for listening.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../../tests/common/mod.rs"]
 mod common;
+
+mod aec3_rs;
 
 use std::ops::Range;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use aec3_rs::Aec3RsCanceller;
 use rustfft::FftPlanner;
 use rustfft::num_complex::Complex;
-use voice_audio::SAMPLE_RATE;
-use voice_audio::echo::{Aec3RsCanceller, BLOCK, SonoraCanceller};
+use voice_audio::capture::AutoGain;
+use voice_audio::echo::{BLOCK, EchoStage, SonoraCanceller};
+use voice_audio::{FRAME_10MS, SAMPLE_RATE};
 
 const RATE: usize = SAMPLE_RATE as usize;
 const SEED: u64 = 21;
@@ -75,7 +79,7 @@ fn main() -> anyhow::Result<()> {
         "ERLE on far-end-only audio after 2 s (2–12 s and 20–30 s); PESQ-WB of the double talk (12–20 s) against the clean near end"
     );
 
-    let candidates = [Candidate::Sonora, Candidate::Aec3Rs];
+    let candidates = [Candidate::Sonora, Candidate::Stage, Candidate::Aec3Rs];
     println!("\n== Echo paths (fixed delay)");
     println!(
         "{:<8} {:>6} {:>6} {:>6}  {:>8} {:>8}  {:>8} {:>8} {:>8}  {:>9}",
@@ -185,6 +189,65 @@ fn main() -> anyhow::Result<()> {
             );
         }
     }
+
+    println!(
+        "\n== Turn-taking: the far end is silent from 11 s to 21 s while the near end talks (60 ms, −10 dB)"
+    );
+    println!(
+        "{:<8} {:>8} {:>8} {:>8} {:>8}",
+        "crate", "ERLE", "PESQ", "PESQ", "PESQ"
+    );
+    println!(
+        "{:<8} {:>8} {:>8} {:>8} {:>8}",
+        "", "2-11 s", "out", "no AEC", "ceiling"
+    );
+    let mut paused = far.clone();
+    paused[11 * RATE..21 * RATE].fill(0.0);
+    let paused_room = Room::new(&paused, TAIL_MS);
+    let scene = Scene::build(&paused_room, &near, 60, 60, -10.0, 0.0);
+    let no_aec = common::pesq_wb(
+        dir.path(),
+        &scene.near[DOUBLE_TALK],
+        &scene.mic[DOUBLE_TALK],
+    )?;
+    let ceiling = common::pesq_wb(
+        dir.path(),
+        &scene.near[DOUBLE_TALK],
+        &scene.near_noisy[DOUBLE_TALK],
+    )?;
+    for c in candidates {
+        let run = c.run(&paused, &scene.mic)?;
+        let pesq = common::pesq_wb(dir.path(), &scene.near[DOUBLE_TALK], &run.out[DOUBLE_TALK])?;
+        println!(
+            "{:<8} {:>8.1} {pesq:>8.2} {no_aec:>8.2} {ceiling:>8.2}",
+            c.name(),
+            erle(&scene.mic, &run.out, 2 * RATE..11 * RATE),
+        );
+    }
+
+    println!("\n== Gain control (AGC2 adaptive digital) on the near end's speech, −30 dBFS peaks");
+    let quiet: Vec<f32> = near_speech
+        .iter()
+        .cycle()
+        .take(RUN_S * RATE)
+        .map(|x| x * 0.0316 / 0.5)
+        .collect();
+    let mut agc = AutoGain::new();
+    let mut busy = std::time::Duration::ZERO;
+    let mut lifted = Vec::with_capacity(quiet.len());
+    for block in quiet.chunks_exact(FRAME_10MS) {
+        let mut b: [f32; FRAME_10MS] = block.try_into()?;
+        let t = Instant::now();
+        agc.process(&mut b);
+        busy += t.elapsed();
+        lifted.extend_from_slice(&b);
+    }
+    let last = (RUN_S - 10) * RATE..RUN_S * RATE;
+    println!(
+        "lifted by {:.1} dB over the last 10 s; {:.1} ms of CPU per s of audio",
+        10.0 * (energy(&lifted[last.clone()]) / energy(&quiet[last]).max(1e-20)).log10(),
+        busy.as_secs_f64() * 1000.0 / RUN_S as f64
+    );
 
     println!(
         "\n== Added latency (lag of the output's best match with the clean near end in double talk)"
@@ -398,7 +461,10 @@ fn best_lag(x: &[f32], y: &[f32], max: usize) -> isize {
 
 #[derive(Clone, Copy)]
 enum Candidate {
+    /// sonora's AEC3 alone.
     Sonora,
+    /// What the capture chain runs: sonora with the far-silence guard.
+    Stage,
     Aec3Rs,
 }
 
@@ -417,6 +483,7 @@ impl Candidate {
     fn name(self) -> &'static str {
         match self {
             Self::Sonora => "sonora",
+            Self::Stage => "stage",
             Self::Aec3Rs => "aec3",
         }
     }
@@ -437,6 +504,21 @@ impl Candidate {
                     let t = Instant::now();
                     aec.process(f, m, o)?;
                     busy += t.elapsed();
+                }
+            }
+            Self::Stage => {
+                let mut stage = EchoStage::new();
+                for ((f, m), o) in far
+                    .chunks_exact(BLOCK)
+                    .zip(mic.chunks_exact(BLOCK))
+                    .zip(out.chunks_exact_mut(BLOCK))
+                {
+                    let t = Instant::now();
+                    stage.render(f.try_into()?);
+                    let mut block: [f32; BLOCK] = m.try_into()?;
+                    stage.capture(&mut block);
+                    busy += t.elapsed();
+                    o.copy_from_slice(&block);
                 }
             }
             Self::Aec3Rs => {
