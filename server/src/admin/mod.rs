@@ -70,7 +70,8 @@ pub fn serve(
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
-    let service = AdminServer::new(AdminService::new(hub));
+    // Watch streams end with the server (a graceful shutdown waits for them).
+    let service = AdminServer::new(AdminService::new(hub).ending_streams_at(cancel.clone()));
     tokio::spawn(async move {
         let result = tonic::transport::Server::builder()
             .add_service(service)

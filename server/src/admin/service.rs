@@ -5,8 +5,9 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 use voice_proto::acl::{Subject, explain};
 use voice_proto::pb::admin::{
-    BanRequest, BansReply, Empty, KickRequest, RegisterRequest, RoleGrant, RoleName, RoomsReply,
-    SessionsReply, User, UserKey, UsersReply, admin_server::Admin,
+    BanRequest, BansReply, Empty, KickRequest, Missed, Moderation, RegisterRequest, RoleGrant,
+    RoleName, RoomsReply, ServerEvent, SessionsReply, User, UserKey, UsersReply, WatchRequest,
+    admin_server::Admin, server_event,
 };
 use voice_proto::pb::wire::{Change, Explanation, Role, RoleRemove, RoomAcl, change::Kind};
 use voice_proto::state::{ROLE_KNOWN, SessionId};
@@ -18,12 +19,25 @@ use crate::hub::{Hub, ServerChangeError};
 #[derive(Debug, Clone)]
 pub struct AdminService {
     hub: Arc<Hub>,
+    /// Ends the `Watch` streams (the server stopping).
+    ending: tokio_util::sync::CancellationToken,
 }
 
 impl AdminService {
     /// A service over the hub.
     pub fn new(hub: Arc<Hub>) -> Self {
-        Self { hub }
+        Self {
+            hub,
+            ending: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+
+    /// Ends every `Watch` stream when `token` is cancelled.
+    pub fn ending_streams_at(self, token: tokio_util::sync::CancellationToken) -> Self {
+        Self {
+            ending: token,
+            ..self
+        }
     }
 }
 
@@ -113,6 +127,17 @@ impl AdminService {
         self.hub.store.put_user(key, &user).map_err(internal)
     }
 
+    /// A connected session's name (empty when it is gone).
+    async fn session_name(&self, id: SessionId) -> String {
+        self.hub
+            .lock()
+            .await
+            .state
+            .session(id)
+            .map(|s| s.name.clone())
+            .unwrap_or_default()
+    }
+
     async fn change(&self, kind: Kind) -> Result<Response<Empty>, Status> {
         self.hub
             .server_change(Change { kind: Some(kind) })
@@ -147,8 +172,90 @@ impl AdminService {
     }
 }
 
+/// Events sent to a watcher per look at the log.
+const WATCH_BATCH: usize = 256;
+/// Events queued towards one watcher's connection.
+const WATCH_QUEUE: usize = 64;
+
 #[tonic::async_trait]
 impl Admin for AdminService {
+    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<ServerEvent, Status>>;
+
+    async fn watch(
+        &self,
+        req: Request<WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let (mut cursor, mut signal) = {
+            let inner = self.hub.lock().await;
+            let newest = inner.events.newest();
+            let cursor = match req.into_inner().after {
+                None => newest,
+                Some(after) if after > newest => {
+                    return Err(Status::invalid_argument(format!(
+                        "event {after} has not happened; the newest is {newest} (leave `after` out for new events only)"
+                    )));
+                }
+                Some(after) => after,
+            };
+            (cursor, inner.events.subscribe())
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(WATCH_QUEUE);
+        let hub = self.hub.clone();
+        let ending = self.ending.clone();
+        tokio::spawn(async move {
+            loop {
+                if ending.is_cancelled() {
+                    return;
+                }
+                let (events, missed, newest) = {
+                    let inner = hub.lock().await;
+                    let (events, missed) = inner.events.after(cursor, WATCH_BATCH);
+                    (events, missed, inner.events.newest())
+                };
+                if let Some(count) = missed {
+                    let why = if count == 0 {
+                        "the server restarted"
+                    } else {
+                        "the backlog no longer holds them"
+                    };
+                    // Told once: from here on the watcher follows what is kept.
+                    let first = events.first().map_or(newest + 1, |e| e.seq);
+                    cursor = first - 1;
+                    let note = ServerEvent {
+                        seq: first.saturating_sub(1),
+                        at_ms: now_ms(),
+                        kind: Some(server_event::Kind::Missed(Missed {
+                            count,
+                            why: why.to_owned(),
+                        })),
+                    };
+                    if tx.send(Ok(note)).await.is_err() {
+                        return;
+                    }
+                }
+                if events.is_empty() {
+                    // Nothing new: wait for the next event or the watcher leaving.
+                    tokio::select! {
+                        changed = signal.changed() => if changed.is_err() { return },
+                        () = tx.closed() => return,
+                        () = ending.cancelled() => return,
+                    }
+                    continue;
+                }
+                for event in events {
+                    cursor = event.seq;
+                    tokio::select! {
+                        sent = tx.send(Ok(ServerEvent::clone(&event))) => if sent.is_err() { return },
+                        () = ending.cancelled() => return,
+                    }
+                }
+            }
+        });
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
+    }
+
     async fn sessions(&self, _: Request<Empty>) -> Result<Response<SessionsReply>, Status> {
         let inner = self.hub.lock().await;
         Ok(Response::new(SessionsReply {
@@ -214,7 +321,19 @@ impl Admin for AdminService {
         } else {
             format!("you were kicked: {}", req.reason)
         };
+        let name = self.session_name(id).await;
         self.hub.disconnect(id, close::KICKED, &reason).await;
+        self.hub
+            .moderated(Moderation {
+                session: id,
+                public_key: hash::hex(&target.key),
+                name,
+                by: "server".to_owned(),
+                reason: req.reason,
+                ban: false,
+                ban_seconds: 0,
+            })
+            .await;
         Ok(Response::new(Empty {}))
     }
 
@@ -228,14 +347,7 @@ impl Admin for AdminService {
         crate::hub::check_reason(&req.reason).map_err(Status::invalid_argument)?;
         let target = self.target(&req.user).await?;
         let name = match target.session {
-            Some(id) => self
-                .hub
-                .lock()
-                .await
-                .state
-                .session(id)
-                .map(|s| s.name.clone())
-                .unwrap_or_default(),
+            Some(id) => self.session_name(id).await,
             None => String::new(),
         };
         self.hub
@@ -250,6 +362,17 @@ impl Admin for AdminService {
             };
             self.hub.disconnect(id, close::BANNED, &reason).await;
         }
+        self.hub
+            .moderated(Moderation {
+                session: target.session.unwrap_or(0),
+                public_key: hash::hex(&target.key),
+                name,
+                by: "server".to_owned(),
+                reason: req.reason,
+                ban: true,
+                ban_seconds: req.seconds,
+            })
+            .await;
         Ok(Response::new(Empty {}))
     }
 

@@ -6,6 +6,7 @@
 
 mod bans;
 mod commit;
+mod events;
 mod history;
 mod outbox;
 mod persist;
@@ -32,11 +33,14 @@ use voice_proto::state::{Actor, Applied, ROOT, Rejection, SessionId};
 use voice_proto::{Limits, State, close, frame};
 
 pub use commit::CommitError;
+pub use events::{BACKLOG_BYTES, BACKLOG_EVENTS, EventLog};
 pub use history::{Histories, RoomChat};
 pub use outbox::{FRAME_OVERHEAD, Outbox, OutboxReader, SnapshotQueued, outbox};
 pub use persist::META_ADMIN_TOKEN;
 pub use routes::{Listener, Route, Routes};
 pub use tracker::MAX_PEERS;
+
+use voice_proto::pb::admin::{Moderation, StateChanged, server_event::Kind as EventKind};
 
 use crate::config::Config;
 use crate::store::{Store, StoreError};
@@ -83,6 +87,8 @@ pub struct Inner {
     pub tracker: crate::tracker::Tracker,
     /// Each room's chat numbering and chain, and history requests under way.
     pub histories: history::Histories,
+    /// Numbered events for plugins (`Admin.Watch`).
+    pub events: EventLog,
 }
 
 /// Why a session could not join.
@@ -193,6 +199,8 @@ impl Hub {
                 creators,
                 tracker: crate::tracker::Tracker::default(),
                 histories: history::Histories::new(chat_base),
+                // Event numbers of this run also start above every earlier run's.
+                events: EventLog::new(chat_base),
             }),
             routes: Arc::new(ArcSwap::from_pointee(Routes::default())),
             store,
@@ -406,6 +414,11 @@ impl Hub {
             for link in inner.links.values() {
                 queue(link, frame.clone());
             }
+            inner.events.push(EventKind::State(StateChanged {
+                change: Some(step.change.clone()),
+                resulting_hash: step.hash.to_vec(),
+                actor,
+            }));
         }
     }
 
@@ -435,6 +448,15 @@ impl Hub {
         self.remove_session_locked(&mut inner, id);
         self.rebuild_routes(&inner);
         true
+    }
+
+    /// Records a kick or ban for plugins.
+    pub async fn moderated(&self, moderation: Moderation) {
+        self.inner
+            .lock()
+            .await
+            .events
+            .push(EventKind::Moderation(moderation));
     }
 
     /// Closes every connection (shutdown).

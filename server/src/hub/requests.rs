@@ -222,6 +222,11 @@ impl Hub {
             ..ChatMessage::default()
         };
         inner.histories.stamp(&mut message);
+        inner
+            .events
+            .push(voice_proto::pb::admin::server_event::Kind::Chat(
+                message.clone(),
+            ));
         let frame = encode(Msg::Chat(message));
         for session in inner.state.sessions_in(room) {
             if let Some(chat) = inner.links.get(&session.id).map(|l| &l.chat) {
@@ -289,6 +294,16 @@ impl Hub {
             format!("you were {what}: {}", req.reason)
         };
         self.disconnect(req.session, code, &reason).await;
+        self.moderated(voice_proto::pb::admin::Moderation {
+            session: req.session,
+            public_key: voice_proto::hash::hex(&key),
+            name,
+            by,
+            reason: req.reason.clone(),
+            ban: req.ban,
+            ban_seconds: if req.ban { req.ban_seconds } else { 0 },
+        })
+        .await;
         Ok(())
     }
 
