@@ -26,8 +26,14 @@ async fn main() -> anyhow::Result<()> {
                 Some(s) => s,
                 None => config.data_dir()?.join("admin.sock"),
             };
-            for line in voice_server::admin::client::run(&socket, admin.command).await? {
-                println!("{line}");
+            if let voice_server::admin::client::AdminCommand::Watch { after } = admin.command {
+                // Printed as they come, not collected.
+                voice_server::admin::client::watch(&socket, after, |line| println!("{line}"))
+                    .await?;
+            } else {
+                for line in voice_server::admin::client::run(&socket, admin.command).await? {
+                    println!("{line}");
+                }
             }
         }
         None => {

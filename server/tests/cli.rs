@@ -115,6 +115,28 @@ fn binary_prints_the_banner_serves_admin_and_stops_on_sigterm() {
     assert!(text.starts_with("0\tparent 0\t"), "{text}");
     assert!(text.contains("hash: "), "{text}");
 
+    // `admin watch` prints each event as it happens, and ends with the server.
+    let mut watch = Command::new(BIN)
+        .args(["--data-dir"])
+        .arg(dir.path())
+        .args(["admin", "watch", "--after", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let role = Command::new(BIN)
+        .args(["--data-dir"])
+        .arg(dir.path())
+        .args(["admin", "create-role", "helpers"])
+        .output()
+        .unwrap();
+    assert!(role.status.success(), "{role:?}");
+    let mut events = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let event = events.next().unwrap().unwrap();
+    let fields: Vec<&str> = event.split('\t').collect();
+    assert!(fields[0].parse::<u64>().unwrap() > 0, "{event}");
+    assert_eq!(fields[2], "state add_role", "{event}");
+    assert!(fields[3] == "actor 0" && event.contains("helpers"), "{event}");
+
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -123,6 +145,8 @@ fn binary_prints_the_banner_serves_admin_and_stops_on_sigterm() {
     let status = child.wait().unwrap();
     assert!(status.success(), "clean exit after SIGTERM: {status:?}");
     assert!(!dir.path().join("admin.sock").exists(), "socket removed");
+    let watched = watch.wait().unwrap();
+    assert!(watched.success(), "watch ends with the server: {watched:?}");
 }
 
 #[tokio::test]

@@ -6,7 +6,8 @@ use clap::Subcommand;
 use voice_proto::acl::Permissions;
 use voice_proto::pb::admin::admin_client::AdminClient;
 use voice_proto::pb::admin::{
-    BanRequest, Empty, ExplainRequest, KickRequest, RegisterRequest, RoleGrant, RoleName, UserKey,
+    BanRequest, Empty, ExplainRequest, KickRequest, RegisterRequest, RoleGrant, RoleName,
+    ServerEvent, UserKey, WatchRequest,
 };
 use voice_proto::pb::wire::{AclRule, Role, RoomAcl, acl_rule};
 
@@ -105,6 +106,13 @@ pub enum AdminCommand {
         /// The user.
         user: String,
     },
+    /// Print the server's events as they happen, one per line (state
+    /// changes, chat, kicks and bans), until interrupted.
+    Watch {
+        /// Resume after this event number (0: everything still kept).
+        #[arg(long)]
+        after: Option<u64>,
+    },
 }
 
 /// An admin client failure.
@@ -194,6 +202,9 @@ pub async fn run(socket: &Path, command: AdminCommand) -> Result<Vec<String>, Cl
     let mut client = connect(socket).await?;
     let mut out = Vec::new();
     match command {
+        // Collected until the server ends the stream (the CLI prints as
+        // they come through `watch`).
+        AdminCommand::Watch { after } => follow(&mut client, after, |line| out.push(line)).await?,
         AdminCommand::Sessions => {
             for s in client.sessions(Empty {}).await?.into_inner().sessions {
                 out.push(format!(
@@ -352,4 +363,92 @@ pub async fn run(socket: &Path, command: AdminCommand) -> Result<Vec<String>, Cl
         }
     }
     Ok(out)
+}
+
+/// Follows `Admin.Watch`, handing each event to `emit` as one line:
+/// `SEQ<TAB>AT_MS<TAB>KIND<TAB>DETAILS`. Returns when the server ends the
+/// stream.
+pub async fn watch(
+    socket: &Path,
+    after: Option<u64>,
+    emit: impl FnMut(String),
+) -> Result<(), ClientError> {
+    let mut client = connect(socket).await?;
+    follow(&mut client, after, emit).await
+}
+
+async fn follow(
+    client: &mut AdminClient<tonic::transport::Channel>,
+    after: Option<u64>,
+    mut emit: impl FnMut(String),
+) -> Result<(), ClientError> {
+    let mut events = client.watch(WatchRequest { after }).await?.into_inner();
+    while let Some(event) = events.message().await? {
+        emit(describe(&event));
+    }
+    Ok(())
+}
+
+/// One event as a line of text.
+pub fn describe(event: &ServerEvent) -> String {
+    use voice_proto::pb::admin::server_event::Kind;
+    let (kind, details) = match &event.kind {
+        Some(Kind::State(s)) => {
+            let change = s.change.as_ref().and_then(|c| c.kind.as_ref());
+            let name = change.map_or("unknown", change_name);
+            (
+                format!("state {name}"),
+                format!(
+                    "actor {}\thash {}\t{:?}",
+                    s.actor,
+                    voice_proto::hash::hex(&s.resulting_hash),
+                    change
+                ),
+            )
+        }
+        Some(Kind::Chat(m)) => (
+            "chat".to_owned(),
+            format!(
+                "room {}\t{}\t{}",
+                m.room,
+                m.sender_name,
+                m.text.escape_debug()
+            ),
+        ),
+        Some(Kind::Moderation(m)) => (
+            if m.ban { "ban" } else { "kick" }.to_owned(),
+            format!(
+                "{}\t{}\tby {}\tfor {}s\t{}",
+                m.name,
+                m.public_key,
+                m.by,
+                m.ban_seconds,
+                m.reason.escape_debug()
+            ),
+        ),
+        Some(Kind::Missed(m)) => ("missed".to_owned(), format!("{}\t{}", m.count, m.why)),
+        None => ("unknown".to_owned(), String::new()),
+    };
+    format!("{}\t{}\t{kind}\t{details}", event.seq, event.at_ms)
+}
+
+fn change_name(kind: &voice_proto::pb::wire::change::Kind) -> &'static str {
+    use voice_proto::pb::wire::change::Kind as K;
+    match kind {
+        K::AddRoom(_) => "add_room",
+        K::EditRoom(_) => "edit_room",
+        K::MoveRoom(_) => "move_room",
+        K::RemoveRoom(_) => "remove_room",
+        K::SetRoomAcl(_) => "set_room_acl",
+        K::AddSession(_) => "add_session",
+        K::RemoveSession(_) => "remove_session",
+        K::MoveSession(_) => "move_session",
+        K::SetSessionFlags(_) => "set_session_flags",
+        K::RenameSession(_) => "rename_session",
+        K::SetSessionRoles(_) => "set_session_roles",
+        K::AddRole(_) => "add_role",
+        K::RemoveRole(_) => "remove_role",
+        K::AddFile(_) => "add_file",
+        K::RemoveFile(_) => "remove_file",
+    }
 }
