@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use support::*;
 use voice_proto::pb::admin::{
-    BanRequest, KickRequest, ServerEvent, WatchRequest, server_event::Kind,
+    BanRequest, KickRequest, ServerChat, ServerEvent, WatchRequest, server_event::Kind,
 };
 use voice_proto::pb::wire::change;
 use voice_server::admin::client::connect;
@@ -235,5 +235,50 @@ async fn a_watcher_behind_the_backlog_is_told_how_many_it_missed() {
         n as u64 - missed.count,
         missed.count
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugin_chats_as_the_server_under_a_bots_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::in_dir(dir.path()).await;
+    let mut admin = connect(&server.admin_socket).await.unwrap();
+    let mut ana = server.join("Ana").await;
+    ana.open_chat().await;
+    let sent = admin
+        .send_chat(ServerChat {
+            room: 0,
+            bot_name: "Greeter".into(),
+            text: "Welcome, Ana".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let got = ana.expect_chat().await;
+    assert_eq!(got, sent, "members get what the plugin was answered");
+    assert_eq!(
+        (got.sender, got.sender_name.as_str(), got.text.as_str()),
+        (0, "Greeter", "Welcome, Ana")
+    );
+    assert!(got.sender_key.is_empty() && got.seq > 0);
+    // Refusals say what is wrong.
+    for (room, name, text, why) in [
+        (0, "", "hi", "give the bot a name"),
+        (0, "Bad\u{202e}Bot", "hi", "the bot's name"),
+        (0, "Greeter", "", "the message is empty"),
+        (0, "Greeter", "a\u{1b}[2J", "control character"),
+        (77, "Greeter", "hi", "no room with id 77"),
+    ] {
+        let err = admin
+            .send_chat(ServerChat {
+                room,
+                bot_name: name.into(),
+                text: text.into(),
+            })
+            .await
+            .expect_err(why);
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert!(err.message().contains(why), "{why}: {err:?}");
+    }
     server.stop().await;
 }

@@ -6,10 +6,12 @@ use tonic::{Request, Response, Status};
 use voice_proto::acl::{Subject, explain};
 use voice_proto::pb::admin::{
     BanRequest, BansReply, Empty, KickRequest, Missed, Moderation, RegisterRequest, RoleGrant,
-    RoleName, RoomsReply, ServerEvent, SessionsReply, User, UserKey, UsersReply, WatchRequest,
-    admin_server::Admin, server_event,
+    RoleName, RoomsReply, ServerChat, ServerEvent, SessionsReply, User, UserKey, UsersReply,
+    WatchRequest, admin_server::Admin, server_event,
 };
-use voice_proto::pb::wire::{Change, Explanation, Role, RoleRemove, RoomAcl, change::Kind};
+use voice_proto::pb::wire::{
+    Change, ChatMessage, Explanation, Role, RoleRemove, RoomAcl, change::Kind,
+};
 use voice_proto::state::{ROLE_KNOWN, SessionId};
 use voice_proto::{close, hash};
 
@@ -180,6 +182,15 @@ const WATCH_QUEUE: usize = 64;
 #[tonic::async_trait]
 impl Admin for AdminService {
     type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<ServerEvent, Status>>;
+
+    async fn send_chat(&self, req: Request<ServerChat>) -> Result<Response<ChatMessage>, Status> {
+        let req = req.into_inner();
+        self.hub
+            .server_chat(req.room, &req.bot_name, &req.text)
+            .await
+            .map(Response::new)
+            .map_err(Status::invalid_argument)
+    }
 
     async fn watch(
         &self,

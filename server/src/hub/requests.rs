@@ -169,24 +169,7 @@ impl Hub {
 
     /// Relays a chat message to its room; `Err` carries what to tell the sender.
     pub async fn chat(&self, id: SessionId, send: &ChatSend) -> Result<(), String> {
-        let text = send.text.trim_end();
-        if text.is_empty() {
-            return Err("the message is empty".to_owned());
-        }
-        let len = text.chars().count();
-        if len > self.config.max_message_len {
-            return Err(format!(
-                "the message has {len} characters; the limit is {}",
-                self.config.max_message_len
-            ));
-        }
-        // Escape sequences would reach other users' terminals.
-        if let Some(c) = voice_proto::text::control_in_message(text) {
-            return Err(format!(
-                "the message holds {}, a control character; remove it (messages may hold newlines and tabs, no other control characters)",
-                voice_proto::text::CodePoint(c)
-            ));
-        }
+        let text = self.check_chat_text(&send.text)?;
         let mut inner = self.inner.lock().await;
         let Some(session) = inner.state.session(id) else {
             return Err("you are not connected".to_owned());
@@ -207,34 +190,99 @@ impl Hub {
                 room,
             ));
         }
-        let sender_name = session.name.clone();
-        let sender_key = session.public_key.clone();
-        let chat_id = inner.next_chat;
-        inner.next_chat += 1;
-        let mut message = ChatMessage {
-            id: chat_id,
-            time_ms: now_ms(),
+        let message = ChatMessage {
             room,
             sender: id,
-            sender_name,
+            sender_name: session.name.clone(),
             text: text.to_owned(),
-            sender_key,
+            sender_key: session.public_key.clone(),
             ..ChatMessage::default()
         };
+        Self::relay_chat(&mut inner, message);
+        Ok(())
+    }
+
+    /// Sends a chat message to a room as the server, under a bot's name
+    /// (admin API: plugins). Sender 0, no key: front ends show it as the
+    /// server's. Returns the message as the room got it.
+    pub async fn server_chat(
+        &self,
+        room: u32,
+        bot_name: &str,
+        text: &str,
+    ) -> Result<ChatMessage, String> {
+        let text = self.check_chat_text(text)?;
+        let name = bot_name.trim();
+        if name.is_empty() {
+            return Err("give the bot a name (bot_name)".to_owned());
+        }
+        if let Some((c, kind)) = voice_proto::text::unsafe_in_name(name) {
+            return Err(format!(
+                "the bot's name: {}",
+                voice_proto::text::refusal(c, kind)
+            ));
+        }
+        let mut inner = self.inner.lock().await;
+        let max = inner.state.limits().max_name_len;
+        if name.chars().count() > max {
+            return Err(format!("the bot's name is longer than {max} characters"));
+        }
+        if inner.state.room(room).is_none() {
+            return Err(format!("no room with id {room}"));
+        }
+        let message = ChatMessage {
+            room,
+            sender: 0,
+            sender_name: name.to_owned(),
+            text: text.to_owned(),
+            ..ChatMessage::default()
+        };
+        Ok(Self::relay_chat(&mut inner, message))
+    }
+
+    /// A message's text, trimmed at the end, or why it cannot be sent.
+    fn check_chat_text<'t>(&self, text: &'t str) -> Result<&'t str, String> {
+        let text = text.trim_end();
+        if text.is_empty() {
+            return Err("the message is empty".to_owned());
+        }
+        let len = text.chars().count();
+        if len > self.config.max_message_len {
+            return Err(format!(
+                "the message has {len} characters; the limit is {}",
+                self.config.max_message_len
+            ));
+        }
+        // Escape sequences would reach other users' terminals.
+        if let Some(c) = voice_proto::text::control_in_message(text) {
+            return Err(format!(
+                "the message holds {}, a control character; remove it (messages may hold newlines and tabs, no other control characters)",
+                voice_proto::text::CodePoint(c)
+            ));
+        }
+        Ok(text)
+    }
+
+    /// Numbers, stamps and chains a message, records it for plugins and
+    /// queues it to every member of its room.
+    fn relay_chat(inner: &mut Inner, mut message: ChatMessage) -> ChatMessage {
+        message.id = inner.next_chat;
+        inner.next_chat += 1;
+        message.time_ms = now_ms();
         inner.histories.stamp(&mut message);
         inner
             .events
             .push(voice_proto::pb::admin::server_event::Kind::Chat(
                 message.clone(),
             ));
-        let frame = encode(Msg::Chat(message));
-        for session in inner.state.sessions_in(room) {
+        let frame = encode(Msg::Chat(message.clone()));
+        for session in inner.state.sessions_in(message.room) {
             if let Some(chat) = inner.links.get(&session.id).map(|l| &l.chat) {
                 // A full chat queue drops the message for that reader only.
                 let _ = chat.push(frame.clone());
             }
         }
-        Ok(())
+        message
     }
 
     /// Kicks (and maybe bans) a session for a moderator.
