@@ -97,40 +97,8 @@ async fn two_daemons_hear_each_other_on_real_devices() {
         talking
     });
 
-    let rec = dir.path().join("rec.wav");
-    let mut parec = Command::new("parec")
-        .args([
-            "--device=spk.monitor",
-            "--rate=48000",
-            "--channels=1",
-            "--format=s16le",
-            "--file-format=wav",
-        ])
-        .arg(&rec)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("parec (pulseaudio-utils)");
-    let deadline = Instant::now() + WAIT;
-    while std::fs::metadata(&rec).map(|m| m.len()).unwrap_or(0) < 48_000 {
-        assert!(Instant::now() < deadline, "parec did not start recording");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // A's microphone hears the speech.
-    let played = tokio::task::spawn_blocking(move || {
-        Command::new("paplay")
-            .args(["--device=mic"])
-            .arg(&wav)
-            .status()
-    })
-    .await
-    .expect("paplay task")
-    .expect("paplay (pulseaudio-utils)");
-    assert!(played.success(), "paplay failed");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let _ = Command::new("kill")
-        .args(["-INT", &parec.id().to_string()])
-        .status();
-    let _ = parec.wait();
+    // A's microphone hears the speech; B's speaker is recorded.
+    let recorded = record_while_playing(dir.path(), "spk", "mic", &wav, "rec.wav").await;
     drop(b);
     let heard = tokio::time::timeout(WAIT, b_watch)
         .await
@@ -142,8 +110,6 @@ async fn two_daemons_hear_each_other_on_real_devices() {
         "B never saw A talking: {heard:?}"
     );
 
-    let (recorded, rate) = audio_common::read_wav(&rec).expect("recording");
-    assert_eq!(rate, SAMPLE_RATE);
     let start = recorded.iter().position(|x| x.abs() > 0.01);
     let Some(start) = start else {
         panic!("B played nothing into the speaker");
