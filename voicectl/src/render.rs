@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 use voice_proto::hash::hex;
 use voice_proto::pb::control::{self as c, event};
 use voice_proto::pb::wire::{self as w, StateSnapshot};
+use voiced_client::chat::{SERVER_TAG, from_server};
 use voiced_client::files::{
     human_size, human_speed, is_finished, percent, route_name, transfer_kind_name,
     transfer_state_name, with_relay_share,
@@ -293,6 +294,7 @@ pub fn chat_json(m: &w::ChatMessage) -> Value {
         "seq": m.seq,
         "sender_key": hex(&m.sender_key),
         "history": m.history,
+        "from_server": from_server(m),
     })
 }
 
@@ -372,11 +374,18 @@ pub fn history_text(h: &c::HistoryReply) -> String {
 }
 
 /// A chat message for people: the sender's name escaped
-/// ([`printable`]), the text escaped but for newlines and tabs, and its
-/// lines after the first indented so that no message can pass for another.
+/// ([`printable`]) and followed by `(server)` when the server sent it (a
+/// bot; [`from_server`]), the text escaped but for newlines and tabs, and
+/// its lines after the first indented so that no message can pass for
+/// another.
 pub fn chat_text(m: &w::ChatMessage) -> String {
+    let tag = if from_server(m) {
+        format!(" ({SERVER_TAG})")
+    } else {
+        String::new()
+    };
     format!(
-        "[{}] {}: {}",
+        "[{}] {}{tag}: {}",
         format_time_ms(m.time_ms),
         printable(&m.sender_name),
         printable_multiline(&m.text).replace('\n', "\n    ")
@@ -911,6 +920,65 @@ mod tests {
     }
 
     #[test]
+    fn a_bots_message_is_marked_as_the_servers_in_text_and_json() {
+        // What a bot's `SendChat` delivers: sender 0, no key, its name.
+        let bot = |name: &str| w::ChatMessage {
+            sender: 0,
+            sender_key: Vec::new(),
+            sender_name: name.into(),
+            ..line(4, false, "Welcome, ada!")
+        };
+        assert_eq!(
+            chat_text(&bot("Greeter")),
+            "[2026-11-18 11:10 UTC] Greeter (server): Welcome, ada!"
+        );
+        // A bot named like a member is told apart from the member.
+        assert_eq!(
+            chat_log_text(&[line(3, false, "hi"), bot("bob")]),
+            "[2026-11-18 11:09 UTC] bob: hi\n\
+             [2026-11-18 11:10 UTC] bob (server): Welcome, ada!\n"
+        );
+        // The name is escaped as ever, the tag after it.
+        assert_eq!(
+            chat_text(&bot("Greet\u{202E}er")),
+            "[2026-11-18 11:10 UTC] Greet\\u{202E}er (server): Welcome, ada!"
+        );
+        // A history line keeps its sender, so a bot's stays marked.
+        let old = w::ChatMessage {
+            history: true,
+            ..bot("Greeter")
+        };
+        assert!(chat_log_text(&[old]).contains("] Greeter (server): Welcome"));
+
+        let json = chat_json(&bot("Greeter"));
+        assert_eq!(json["from_server"], true);
+        assert_eq!(json["sender"], 0);
+        assert_eq!(json["sender_name"], "Greeter");
+        assert_eq!(json["sender_key"], "");
+        let json = chat_json(&line(3, false, "hi"));
+        assert_eq!(json["from_server"], false);
+        let mut keys: Vec<&str> = json
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut expected = [
+            "id",
+            "time_ms",
+            "room",
+            "sender",
+            "sender_name",
+            "text",
+            "seq",
+            "sender_key",
+            "history",
+            "from_server",
+        ];
+        keys.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(keys, expected);
+    }
+
+    #[test]
     fn a_fetched_history_prints_its_lines_and_summary_and_every_key_as_json() {
         let reply = c::HistoryReply {
             room: 3,
@@ -961,6 +1029,7 @@ mod tests {
         assert_eq!(json["messages"][0]["seq"], 7);
         assert_eq!(json["messages"][0]["sender_key"], "ab".repeat(32));
         assert_eq!(json["messages"][0]["history"], true);
+        assert_eq!(json["messages"][0]["from_server"], false);
         assert_eq!(json["messages"][1]["sender_name"], "bob");
         assert_eq!(json["files"][0]["info_hash"], "cd".repeat(20));
         assert_eq!(json["elapsed_ms"], 1250);

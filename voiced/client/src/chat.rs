@@ -17,6 +17,22 @@ pub const MAX_BYTES: usize = 4 << 20;
 /// Bytes counted per message beyond its text and sender name.
 const MESSAGE_OVERHEAD: usize = 64;
 
+/// Whether `message` was sent by the server itself (its operator, or a bot
+/// through the admin API's `SendChat`) rather than by a member: such
+/// messages carry sender 0, which no member's session has, and no key. A
+/// front end marks them so that a bot named like a member cannot pass for
+/// one.
+pub fn from_server(message: &ChatMessage) -> bool {
+    message.sender == 0
+}
+
+/// The tag every front end puts after the name of a message
+/// [`from_server`]: `Greeter (server): …`.
+pub const SERVER_TAG: &str = "server";
+
+/// What the tag means, for a tooltip.
+pub const SERVER_TAG_HINT: &str = "Sent by the server's operator or a bot, not by a member";
+
 /// What makes a chat message the same message wherever it came from: its
 /// room's sequence number when it has one (history lines carry no server
 /// id), else its id.
@@ -155,6 +171,31 @@ mod tests {
 
     fn texts(log: &ChatLog, room: u32) -> Vec<&str> {
         log.in_room(room).map(|m| m.text.as_str()).collect()
+    }
+
+    #[test]
+    fn only_sender_zero_is_the_server() {
+        let bot = ChatMessage {
+            sender: 0,
+            sender_name: "Greeter".into(),
+            text: "Welcome, ada!".into(),
+            ..ChatMessage::default()
+        };
+        assert!(from_server(&bot));
+        // A member named like a bot, with a session and a key, is a member.
+        let member = ChatMessage {
+            sender: 7,
+            sender_key: vec![7; 32],
+            ..bot.clone()
+        };
+        assert!(!from_server(&member));
+        // A history line keeps its sender: a bot's stays the server's.
+        let old = ChatMessage {
+            history: true,
+            seq: 3,
+            ..bot
+        };
+        assert!(from_server(&old));
     }
 
     #[test]
