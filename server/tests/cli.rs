@@ -130,12 +130,41 @@ fn binary_prints_the_banner_serves_admin_and_stops_on_sigterm() {
         .output()
         .unwrap();
     assert!(role.status.success(), "{role:?}");
+    let admin = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["--data-dir"])
+            .arg(dir.path())
+            .arg("admin")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let id = admin(&["create-room", "Lobby", "--description", "come in"]);
+    let id: u32 = id.trim().parse().unwrap();
+    assert!(id > 0);
+    let said = admin(&["say", &id.to_string(), "doors open", "--as", "Greeter"]);
+    assert_eq!(said.trim(), format!("sent to room {id} as Greeter"));
     let mut events = BufReader::new(watch.stdout.take().unwrap()).lines();
     let event = events.next().unwrap().unwrap();
     let fields: Vec<&str> = event.split('\t').collect();
     assert!(fields[0].parse::<u64>().unwrap() > 0, "{event}");
     assert_eq!(fields[2], "state add_role", "{event}");
-    assert!(fields[3] == "actor 0" && event.contains("helpers"), "{event}");
+    assert!(
+        fields[3] == "actor 0" && event.contains("helpers"),
+        "{event}"
+    );
+    let event = events.next().unwrap().unwrap();
+    assert!(
+        event.contains("\tstate add_room\t") && event.contains("Lobby"),
+        "{event}"
+    );
+    let event = events.next().unwrap().unwrap();
+    assert!(
+        event.ends_with(&format!("\tchat\troom {id}\tGreeter\tdoors open")),
+        "{event}"
+    );
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

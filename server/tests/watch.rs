@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use support::*;
 use voice_proto::pb::admin::{
-    BanRequest, KickRequest, ServerChat, ServerEvent, WatchRequest, server_event::Kind,
+    BanRequest, CreateRoomRequest, KickRequest, MoveUserRequest, ServerChat, ServerEvent,
+    ServerFlagsRequest, WatchRequest, server_event::Kind,
 };
 use voice_proto::pb::wire::change;
 use voice_server::admin::client::connect;
@@ -280,5 +281,91 @@ async fn a_plugin_chats_as_the_server_under_a_bots_name() {
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
         assert!(err.message().contains(why), "{why}: {err:?}");
     }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugin_creates_rooms_moves_and_mutes_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::in_dir(dir.path()).await;
+    let mut admin = connect(&server.admin_socket).await.unwrap();
+    let ana = server.join("Ana").await;
+    let mut events = admin
+        .watch(WatchRequest { after: None })
+        .await
+        .unwrap()
+        .into_inner();
+    let stage = admin
+        .create_room(CreateRoomRequest {
+            parent: 0,
+            name: "Stage".into(),
+            description: "for the show".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let (_, kind) = next_state(&mut events).await;
+    assert!(matches!(kind, change::Kind::AddRoom(r) if r.id == stage && r.name == "Stage"));
+    admin
+        .move_user(MoveUserRequest {
+            user: "Ana".into(),
+            room: stage,
+        })
+        .await
+        .unwrap();
+    let (_, kind) = next_state(&mut events).await;
+    assert!(matches!(kind, change::Kind::MoveSession(m) if m.session == ana.id && m.room == stage));
+    admin
+        .set_server_flags(ServerFlagsRequest {
+            user: ana.id.to_string(),
+            mute: Some(true),
+            deaf: None,
+        })
+        .await
+        .unwrap();
+    next_state(&mut events).await;
+    {
+        let hub = server.hub.lock().await;
+        let s = hub.state.session(ana.id).unwrap();
+        assert!(s.room == stage && s.server_mute && !s.server_deaf, "{s:?}");
+    }
+    // Refusals name what is wrong.
+    let err = admin
+        .set_server_flags(ServerFlagsRequest {
+            user: "Ana".into(),
+            mute: None,
+            deaf: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("give mute, deaf or both"), "{err:?}");
+    let err = admin
+        .move_user(MoveUserRequest {
+            user: "Nobody".into(),
+            room: stage,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound, "{err:?}");
+    let err = admin
+        .move_user(MoveUserRequest {
+            user: "Ana".into(),
+            room: 999,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
+    let err = admin
+        .create_room(CreateRoomRequest {
+            parent: 0,
+            name: "stage".into(),
+            description: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
+    eprintln!("refusals: {}", err.message());
+    drop(events);
     server.stop().await;
 }

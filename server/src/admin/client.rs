@@ -6,8 +6,9 @@ use clap::Subcommand;
 use voice_proto::acl::Permissions;
 use voice_proto::pb::admin::admin_client::AdminClient;
 use voice_proto::pb::admin::{
-    BanRequest, Empty, ExplainRequest, KickRequest, RegisterRequest, RoleGrant, RoleName,
-    ServerEvent, UserKey, WatchRequest,
+    BanRequest, CreateRoomRequest, Empty, ExplainRequest, KickRequest, MoveUserRequest,
+    RegisterRequest, RoleGrant, RoleName, ServerChat, ServerEvent, ServerFlagsRequest, UserKey,
+    WatchRequest,
 };
 use voice_proto::pb::wire::{AclRule, Role, RoomAcl, acl_rule};
 
@@ -105,6 +106,50 @@ pub enum AdminCommand {
         room: String,
         /// The user.
         user: String,
+    },
+    /// Move a connected user to a room (id).
+    Move {
+        /// The user.
+        user: String,
+        /// Room id.
+        room: u32,
+    },
+    /// Server-mute a connected user (`--off` lifts it).
+    Mute {
+        /// The user.
+        user: String,
+        /// Lift the mute.
+        #[arg(long)]
+        off: bool,
+    },
+    /// Server-deafen a connected user (`--off` lifts it).
+    Deafen {
+        /// The user.
+        user: String,
+        /// Lift it.
+        #[arg(long)]
+        off: bool,
+    },
+    /// Create a room; prints its id.
+    CreateRoom {
+        /// Its name.
+        name: String,
+        /// Parent room id (0: the root).
+        #[arg(long, default_value_t = 0)]
+        parent: u32,
+        /// What it is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Say something in a room as the server, under a bot's name.
+    Say {
+        /// Room id (0: the root).
+        room: u32,
+        /// The text.
+        text: String,
+        /// The name shown as the sender.
+        #[arg(long = "as", default_value = "server")]
+        name: String,
     },
     /// Print the server's events as they happen, one per line (state
     /// changes, chat, kicks and bans), until interrupted.
@@ -205,6 +250,54 @@ pub async fn run(socket: &Path, command: AdminCommand) -> Result<Vec<String>, Cl
         // Collected until the server ends the stream (the CLI prints as
         // they come through `watch`).
         AdminCommand::Watch { after } => follow(&mut client, after, |line| out.push(line)).await?,
+        AdminCommand::Move { user, room } => {
+            client.move_user(MoveUserRequest { user, room }).await?;
+        }
+        AdminCommand::Mute { user, off } => {
+            client
+                .set_server_flags(ServerFlagsRequest {
+                    user,
+                    mute: Some(!off),
+                    deaf: None,
+                })
+                .await?;
+        }
+        AdminCommand::Deafen { user, off } => {
+            client
+                .set_server_flags(ServerFlagsRequest {
+                    user,
+                    mute: None,
+                    deaf: Some(!off),
+                })
+                .await?;
+        }
+        AdminCommand::CreateRoom {
+            name,
+            parent,
+            description,
+        } => {
+            let id = client
+                .create_room(CreateRoomRequest {
+                    parent,
+                    name,
+                    description,
+                })
+                .await?
+                .into_inner()
+                .id;
+            out.push(id.to_string());
+        }
+        AdminCommand::Say { room, text, name } => {
+            let m = client
+                .send_chat(ServerChat {
+                    room,
+                    bot_name: name,
+                    text,
+                })
+                .await?
+                .into_inner();
+            out.push(format!("sent to room {} as {}", m.room, m.sender_name));
+        }
         AdminCommand::Sessions => {
             for s in client.sessions(Empty {}).await?.into_inner().sessions {
                 out.push(format!(

@@ -5,12 +5,14 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 use voice_proto::acl::{Subject, explain};
 use voice_proto::pb::admin::{
-    BanRequest, BansReply, Empty, KickRequest, Missed, Moderation, RegisterRequest, RoleGrant,
-    RoleName, RoomsReply, ServerChat, ServerEvent, SessionsReply, User, UserKey, UsersReply,
-    WatchRequest, admin_server::Admin, server_event,
+    BanRequest, BansReply, CreateRoomRequest, Empty, KickRequest, Missed, Moderation,
+    MoveUserRequest, RegisterRequest, RoleGrant, RoleName, RoomCreated, RoomsReply, ServerChat,
+    ServerEvent, ServerFlagsRequest, SessionsReply, User, UserKey, UsersReply, WatchRequest,
+    admin_server::Admin, server_event,
 };
 use voice_proto::pb::wire::{
-    Change, ChatMessage, Explanation, Role, RoleRemove, RoomAcl, change::Kind,
+    Change, ChatMessage, Explanation, Role, RoleRemove, Room, RoomAcl, SessionFlags, SessionMove,
+    change::Kind,
 };
 use voice_proto::state::{ROLE_KNOWN, SessionId};
 use voice_proto::{close, hash};
@@ -129,6 +131,14 @@ impl AdminService {
         self.hub.store.put_user(key, &user).map_err(internal)
     }
 
+    /// The session of a connected user.
+    async fn connected(&self, user: &str) -> Result<SessionId, Status> {
+        self.target(user)
+            .await?
+            .session
+            .ok_or_else(|| Status::not_found(format!("{user} is not connected")))
+    }
+
     /// A connected session's name (empty when it is gone).
     async fn session_name(&self, id: SessionId) -> String {
         self.hub
@@ -182,6 +192,64 @@ const WATCH_QUEUE: usize = 64;
 #[tonic::async_trait]
 impl Admin for AdminService {
     type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<ServerEvent, Status>>;
+
+    async fn move_user(&self, req: Request<MoveUserRequest>) -> Result<Response<Empty>, Status> {
+        let req = req.into_inner();
+        let session = self.connected(&req.user).await?;
+        self.change(Kind::MoveSession(SessionMove {
+            session,
+            room: req.room,
+        }))
+        .await
+    }
+
+    async fn set_server_flags(
+        &self,
+        req: Request<ServerFlagsRequest>,
+    ) -> Result<Response<Empty>, Status> {
+        let req = req.into_inner();
+        if req.mute.is_none() && req.deaf.is_none() {
+            return Err(Status::invalid_argument(
+                "give mute, deaf or both (true to set, false to lift)",
+            ));
+        }
+        let session = self.connected(&req.user).await?;
+        self.change(Kind::SetSessionFlags(SessionFlags {
+            session,
+            server_mute: req.mute,
+            server_deaf: req.deaf,
+            ..SessionFlags::default()
+        }))
+        .await
+    }
+
+    async fn create_room(
+        &self,
+        req: Request<CreateRoomRequest>,
+    ) -> Result<Response<RoomCreated>, Status> {
+        let req = req.into_inner();
+        let applied = self
+            .hub
+            .server_change(Change {
+                kind: Some(Kind::AddRoom(Room {
+                    parent: req.parent,
+                    name: req.name,
+                    description: req.description,
+                    inherit_acl: true,
+                    ..Room::default()
+                })),
+            })
+            .await
+            .map_err(change_error)?;
+        let id = applied
+            .iter()
+            .find_map(|a| match &a.change.kind {
+                Some(Kind::AddRoom(r)) => Some(r.id),
+                _ => None,
+            })
+            .ok_or_else(|| Status::internal("the room was created without an id"))?;
+        Ok(Response::new(RoomCreated { id }))
+    }
 
     async fn send_chat(&self, req: Request<ServerChat>) -> Result<Response<ChatMessage>, Status> {
         let req = req.into_inner();
