@@ -6,6 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
+use voiced_client::chat::{SERVER_TAG, from_server};
 use voiced_client::command::FETCH_HISTORY;
 use voiced_client::history::{EARLIER_MARKER, HistoryFetch, LOAD_EARLIER, LOADING};
 use voiced_client::text::{printable, printable_multiline};
@@ -49,9 +50,16 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .peekable();
     while let Some(message) = messages.next() {
         // Text from other users is escaped; a cell holds no line break, so
-        // a newline shows as ↵.
+        // a newline shows as ↵. The server's messages (a bot's) say so after
+        // the name, in a colour no member's name has.
+        let server = from_server(message);
+        let tag = if server {
+            format!(" ({SERVER_TAG})")
+        } else {
+            String::new()
+        };
         let head = format!(
-            "{} {}: ",
+            "{} {}{tag}: ",
             clock(message.time_ms),
             printable(&message.sender_name)
         );
@@ -65,6 +73,11 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             (
                 dim.add_modifier(Modifier::ITALIC),
                 dim.add_modifier(Modifier::ITALIC),
+            )
+        } else if server {
+            (
+                Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
+                Style::new(),
             )
         } else {
             (

@@ -81,13 +81,33 @@ pub fn status() -> StatusReply {
     }
 }
 
+/// A chat message from one of the fixture's members (by name), with their
+/// session id and key as the server relays them.
 pub fn chat(id: u64, minute: u64, room: u32, sender: &str, text: &str) -> ChatMessage {
+    let session = match sender {
+        "ann" => ME,
+        "bob" => BOB,
+        "cleo" => CLEO,
+        "dan" => DAN,
+        other => panic!("no member named {other} in the fixture"),
+    };
+    ChatMessage {
+        sender: session,
+        sender_key: vec![session as u8; 32],
+        ..bot_chat(id, minute, room, sender, text)
+    }
+}
+
+/// A chat message a bot sent through the server (admin `SendChat`): sender
+/// 0 and no key, under the bot's name.
+pub fn bot_chat(id: u64, minute: u64, room: u32, bot: &str, text: &str) -> ChatMessage {
     ChatMessage {
         id,
         time_ms: 1_795_000_000_000 + minute * 60_000,
         room,
         sender: 0,
-        sender_name: sender.to_owned(),
+        sender_key: Vec::new(),
+        sender_name: bot.to_owned(),
         text: text.to_owned(),
         ..ChatMessage::default()
     }

@@ -3,6 +3,7 @@
 use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use ratatui::style::{Color, Modifier};
 use voice_proto::pb::control::event::Kind;
 use voice_proto::pb::control::{Bookmark, InputLevel, TrustPrompt};
 use voice_tui::{Action, App, update};
@@ -119,4 +120,54 @@ fn chat_input_focused_and_scrolled_back() {
     let _ = run(&mut app, [key(KeyCode::PageUp), ch('i')]);
     let _ = run(&mut app, typed("typing a reply"));
     snapshot("chat_focus", app);
+}
+
+/// A bot's message (sent through the server: sender 0) says `(server)`
+/// after its name, in magenta where members' names are cyan, even when the
+/// bot is named like a member.
+#[test]
+fn a_bots_message_is_marked_as_the_servers() {
+    let mut app = connected();
+    let _ = update(
+        &mut app,
+        event(Kind::Chat(bot_chat(
+            5,
+            4,
+            GAMES,
+            "Greeter",
+            "Welcome, ada!",
+        ))),
+    );
+    let _ = update(
+        &mut app,
+        event(Kind::Chat(bot_chat(6, 5, GAMES, "bob", "not the real bob"))),
+    );
+    let _ = update(&mut app, Action::Resize(120, 40));
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    terminal
+        .draw(|frame| frame.render_widget(&app, frame.area()))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    let shown = terminal.backend().to_string();
+    assert!(shown.contains("Greeter (server): Welcome, ada!"), "{shown}");
+    assert!(shown.contains("bob (server): not the real bob"), "{shown}");
+    assert!(shown.contains("bob: anyone up for a game?"), "{shown}");
+    // The style of the first cell of `text` on screen.
+    let style_at = |text: &str| {
+        let (row, line) = shown
+            .lines()
+            .enumerate()
+            .find(|(_, line)| line.contains(text))
+            .unwrap();
+        let col = line[..line.find(text).unwrap()].chars().count();
+        // `to_string` quotes each row; the buffer does not.
+        buffer[(col as u16 - 1, row as u16)].style()
+    };
+    for bot in ["Greeter (server)", "bob (server)"] {
+        let style = style_at(bot);
+        assert_eq!(style.fg, Some(Color::Magenta), "{bot}");
+        assert!(style.add_modifier.contains(Modifier::BOLD), "{bot}");
+    }
+    assert_eq!(style_at("bob: anyone").fg, Some(Color::Cyan));
+    snapshot("server_chat", app);
 }
