@@ -183,6 +183,14 @@ pub struct Config {
     pub history_rate: f64,
     /// History requests a session may send at once (default 3).
     pub history_burst: f64,
+    /// Ask the plugin attached to `Admin.Intercept` to approve each chat
+    /// message before it is relayed (default off).
+    pub intercept_chat: bool,
+    /// Ask it to approve each login before the session joins (default off).
+    pub intercept_joins: bool,
+    /// How long the server waits for the plugin's answer before it decides
+    /// alone (allows), in milliseconds: 10 to 5,000, default 250.
+    pub intercept_deadline_ms: u64,
 }
 
 impl Default for Config {
@@ -245,6 +253,9 @@ impl Default for Config {
             max_history_bytes: 8 << 20,
             history_rate: 0.1,
             history_burst: 3.0,
+            intercept_chat: false,
+            intercept_joins: false,
+            intercept_deadline_ms: 250,
         }
     }
 }
@@ -350,6 +361,12 @@ impl Config {
             return Err(ConfigError::Limits(
                 "tracker_rate must be above 0 and tracker_burst at least 1".to_owned(),
             ));
+        }
+        if !(10..=5000).contains(&self.intercept_deadline_ms) {
+            return Err(ConfigError::Limits(format!(
+                "intercept_deadline_ms is {}; it must be 10 to 5000 (a plugin that does not answer in time is overruled, so a long wait only delays chat and logins)",
+                self.intercept_deadline_ms
+            )));
         }
         if !positive(self.history_rate, f64::MIN_POSITIVE) || !positive(self.history_burst, 1.0) {
             return Err(ConfigError::Limits(

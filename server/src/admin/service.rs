@@ -5,10 +5,10 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 use voice_proto::acl::{Subject, explain};
 use voice_proto::pb::admin::{
-    BanRequest, BansReply, CreateRoomRequest, Empty, KickRequest, Missed, Moderation,
-    MoveUserRequest, RegisterRequest, RoleGrant, RoleName, RoomCreated, RoomsReply, ServerChat,
-    ServerEvent, ServerFlagsRequest, SessionsReply, User, UserKey, UsersReply, WatchRequest,
-    admin_server::Admin, server_event,
+    BanRequest, BansReply, CreateRoomRequest, Empty, InterceptQuestion, InterceptVerdict,
+    KickRequest, Missed, Moderation, MoveUserRequest, RegisterRequest, RoleGrant, RoleName,
+    RoomCreated, RoomsReply, ServerChat, ServerEvent, ServerFlagsRequest, SessionsReply, User,
+    UserKey, UsersReply, WatchRequest, admin_server::Admin, server_event,
 };
 use voice_proto::pb::wire::{
     Change, ChatMessage, Explanation, Role, RoleRemove, Room, RoomAcl, SessionFlags, SessionMove,
@@ -192,6 +192,43 @@ const WATCH_QUEUE: usize = 64;
 #[tonic::async_trait]
 impl Admin for AdminService {
     type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<ServerEvent, Status>>;
+    type InterceptStream =
+        tokio_stream::wrappers::ReceiverStream<Result<InterceptQuestion, Status>>;
+
+    async fn intercept(
+        &self,
+        req: Request<tonic::Streaming<InterceptVerdict>>,
+    ) -> Result<Response<Self::InterceptStream>, Status> {
+        let Some((mut questions, generation)) = self.hub.intercept.attach() else {
+            return Err(Status::already_exists(
+                "another plugin is intercepting; one at a time (it must disconnect first)",
+            ));
+        };
+        let mut verdicts = req.into_inner();
+        let (tx, rx) = tokio::sync::mpsc::channel(WATCH_QUEUE);
+        let hub = self.hub.clone();
+        let ending = self.ending.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    q = questions.recv() => match q {
+                        Some(q) => if tx.send(Ok(q)).await.is_err() { break },
+                        None => break,
+                    },
+                    v = verdicts.message() => match v {
+                        Ok(Some(v)) => hub.intercept.answer(v),
+                        _ => break,
+                    },
+                    () = ending.cancelled() => break,
+                }
+            }
+            // Questions still open are decided without it at their deadline.
+            hub.intercept.detach(generation);
+        });
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            rx,
+        )))
+    }
 
     async fn move_user(&self, req: Request<MoveUserRequest>) -> Result<Response<Empty>, Status> {
         let req = req.into_inner();

@@ -8,6 +8,7 @@ mod bans;
 mod commit;
 mod events;
 mod history;
+mod intercept;
 mod outbox;
 mod persist;
 mod relay;
@@ -35,12 +36,16 @@ use voice_proto::{Limits, State, close, frame};
 pub use commit::CommitError;
 pub use events::{BACKLOG_BYTES, BACKLOG_EVENTS, EventLog};
 pub use history::{Histories, RoomChat};
+pub use intercept::{Interceptor, Refused};
 pub use outbox::{FRAME_OVERHEAD, Outbox, OutboxReader, SnapshotQueued, outbox};
 pub use persist::META_ADMIN_TOKEN;
 pub use routes::{Listener, Route, Routes};
 pub use tracker::MAX_PEERS;
 
-use voice_proto::pb::admin::{Moderation, StateChanged, server_event::Kind as EventKind};
+use voice_proto::pb::admin::{
+    JoinQuestion, Moderation, StateChanged, intercept_question::Kind as InterceptKind,
+    server_event::Kind as EventKind,
+};
 
 use crate::config::Config;
 use crate::store::{Store, StoreError};
@@ -143,6 +148,8 @@ pub struct Hub {
     pub throttle: Throttle,
     /// The file relay's budgets and counters.
     pub relays: Arc<crate::relay::Relays>,
+    /// The plugin approving chat and logins (`Admin.Intercept`), if any.
+    pub intercept: Interceptor,
 }
 
 /// Encodes one server message as a frame; an empty frame (which closes
@@ -157,6 +164,18 @@ pub fn encode(msg: Msg) -> Bytes {
 pub fn encode_checked(msg: Msg) -> Result<Bytes, String> {
     let envelope = ServerMsg { msg: Some(msg) };
     frame::encode_to_bytes(&envelope, frame::SERVER_MAX_FRAME).map_err(|e| e.to_string())
+}
+
+/// What a user is told when the intercepting plugin refused `what`.
+fn refused_by_plugin(what: &str, why: &str) -> String {
+    if why.trim().is_empty() {
+        format!("a server plugin refused your {what}")
+    } else {
+        format!(
+            "a server plugin refused your {what}: {}",
+            voice_proto::text::strip_controls(why.trim())
+        )
+    }
 }
 
 fn now_ms() -> u64 {
@@ -205,6 +224,7 @@ impl Hub {
             routes: Arc::new(ArcSwap::from_pointee(Routes::default())),
             store,
             relays: Arc::new(crate::relay::Relays::new(&config)),
+            intercept: Interceptor::default(),
             config,
             password,
             throttle,
@@ -241,6 +261,17 @@ impl Hub {
 
     /// Adds an authenticated session; its queue starts with `Welcome`.
     pub async fn join(&self, login: Login) -> Result<(SessionId, OutboxReader), JoinError> {
+        if self.config.intercept_joins {
+            let question = InterceptKind::Join(JoinQuestion {
+                public_key: voice_proto::hash::hex(&login.key),
+                name: login.name.clone(),
+                address: login.conn.remote_address().to_string(),
+            });
+            self.intercept
+                .ask(question, self.intercept_deadline())
+                .await
+                .map_err(|Refused(why)| JoinError::Refused(refused_by_plugin("login", &why)))?;
+        }
         // Full before anything is written for this key.
         let full = {
             let inner = self.inner.lock().await;
@@ -448,6 +479,11 @@ impl Hub {
         self.remove_session_locked(&mut inner, id);
         self.rebuild_routes(&inner);
         true
+    }
+
+    /// How long an intercepting plugin is waited for.
+    pub fn intercept_deadline(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.config.intercept_deadline_ms)
     }
 
     /// Records a kick or ban for plugins.

@@ -198,6 +198,26 @@ impl Hub {
             sender_key: session.public_key.clone(),
             ..ChatMessage::default()
         };
+        if !self.config.intercept_chat {
+            Self::relay_chat(&mut inner, message);
+            return Ok(());
+        }
+        // Asked without the lock: the plugin may take its time.
+        drop(inner);
+        self.intercept
+            .ask(
+                voice_proto::pb::admin::intercept_question::Kind::Chat(message.clone()),
+                self.intercept_deadline(),
+            )
+            .await
+            .map_err(|super::Refused(why)| super::refused_by_plugin("message", &why))?;
+        let mut inner = self.inner.lock().await;
+        if inner.state.session(id).is_none() {
+            return Err("you are not connected".to_owned());
+        }
+        if inner.state.room(room).is_none() {
+            return Err(format!("no room with id {room}"));
+        }
         Self::relay_chat(&mut inner, message);
         Ok(())
     }
