@@ -4,6 +4,7 @@
 use eframe::egui;
 use voice_proto::pb::control::ConnectionState;
 use voice_proto::pb::wire::ChatMessage;
+use voiced_client::chat::{SERVER_TAG, SERVER_TAG_HINT, from_server};
 use voiced_client::files::{magnet_links, magnet_name};
 use voiced_client::history::{EARLIER_MARKER, HistoryFetch, LOAD_EARLIER, LOADING};
 use voiced_client::mirror::Mirror;
@@ -178,8 +179,9 @@ pub fn messages_ui(ui: &mut egui::Ui, model: &Mirror, room: u32) -> Option<Strin
     wanted
 }
 
-/// Draws one message (a history line dim and italic); a magnet link in it gets a *Download* button, whose
-/// link comes back when clicked.
+/// Draws one message (a history line dim and italic, a message from the
+/// server tagged after its name); a magnet link in it gets a *Download*
+/// button, whose link comes back when clicked.
 fn message_ui(ui: &mut egui::Ui, message: &ChatMessage) -> Option<String> {
     let mut wanted = None;
     ui.horizontal_wrapped(|ui| {
@@ -193,6 +195,9 @@ fn message_ui(ui: &mut egui::Ui, message: &ChatMessage) -> Option<String> {
         ui.weak(clock(message.time_ms)).on_hover_text("UTC");
         ui.label(" ");
         ui.label(look(&printable(&message.sender_name)).strong());
+        if from_server(message) {
+            server_tag_ui(ui);
+        }
         ui.label(look(": "));
         let text = printable_multiline(&message.text);
         for piece in pieces(&text) {
@@ -218,6 +223,19 @@ fn message_ui(ui: &mut egui::Ui, message: &ChatMessage) -> Option<String> {
         }
     });
     wanted
+}
+
+/// The tag after the name of a message the server sent (a bot's, through
+/// the admin API): small and filled like a selection, which no name can
+/// look like, with what it means on hover.
+fn server_tag_ui(ui: &mut egui::Ui) {
+    ui.label(" ");
+    let visuals = ui.visuals();
+    let tag = egui::RichText::new(SERVER_TAG)
+        .small()
+        .color(visuals.selection.stroke.color)
+        .background_color(visuals.selection.bg_fill);
+    ui.label(tag).on_hover_text(SERVER_TAG_HINT);
 }
 
 #[cfg(test)]

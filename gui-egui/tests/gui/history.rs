@@ -62,6 +62,8 @@ fn line(seq: u64, history: bool, text: &str) -> ChatMessage {
         id: if history { 0 } else { 100 + seq },
         seq,
         time_ms: 1_795_000_000_000 + seq * 60_000,
+        sender: 2,
+        sender_key: vec![2; 32],
         sender_name: "bob".into(),
         text: text.into(),
         history,

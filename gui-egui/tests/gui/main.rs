@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests: a failure is a test failure
 
 mod access;
+mod chat;
 mod files;
 mod history;
 mod support;

@@ -126,6 +126,15 @@ impl World {
             .expect("voiced answers")
     }
 
+    /// A bot's chat message into `room`, sent by the server itself (what the
+    /// admin API's `SendChat` does).
+    pub fn server_chat(&self, room: u32, bot: &str, text: &str) {
+        let server = self.server.as_ref().expect("a world with a server");
+        self.runtime
+            .block_on(server.hub.server_chat(room, bot, text))
+            .expect("the server sends the bot's message");
+    }
+
     /// Runs a future on the world's runtime.
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
