@@ -433,3 +433,50 @@ fn hostile_names_are_refused_and_peer_text_never_drives_a_terminal() {
     );
     drop(eve);
 }
+
+/// A bot's message (the server's `SendChat`: sender 0, no key) is marked as
+/// the server's in text and JSON, a member's is not, even under the same
+/// name.
+#[test]
+fn a_bots_chat_is_marked_as_the_servers() {
+    let w = World::start();
+    w.cmd()
+        .args(["connect", &w.server, "--accept-new", "--name", "Ada"])
+        .assert()
+        .success();
+    w.cmd().args(["say", "hello there"]).assert().success();
+    w._rt
+        .block_on(w._server.hub.server_chat(0, "Ada", "I am not Ada"))
+        .unwrap();
+    let start = std::time::Instant::now();
+    let messages = loop {
+        let messages = w.json(&["chat"]);
+        if messages.as_array().is_some_and(|m| m.len() == 2) {
+            break messages;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "{messages}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let by_text = |text: &str| {
+        messages
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["text"] == text)
+            .unwrap()
+            .clone()
+    };
+    let member = by_text("hello there");
+    assert_eq!(member["from_server"], false);
+    assert_eq!(member["sender_key"].as_str().unwrap().len(), 64);
+    let bot = by_text("I am not Ada");
+    assert_eq!(bot["from_server"], true);
+    assert_eq!(bot["sender"], 0);
+    assert_eq!(bot["sender_name"], "Ada");
+    let text = w.text(&["chat"]);
+    assert!(text.contains("] Ada: hello there\n"), "{text}");
+    assert!(text.contains("] Ada (server): I am not Ada\n"), "{text}");
+}
