@@ -163,6 +163,39 @@ fn rejects_bad_text() {
 }
 
 #[test]
+fn a_user_name_cannot_pass_for_the_servers_chat() {
+    let mut s = state();
+    add_room(&mut s, 1, 0, "Lobby (server)"); // rooms may
+    for bad in ["Greeter (server)", "Greeter (SERVER)", "(server)"] {
+        let message = err(
+            &mut s,
+            Kind::AddSession(voice_proto::pb::wire::Session {
+                id: 9,
+                public_key: key(9),
+                name: bad.into(),
+                room: 0,
+                ..Default::default()
+            }),
+        )
+        .to_string();
+        assert!(
+            message.contains("must not end with \"(server)\""),
+            "{bad:?}: {message}"
+        );
+    }
+    add_session(&mut s, 1, 0, &[]);
+    let message = err(
+        &mut s,
+        Kind::RenameSession(voice_proto::pb::wire::SessionRename {
+            session: 1,
+            name: "Greeter (server)".into(),
+        }),
+    )
+    .to_string();
+    assert!(message.contains("(server)"), "{message}");
+}
+
+#[test]
 fn names_refuse_bidi_invisible_and_control_characters_by_code_point() {
     let mut s = state();
     for (bad, code) in [

@@ -12,6 +12,10 @@ use crate::pb::wire::{
 };
 use crate::text::{CodePoint, refusal, unsafe_in_name};
 
+/// The suffix user names may not end with (any case): front ends write
+/// it after the name of the server's and bots' chat (`sender` 0).
+const SERVER_SUFFIX: &str = "(server)";
+
 impl State {
     /// Applies a change after checking it completely, and returns its
     /// inverse: the changes that, applied in order right after (with
@@ -464,6 +468,12 @@ impl State {
             }
             if text.trim() != text {
                 return invalid("must not start or end with spaces".into());
+            }
+            // Front ends mark the server's and bots' chat with it.
+            if what == "user name" && text.to_lowercase().ends_with(SERVER_SUFFIX) {
+                return invalid(format!(
+                    "must not end with \"{SERVER_SUFFIX}\": front ends mark messages from the server and its bots that way"
+                ));
             }
         }
         if is_description {
