@@ -13,13 +13,13 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use voice_proto::pb::admin::ServerChat;
 use voice_proto::pb::control as c;
 use voice_proto::pb::wire::ChatMessage;
 
 mod support;
+use support::python::{python3, repo, stubs};
 use support::{Client, TestDaemon, TestServer, WAIT, connect, wait_state};
 
 // The Rust example, built into this test (an example is no CARGO_BIN_EXE).
@@ -29,55 +29,6 @@ mod welcome_bot;
 
 /// How soon a bot should answer.
 const ANSWER: Duration = Duration::from_secs(5);
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The stubs of `wire.proto` and `admin.proto`, generated into a temp dir
-/// as docs/api.md tells a user.
-async fn stubs() -> TempDir {
-    let probe = python3(None, &["-c", "import grpc, grpc_tools"]).await;
-    assert!(
-        probe.status.success(),
-        "these tests need python3 with grpcio and grpcio-tools: \
-         python3 -m pip install grpcio grpcio-tools (scripts/test installs them)\n{}",
-        String::from_utf8_lossy(&probe.stderr)
-    );
-    let stubs = tempfile::tempdir().unwrap();
-    let proto = repo().join("proto/proto");
-    let out = python3(
-        None,
-        &[
-            "-m",
-            "grpc_tools.protoc",
-            &format!("-I{}", proto.display()),
-            &format!("--python_out={}", stubs.path().display()),
-            &format!("--grpc_python_out={}", stubs.path().display()),
-            "wire.proto",
-            "admin.proto",
-        ],
-    )
-    .await;
-    assert!(
-        out.status.success(),
-        "protoc: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stubs
-}
-
-async fn python3(stubs: Option<&Path>, args: &[&str]) -> std::process::Output {
-    let mut command = tokio::process::Command::new("python3");
-    command.args(args).kill_on_drop(true);
-    if let Some(stubs) = stubs {
-        command.env("PYTHONPATH", stubs);
-    }
-    tokio::time::timeout(WAIT, command.output())
-        .await
-        .expect("python3 finishes in time")
-        .expect("python3 runs")
-}
 
 /// A Python bot from `examples/plugins/`, killed when dropped; its log
 /// (stderr) is collected for the assertions' messages.

@@ -8,56 +8,26 @@
 //! Needs python3 with grpcio and grpcio-tools (scripts/test installs them).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use tempfile::TempDir;
 use voice_proto::pb::control as c;
 
 mod support;
-use support::{TestDaemon, TestServer, WAIT, connect, wait_state};
+use support::python::{python3, repo, stubs};
+use support::{TestDaemon, TestServer, connect, wait_state};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// python3 with grpcio, and the stubs of `wire.proto`, `control.proto` and
-/// `admin.proto` generated into a temp dir, as docs/api.md tells a user.
+/// python3 with grpcio and the generated stubs (`support::python`).
 struct Python {
     stubs: TempDir,
 }
 
 impl Python {
     async fn ready() -> Self {
-        let probe = python(None, &["-c", "import grpc, grpc_tools"]).await;
-        assert!(
-            probe.status.success(),
-            "these tests need python3 with grpcio and grpcio-tools: \
-             python3 -m pip install grpcio grpcio-tools (scripts/test installs them)\n{}",
-            String::from_utf8_lossy(&probe.stderr)
-        );
-        let stubs = tempfile::tempdir().unwrap();
-        let proto = repo().join("proto/proto");
-        let out = python(
-            None,
-            &[
-                "-m",
-                "grpc_tools.protoc",
-                &format!("-I{}", proto.display()),
-                &format!("--python_out={}", stubs.path().display()),
-                &format!("--grpc_python_out={}", stubs.path().display()),
-                "wire.proto",
-                "control.proto",
-                "admin.proto",
-            ],
-        )
-        .await;
-        assert!(
-            out.status.success(),
-            "protoc: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self { stubs }
+        Self {
+            stubs: stubs().await,
+        }
     }
 
     /// Runs `examples/python/NAME` with the stubs on its path.
@@ -65,32 +35,20 @@ impl Python {
         let script = repo().join("examples/python").join(name);
         let mut all = vec![script.to_str().unwrap()];
         all.extend_from_slice(args);
-        python(Some(self.stubs.path()), &all).await
+        python3(Some(self.stubs.path()), &all).await
     }
 
     /// Runs a script given inline with the stubs on its path.
     async fn script(&self, code: &str, args: &[&str]) -> Output {
         let mut all = vec!["-c", code];
         all.extend_from_slice(args);
-        python(Some(self.stubs.path()), &all).await
+        python3(Some(self.stubs.path()), &all).await
     }
 }
 
 /// `python3 ARGS…` (with `stubs` on PYTHONPATH), bounded by [`WAIT`]; the
 /// daemon and server it talks to run on this test's runtime, so it must
 /// not block a worker thread.
-async fn python(stubs: Option<&Path>, args: &[&str]) -> Output {
-    let mut command = tokio::process::Command::new("python3");
-    command.args(args).kill_on_drop(true);
-    if let Some(stubs) = stubs {
-        command.env("PYTHONPATH", stubs);
-    }
-    tokio::time::timeout(WAIT, command.output())
-        .await
-        .expect("python3 finishes in time")
-        .expect("python3 runs")
-}
-
 fn stdout(out: &Output) -> String {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(

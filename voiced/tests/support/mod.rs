@@ -2,6 +2,8 @@
 //! daemon sees.
 #![allow(clippy::unwrap_used, dead_code, unused_imports, missing_docs)]
 
+pub mod python;
+
 use voice_proto::pb::control::{self as c, event};
 pub use voice_testkit::{
     Audio, Client, PASSWORD, TestDaemon, TestServer, VoicedChild, WAIT, connect, connect_as_admin,
