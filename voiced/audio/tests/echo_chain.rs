@@ -129,7 +129,7 @@ fn through_agc(dir: &std::path::Path, peak: f32) -> (Vec<f32>, Vec<f32>) {
         out.clear();
         for block in input.chunks_exact(FRAME_10MS) {
             let mut b: [f32; FRAME_10MS] = block.try_into().unwrap();
-            agc.process(&mut b);
+            agc.process(&mut b, false);
             out.extend_from_slice(&b);
         }
     }
@@ -151,4 +151,27 @@ fn gain_control_lifts_a_quiet_microphone_and_does_not_clip_a_loud_one() {
     eprintln!("loud microphone changed by {change:.1} dB, peak {peak:.3}");
     assert!(peak <= 1.0, "clipped: peak {peak}");
     assert!(change < 1.0, "a loud microphone made {change:.1} dB louder");
+}
+
+#[test]
+fn gain_control_holds_its_gain_while_the_far_end_plays() {
+    let dir = tempfile::tempdir().unwrap();
+    // A faint residue (−50 dBFS peaks) for three passes: adapting, the
+    // controller lifts it; held, it stays as it was (no near end spoke).
+    let (input, lifted) = through_agc(dir.path(), 0.00316);
+    let lift = db(energy(&lifted) / energy(&input));
+    let mut agc = AutoGain::new();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.clear();
+        for block in input.chunks_exact(FRAME_10MS) {
+            let mut b: [f32; FRAME_10MS] = block.try_into().unwrap();
+            agc.process(&mut b, true);
+            held.extend_from_slice(&b);
+        }
+    }
+    let kept = db(energy(&held) / energy(&input));
+    eprintln!("a faint residue: lifted {lift:.1} dB adapting, {kept:.1} dB held");
+    assert!(lift > 10.0, "{lift:.1}");
+    assert!(kept.abs() < 0.1, "held at the starting gain: {kept:.2} dB");
 }

@@ -238,7 +238,7 @@ fn main() -> anyhow::Result<()> {
     for block in quiet.chunks_exact(FRAME_10MS) {
         let mut b: [f32; FRAME_10MS] = block.try_into()?;
         let t = Instant::now();
-        agc.process(&mut b);
+        agc.process(&mut b, false);
         busy += t.elapsed();
         lifted.extend_from_slice(&b);
     }

@@ -149,7 +149,9 @@ impl CaptureChain {
             echo.capture(&mut frame);
         }
         if let Some(agc) = self.agc.as_mut() {
-            agc.process(&mut frame);
+            // The far end playing: the gain is held (see `AutoGain`).
+            let far_playing = self.echo.as_ref().is_some_and(|e| !e.bypassing());
+            agc.process(&mut frame, far_playing);
         }
         let vad = if self.noise_suppression {
             self.denoiser.process(&mut frame)
