@@ -78,11 +78,14 @@ async fn main() -> anyhow::Result<()> {
 
 /// admin.sock in the data dir voice-server uses without `--data-dir` or a config.
 fn default_socket() -> anyhow::Result<PathBuf> {
-    let data_dir = match std::env::var_os("VOICE_SERVER_DATA_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => voice_server::Config::default().data_dir()?,
+    let config = match std::env::var_os("VOICE_SERVER_DATA_DIR") {
+        Some(dir) if !dir.is_empty() => voice_server::Config {
+            data_dir: Some(PathBuf::from(dir)),
+            ..voice_server::Config::default()
+        },
+        _ => voice_server::Config::default(),
     };
-    Ok(data_dir.join("admin.sock"))
+    Ok(config.admin_socket_path()?)
 }
 
 impl WelcomeBot {

@@ -334,6 +334,14 @@ impl Config {
             .ok_or(ConfigError::NoDataDir)
     }
 
+    /// The admin socket: `admin_socket`, else `admin.sock` in the data dir.
+    pub fn admin_socket_path(&self) -> Result<PathBuf, ConfigError> {
+        match &self.admin_socket {
+            Some(path) => Ok(path.clone()),
+            None => Ok(self.data_dir()?.join("admin.sock")),
+        }
+    }
+
     /// Checks that the budgets fit together: the state below the frame
     /// limit, a session's queue larger than the state.
     pub fn check(&self) -> Result<(), ConfigError> {

@@ -22,10 +22,7 @@ async fn main() -> anyhow::Result<()> {
     let config = cli.config()?;
     match cli.command {
         Some(Command::Admin(admin)) => {
-            let socket = match config.admin_socket.clone() {
-                Some(s) => s,
-                None => config.data_dir()?.join("admin.sock"),
-            };
+            let socket = config.admin_socket_path()?;
             if let voice_server::admin::client::AdminCommand::Watch { after } = admin.command {
                 // Printed as they come, not collected.
                 voice_server::admin::client::watch(&socket, after, |line| println!("{line}"))

@@ -166,15 +166,17 @@ pub fn encode_checked(msg: Msg) -> Result<Bytes, String> {
     frame::encode_to_bytes(&envelope, frame::SERVER_MAX_FRAME).map_err(|e| e.to_string())
 }
 
-/// What a user is told when the intercepting plugin refused `what`.
+/// What a user is told when the intercepting plugin refused `what`: its
+/// reason without control characters, cut at a kick reason's length.
 fn refused_by_plugin(what: &str, why: &str) -> String {
-    if why.trim().is_empty() {
+    let why: String = voice_proto::text::strip_controls(why.trim())
+        .chars()
+        .take(MAX_REASON_CHARS)
+        .collect();
+    if why.is_empty() {
         format!("a server plugin refused your {what}")
     } else {
-        format!(
-            "a server plugin refused your {what}: {}",
-            voice_proto::text::strip_controls(why.trim())
-        )
+        format!("a server plugin refused your {what}: {why}")
     }
 }
 
