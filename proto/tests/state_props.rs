@@ -53,7 +53,7 @@ enum Op {
     },
     Flags {
         session: u32,
-        bits: u8,
+        bits: u16,
     },
     Rename {
         session: u32,
@@ -93,7 +93,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (idx(), any::<u8>()).prop_map(|(room, roles)| Op::AddSession { room, roles }),
         1 => idx().prop_map(|session| Op::RemoveSession { session }),
         3 => (idx(), idx()).prop_map(|(session, room)| Op::MoveSession { session, room }),
-        2 => (idx(), any::<u8>()).prop_map(|(session, bits)| Op::Flags { session, bits }),
+        2 => (idx(), any::<u16>()).prop_map(|(session, bits)| Op::Flags { session, bits }),
         1 => (idx(), 0..6u8).prop_map(|(session, name)| Op::Rename { session, name }),
         1 => (idx(), any::<u8>()).prop_map(|(session, roles)| Op::Roles { session, roles }),
         1 => (0..6u8).prop_map(|name| Op::AddRole { name }),
@@ -188,13 +188,14 @@ fn concretize(state: &State, op: &Op) -> Option<Change> {
             room: pick(&rooms, *room)?,
         }),
         Op::Flags { session, bits } => {
-            let bit = |n: u8| (bits & (1 << n) != 0).then_some(bits & (1 << (n + 4)) != 0);
+            let bit = |n: u16| (bits & (1 << n) != 0).then_some(bits & (1 << (n + 5)) != 0);
             Kind::SetSessionFlags(SessionFlags {
                 session: pick(&sessions, *session)?,
                 self_mute: bit(0),
                 self_deaf: bit(1),
                 server_mute: bit(2),
                 server_deaf: bit(3),
+                recording: bit(4),
             })
         }
         Op::Rename { session, name } => Kind::RenameSession(SessionRename {

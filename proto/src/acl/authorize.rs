@@ -81,6 +81,9 @@ pub fn authorize(state: &State, actor: Actor, kind: &Kind) -> Result<(), Rejecti
             if flags.session != me && (flags.self_mute.is_some() || flags.self_deaf.is_some()) {
                 return refuse("self-mute and self-deafen belong to their user");
             }
+            if flags.session != me && flags.recording.is_some() {
+                return refuse("the recording mark belongs to the user who records");
+            }
             if flags.server_mute.is_some() || flags.server_deaf.is_some() {
                 need(Permission::MuteDeafen, room_of(flags.session)?)?;
                 if flags.session != me {

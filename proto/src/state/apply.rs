@@ -311,6 +311,7 @@ impl State {
             self_deaf: flags.self_deaf.map(|_| s.self_deaf),
             server_mute: flags.server_mute.map(|_| s.server_mute),
             server_deaf: flags.server_deaf.map(|_| s.server_deaf),
+            recording: flags.recording.map(|_| s.recording),
         };
         let set = |field: &mut bool, value: Option<bool>| {
             if let Some(v) = value {
@@ -321,6 +322,7 @@ impl State {
         set(&mut s.self_deaf, flags.self_deaf);
         set(&mut s.server_mute, flags.server_mute);
         set(&mut s.server_deaf, flags.server_deaf);
+        set(&mut s.recording, flags.recording);
         Ok(Kind::SetSessionFlags(inverse))
     }
 
