@@ -437,3 +437,41 @@ async fn a_deleted_role_stays_deleted_for_offline_holders() {
     assert!(!roles.iter().any(|r| r == "mod"), "{roles:?}");
     server.stop().await;
 }
+
+/// The recording mark is its user's: they set and clear it, everyone sees
+/// it, and nobody else (not even an administrator) can hide or fake it.
+#[tokio::test]
+async fn the_recording_mark_is_set_only_by_the_recorder_and_seen_by_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::in_dir(dir.path()).await;
+    let mut boss = admin(&server, "boss").await;
+    let mut recorder = server.join("recorder").await;
+    let mut listener = server.join("listener").await;
+    recorder.catch_up(listener.seq).await;
+    let mark = |session: u32, on: bool| Change {
+        kind: Some(Kind::SetSessionFlags(SessionFlags {
+            session,
+            recording: Some(on),
+            ..SessionFlags::default()
+        })),
+    };
+
+    accepted(recorder.propose(mark(recorder.id, true)).await);
+    listener.catch_up(recorder.seq).await;
+    assert!(listener.state.session(recorder.id).unwrap().recording);
+
+    // Neither an administrator nor another user can clear it or set it on
+    // someone who is not recording.
+    boss.catch_up(recorder.seq).await;
+    let r = denied(boss.propose(mark(recorder.id, false)).await);
+    assert!(r.message.contains("recording mark belongs"), "{r:?}");
+    let r = denied(listener.propose(mark(boss.id, true)).await);
+    assert!(r.message.contains("recording mark belongs"), "{r:?}");
+    listener.catch_up(boss.seq).await;
+    assert!(listener.state.session(recorder.id).unwrap().recording);
+    assert!(!listener.state.session(boss.id).unwrap().recording);
+
+    accepted(recorder.propose(mark(recorder.id, false)).await);
+    listener.catch_up(recorder.seq).await;
+    assert!(!listener.state.session(recorder.id).unwrap().recording);
+}
