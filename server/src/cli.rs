@@ -104,6 +104,13 @@ pub struct Overrides {
     /// Admin socket path [default: admin.sock in the data dir].
     #[arg(long, env = "VOICE_SERVER_ADMIN_SOCKET", global = true)]
     pub admin_socket: Option<PathBuf>,
+    /// TCP address of the plugin listener (TLS gRPC with plugin tokens)
+    /// [default: none].
+    #[arg(long, env = "VOICE_SERVER_PLUGIN_LISTEN")]
+    pub plugin_listen: Option<SocketAddr>,
+    /// Connections the plugin listener holds at once.
+    #[arg(long, env = "VOICE_SERVER_PLUGIN_MAX_CONNECTIONS")]
+    pub plugin_max_connections: Option<usize>,
     /// Most connected sessions.
     #[arg(long, env = "VOICE_SERVER_MAX_SESSIONS")]
     pub max_sessions: Option<usize>,
@@ -267,6 +274,9 @@ impl Cli {
         if o.admin_socket.is_some() {
             config.admin_socket = o.admin_socket;
         }
+        if o.plugin_listen.is_some() {
+            config.plugin_listen = o.plugin_listen;
+        }
         merge!(
             config,
             o,
@@ -279,6 +289,7 @@ impl Cli {
             acme_domains,
             acme_directory,
             acme_challenge_listen,
+            plugin_max_connections,
             max_sessions,
             max_sessions_per_room,
             max_message_len,

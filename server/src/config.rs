@@ -75,6 +75,13 @@ pub struct Config {
     pub acme_ca_file: Option<PathBuf>,
     /// Admin socket path (default: `admin.sock` in the data dir).
     pub admin_socket: Option<PathBuf>,
+    /// TCP address of the plugin listener: the admin API over TLS (the
+    /// server's certificate) for plugins holding a token with scopes
+    /// (docs/plugins.md). Unset (the default): no listener.
+    pub plugin_listen: Option<SocketAddr>,
+    /// Connections the plugin listener holds at once (default 64; 8 per
+    /// address at most).
+    pub plugin_max_connections: usize,
     /// Most connected sessions.
     pub max_sessions: usize,
     /// Most sessions in one room (0 = no limit).
@@ -214,6 +221,8 @@ impl Default for Config {
             acme_challenge_listen: SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 443)),
             acme_ca_file: None,
             admin_socket: None,
+            plugin_listen: None,
+            plugin_max_connections: 64,
             max_sessions: 1000,
             max_sessions_per_room: 0,
             max_message_len: 5000,
@@ -319,7 +328,8 @@ impl Config {
              # environment variable (VOICE_SERVER_KEY_NAME).\n\
              # Unset keys: data_dir (XDG data dir), password (generated at first start;\n\
              # \"\" = open server), password_file, tls_cert, tls_key, admin_socket,\n\
-             # acme_email, acme_cache_dir (\"acme\" in the data dir), acme_ca_file.\n\
+             # acme_email, acme_cache_dir (\"acme\" in the data dir), acme_ca_file,\n\
+             # plugin_listen (no plugin TCP listener; e.g. \"[::]:7879\", see docs/plugins.md).\n\
              # tls_mode: self-signed, files or acme (see docs/server.md).\n\n{body}"
         )
     }
@@ -385,6 +395,13 @@ impl Config {
             return Err(ConfigError::Limits(
                 "max_relay_streams_per_session must be 1 to 64 (turn relaying off with \
                  file_relay = false)"
+                    .to_owned(),
+            ));
+        }
+        if self.plugin_max_connections == 0 {
+            return Err(ConfigError::Limits(
+                "plugin_max_connections must be at least 1 (leave plugin_listen unset for no \
+                 plugin listener)"
                     .to_owned(),
             ));
         }

@@ -5,7 +5,8 @@
 //! - [`conn`] serves one client connection (login, control, chat, voice);
 //! - [`tracker::Tracker`] keeps the BitTorrent swarms, in memory only;
 //! - [`store::Store`] persists users, rooms, roles and bans in sled;
-//! - [`admin`] is the gRPC admin socket and its client.
+//! - [`admin`] is the gRPC admin socket and its client;
+//! - [`plugin`] is the plugin TCP listener and its tokens.
 
 pub mod acme;
 pub mod address;
@@ -18,6 +19,7 @@ pub mod hub;
 mod legacy_acl;
 mod legacy_names;
 pub mod pending;
+pub mod plugin;
 pub mod relay;
 pub mod running;
 pub mod server;

@@ -68,6 +68,8 @@ pub struct Banner {
     pub secrets_file: Option<PathBuf>,
     /// The admin socket.
     pub admin_socket: PathBuf,
+    /// The plugin listener's TCP address, when it is on.
+    pub plugin_listening: Option<SocketAddr>,
     /// The names of the ACME certificate (`acme` mode).
     pub acme_domains: Vec<String>,
 }
@@ -76,6 +78,9 @@ impl Banner {
     /// The banner lines, one item per line.
     pub fn lines(&self) -> Vec<String> {
         let mut lines = vec![format!("listening: {}", self.listening)];
+        if let Some(addr) = self.plugin_listening {
+            lines.push(format!("plugins: {addr} (TLS, gRPC)"));
+        }
         if self.acme_domains.is_empty() {
             lines.push(format!("fingerprint: {}", self.fingerprint));
         } else {
@@ -129,6 +134,8 @@ pub struct Server {
     endpoint: quinn::Endpoint,
     hub: Arc<Hub>,
     admin: tokio::net::UnixListener,
+    tokens: Arc<crate::plugin::PluginTokens>,
+    plugin: Option<crate::plugin::PluginListener>,
     banner: Banner,
 }
 
@@ -190,6 +197,7 @@ impl Server {
             admin_token = Some(token);
         }
         let state = load_state(&store, &config)?;
+        let tokens = crate::plugin::PluginTokens::load(store.clone())?;
         store.flush(since).await?;
         let (certs, resolver, fingerprint) = match tls::cert_files(&config, &data_dir)? {
             Some((cert, key)) => {
@@ -209,6 +217,29 @@ impl Server {
                 let resolver = acme.resolver();
                 (CertSource::Acme(Box::new(acme)), resolver, String::new())
             }
+        };
+        let plugin = match config.plugin_listen {
+            Some(addr) => Some(crate::plugin::PluginListener {
+                listener: crate::plugin::listener::bind(addr).await?,
+                tls: crate::plugin::listener::tls_config(resolver.clone())?,
+                tokens: tokens.clone(),
+                max_connections: config.plugin_max_connections,
+                handshake_timeout: config.handshake_timeout(),
+                throttle: Arc::new(crate::throttle::Throttle::new(
+                    config.throttle_failures,
+                    Duration::from_secs(config.throttle_window_secs),
+                    Duration::from_secs(config.throttle_refuse_secs),
+                )),
+            }),
+            None => None,
+        };
+        let plugin_listening = match &plugin {
+            Some(p) => Some(
+                p.listener
+                    .local_addr()
+                    .map_err(io("cannot read the plugin listener's address"))?,
+            ),
+            None => None,
         };
         let server_config = tls::server_config(
             resolver,
@@ -234,6 +265,7 @@ impl Server {
             generated_password,
             admin_token,
             admin_socket,
+            plugin_listening,
             acme_domains,
             secrets_file: None,
         };
@@ -249,6 +281,8 @@ impl Server {
             endpoint,
             hub,
             admin,
+            tokens,
+            plugin,
             banner,
         })
     }
@@ -283,6 +317,11 @@ impl Server {
         }
     }
 
+    /// The plugin tokens (for in-process tests and tools).
+    pub fn plugin_tokens(&self) -> Arc<crate::plugin::PluginTokens> {
+        self.tokens.clone()
+    }
+
     /// The shared core (for in-process tests and tools).
     pub fn hub(&self) -> Arc<Hub> {
         self.hub.clone()
@@ -293,7 +332,15 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let admin = crate::admin::serve(self.hub.clone(), self.admin, cancel.clone());
+        let admin = crate::admin::serve(
+            self.hub.clone(),
+            self.tokens.clone(),
+            self.admin,
+            cancel.clone(),
+        );
+        let plugin = self
+            .plugin
+            .map(|p| p.serve(self.hub.clone(), cancel.clone()));
         match self.certs {
             CertSource::Files {
                 cert,
@@ -353,6 +400,9 @@ impl Server {
         tracker.close();
         let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
         let _ = admin.await;
+        if let Some(plugin) = plugin {
+            let _ = plugin.await;
+        }
         // Everything acknowledged is on disk already; this is for the rest.
         let store = &self.hub.store;
         store.flush(store.epoch()).await?;

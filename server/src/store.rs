@@ -1,5 +1,6 @@
 //! Persistence in sled behind a small typed API: meta (schema version,
-//! password, admin token), users, rooms (with their ACLs), roles and bans.
+//! password, admin token), users, rooms (with their ACLs), roles, bans and
+//! plugin tokens (their hashes).
 //! Records are protobuf messages of `voice-proto`.
 
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use prost::Message;
-use voice_proto::pb::admin::{Ban, User};
+use voice_proto::pb::admin::{Ban, StoredPluginToken, User};
 use voice_proto::pb::wire::{Role, Room};
 
 /// The schema this code reads and writes.
@@ -111,6 +112,7 @@ struct Trees {
     roles: sled::Tree,
     bans: sled::Tree,
     creators: sled::Tree,
+    plugin_tokens: sled::Tree,
 }
 
 /// Which opened database writes went to: take it before writing, and
@@ -155,6 +157,7 @@ impl Trees {
             roles: db.open_tree("roles")?,
             bans: db.open_tree("bans")?,
             creators: db.open_tree("room_creators")?,
+            plugin_tokens: db.open_tree("plugin_tokens")?,
             log: std::fs::File::open(dir.join("db")).map_err(sled::Error::from)?,
             db,
         };
@@ -613,5 +616,33 @@ impl Store {
             t.creators.remove(id.to_be_bytes())?;
             Ok(())
         })
+    }
+
+    /// Every plugin token (with its secret's hash).
+    pub fn plugin_tokens(&self) -> Result<Vec<StoredPluginToken>, StoreError> {
+        self.with(|t| {
+            t.plugin_tokens
+                .iter()
+                .values()
+                .map(|v| decode("plugin_tokens", &v?))
+                .collect()
+        })
+    }
+
+    /// Stores a plugin token under its name.
+    pub fn put_plugin_token(
+        &self,
+        name: &str,
+        token: &StoredPluginToken,
+    ) -> Result<(), StoreError> {
+        self.with(|t| {
+            t.plugin_tokens.insert(name, token.encode_to_vec())?;
+            Ok(())
+        })
+    }
+
+    /// Forgets a plugin token; returns whether there was one.
+    pub fn remove_plugin_token(&self, name: &str) -> Result<bool, StoreError> {
+        self.with(|t| Ok(t.plugin_tokens.remove(name)?.is_some()))
     }
 }

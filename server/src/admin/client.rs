@@ -151,6 +151,12 @@ pub enum AdminCommand {
         #[arg(long = "as", default_value = "server")]
         name: String,
     },
+    /// Tokens of the plugin TCP listener (`plugin_listen`; docs/plugins.md).
+    PluginToken {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::admin::token_commands::PluginTokenCommand,
+    },
     /// Print the server's events as they happen, one per line (state
     /// changes, chat, kicks and bans), until interrupted.
     Watch {
@@ -181,6 +187,11 @@ pub enum ClientError {
 
 /// Connects to the admin socket.
 pub async fn connect(path: &Path) -> Result<AdminClient<tonic::transport::Channel>, ClientError> {
+    Ok(AdminClient::new(channel(path).await?))
+}
+
+/// A channel to the admin socket (for the admin and the token services).
+pub async fn channel(path: &Path) -> Result<tonic::transport::Channel, ClientError> {
     let socket = path.to_owned();
     let channel = tonic::transport::Endpoint::from_static("http://admin.invalid")
         .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
@@ -195,7 +206,7 @@ pub async fn connect(path: &Path) -> Result<AdminClient<tonic::transport::Channe
             path: path.to_owned(),
             source,
         })?;
-    Ok(AdminClient::new(channel))
+    Ok(channel)
 }
 
 /// Parses `SUBJECT:ALLOW:DENY[:here|subs|both]`.
@@ -244,12 +255,16 @@ pub fn parse_rule(text: &str) -> Result<AclRule, ClientError> {
 
 /// Runs one admin command; returns the lines to print.
 pub async fn run(socket: &Path, command: AdminCommand) -> Result<Vec<String>, ClientError> {
+    if let AdminCommand::PluginToken { command } = command {
+        return crate::admin::token_commands::run(channel(socket).await?, command).await;
+    }
     let mut client = connect(socket).await?;
     let mut out = Vec::new();
     match command {
         // Collected until the server ends the stream (the CLI prints as
         // they come through `watch`).
         AdminCommand::Watch { after } => follow(&mut client, after, |line| out.push(line)).await?,
+        AdminCommand::PluginToken { .. } => {}
         AdminCommand::Move { user, room } => {
             client.move_user(MoveUserRequest { user, room }).await?;
         }

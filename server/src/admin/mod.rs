@@ -1,16 +1,20 @@
 //! The admin gRPC service (`admin.proto`) on a local Unix socket (mode 0600),
-//! and the `voice-server admin …` client.
+//! with the plugin token service beside it, and the `voice-server admin …`
+//! client.
 
 pub mod client;
 mod service;
+pub mod token_commands;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 use voice_proto::pb::admin::admin_server::AdminServer;
+use voice_proto::pb::admin::plugin_tokens_server::PluginTokensServer;
 
 use crate::hub::Hub;
+use crate::plugin::{PluginTokens, PluginTokensService};
 use crate::server::StartError;
 
 pub use service::AdminService;
@@ -63,9 +67,11 @@ pub async fn bind(path: &Path) -> Result<tokio::net::UnixListener, StartError> {
     bound
 }
 
-/// Serves the admin socket until `cancel`.
+/// Serves the admin socket (the admin service and the plugin tokens) until
+/// `cancel`.
 pub fn serve(
     hub: Arc<Hub>,
+    tokens: Arc<PluginTokens>,
     listener: tokio::net::UnixListener,
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
@@ -75,6 +81,7 @@ pub fn serve(
     tokio::spawn(async move {
         let result = tonic::transport::Server::builder()
             .add_service(service)
+            .add_service(PluginTokensServer::new(PluginTokensService::new(tokens)))
             .serve_with_incoming_shutdown(incoming, cancel.cancelled_owned())
             .await;
         if let Err(e) = result {

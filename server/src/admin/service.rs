@@ -18,6 +18,8 @@ use voice_proto::state::{ROLE_KNOWN, SessionId};
 use voice_proto::{close, hash};
 
 use crate::hub::{Hub, ServerChangeError};
+use crate::plugin::auth::Caller;
+use crate::plugin::revocable::Revocable;
 
 /// The admin gRPC service.
 #[derive(Debug, Clone)]
@@ -191,14 +193,17 @@ const WATCH_QUEUE: usize = 64;
 
 #[tonic::async_trait]
 impl Admin for AdminService {
-    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<ServerEvent, Status>>;
+    // Over the plugin listener, a stream ends when its token is revoked.
+    type WatchStream =
+        Revocable<tokio_stream::wrappers::ReceiverStream<Result<ServerEvent, Status>>>;
     type InterceptStream =
-        tokio_stream::wrappers::ReceiverStream<Result<InterceptQuestion, Status>>;
+        Revocable<tokio_stream::wrappers::ReceiverStream<Result<InterceptQuestion, Status>>>;
 
     async fn intercept(
         &self,
         req: Request<tonic::Streaming<InterceptVerdict>>,
     ) -> Result<Response<Self::InterceptStream>, Status> {
+        let caller = req.extensions().get::<Caller>().cloned();
         let Some((mut questions, generation)) = self.hub.intercept.attach() else {
             return Err(Status::already_exists(
                 "another plugin is intercepting; one at a time (it must disconnect first)",
@@ -220,13 +225,16 @@ impl Admin for AdminService {
                         _ => break,
                     },
                     () = ending.cancelled() => break,
+                    // The plugin left, or its token was revoked.
+                    () = tx.closed() => break,
                 }
             }
             // Questions still open are decided without it at their deadline.
             hub.intercept.detach(generation);
         });
-        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
-            rx,
+        Ok(Response::new(Revocable::new(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+            caller.as_ref(),
         )))
     }
 
@@ -301,6 +309,7 @@ impl Admin for AdminService {
         &self,
         req: Request<WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
+        let caller = req.extensions().get::<Caller>().cloned();
         let (mut cursor, mut signal) = {
             let inner = self.hub.lock().await;
             let newest = inner.events.newest();
@@ -367,8 +376,9 @@ impl Admin for AdminService {
                 }
             }
         });
-        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
-            rx,
+        Ok(Response::new(Revocable::new(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+            caller.as_ref(),
         )))
     }
 

@@ -25,6 +25,8 @@ pub struct TestServer {
     pub password: String,
     pub admin_token: Option<String>,
     pub admin_socket: PathBuf,
+    /// The plugin TCP listener, when `plugin_listen` is set.
+    pub plugin_addr: Option<SocketAddr>,
     pub hub: Arc<voice_server::hub::Hub>,
     /// The reloadable certificate (`files` and `self-signed` mode).
     pub file_cert: Option<Arc<voice_server::cert_reload::FileCert>>,
@@ -52,6 +54,7 @@ impl TestServer {
             password: banner.generated_password.unwrap_or(password),
             admin_token: banner.admin_token,
             admin_socket: banner.admin_socket,
+            plugin_addr: banner.plugin_listening,
             hub: running.hub(),
             file_cert: running.file_cert(),
             running: Some(running),
