@@ -515,3 +515,78 @@ async fn connections_and_handshakes_are_bounded() {
     assert!(again.is_some(), "a slot is given back");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn revoking_a_token_ends_its_intercept_and_frees_the_place() {
+    use tokio_stream::wrappers::ReceiverStream;
+    use voice_proto::pb::admin::InterceptVerdict;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), |c| c.intercept_chat = true).await;
+    let secret = create(&server, "filter", &["moderate"]).await;
+    let channel = channel(&server, dir.path()).await;
+    let (_verdicts, rx) = tokio::sync::mpsc::channel::<InterceptVerdict>(1);
+    let mut questions = plugin(channel.clone(), Some(&secret))
+        .intercept(ReceiverStream::new(rx))
+        .await
+        .expect("moderate allows Intercept")
+        .into_inner();
+
+    revoke(&server, "filter").await;
+    let ended = tokio::time::timeout(WAIT, questions.message())
+        .await
+        .expect("the stream ends at once")
+        .unwrap_err();
+    assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
+
+    // Its place is free: another plugin may intercept.
+    let next = create(&server, "filter2", &["moderate"]).await;
+    let mut attached = false;
+    for _ in 0..50 {
+        let (_tx, rx) = tokio::sync::mpsc::channel::<InterceptVerdict>(1);
+        match plugin(channel.clone(), Some(&next))
+            .intercept(ReceiverStream::new(rx))
+            .await
+        {
+            Ok(_) => {
+                attached = true;
+                break;
+            }
+            Err(e) => assert_eq!(e.code(), Code::AlreadyExists, "{e:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(attached, "the revoked plugin was detached");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn junk_after_the_handshake_closes_the_connection_and_the_server_goes_on() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), |_| {}).await;
+    let secret = create(&server, "ok", &["events"]).await;
+    let addr = server.plugin_addr.unwrap();
+    for junk in [
+        &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        &[0xff; 4096][..],
+        &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\xff\xff\xff\x01\x00\x00\x00\x00"[..],
+    ] {
+        let mut tls = tls(addr, dir.path()).await.unwrap();
+        let _ = tls.write_all(junk).await;
+        let mut buf = vec![0u8; 1 << 16];
+        let closed = tokio::time::timeout(WAIT, async {
+            loop {
+                match tls.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "closed after junk");
+    }
+    // Not a throttled address: junk is not a failed authentication.
+    let mut bot = plugin(channel(&server, dir.path()).await, Some(&secret));
+    bot.rooms(Empty {}).await.expect("still served");
+    server.stop().await;
+}
