@@ -480,13 +480,9 @@ async fn the_listener_serves_the_servers_certificate_and_its_reloads() {
 }
 
 #[tokio::test]
-async fn connections_and_handshakes_are_bounded() {
+async fn handshakes_and_first_calls_have_a_deadline() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), |c| {
-        c.plugin_max_connections = 2;
-        c.handshake_timeout_ms = 300;
-    })
-    .await;
+    let server = start(dir.path(), |c| c.handshake_timeout_ms = 300).await;
     let addr = server.plugin_addr.unwrap();
     // A peer that never starts TLS is closed at the handshake deadline.
     let mut silent = TcpStream::connect(addr).await.unwrap();
@@ -495,14 +491,35 @@ async fn connections_and_handshakes_are_bounded() {
         .await
         .expect("closed after the handshake timeout");
     assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    // One that finishes TLS but makes no authenticated call is closed at the
+    // same deadline after it: a peer without a token cannot sit on a slot.
+    let mut idle = tls(addr, dir.path()).await.unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match idle.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "closed without an authenticated call");
+    server.stop().await;
+}
 
-    let _a = tls(addr, dir.path()).await.unwrap();
+#[tokio::test]
+async fn connections_are_bounded_and_their_slots_given_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), |c| c.plugin_max_connections = 2).await;
+    let addr = server.plugin_addr.unwrap();
+    let a = tls(addr, dir.path()).await.unwrap();
     let _b = tls(addr, dir.path()).await.unwrap();
     assert!(
         tls(addr, dir.path()).await.is_err(),
         "a third connection is refused"
     );
-    drop(_a);
+    drop(a);
     // The slot comes back once the server sees the close.
     let mut again = None;
     for _ in 0..50 {

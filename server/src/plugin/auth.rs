@@ -40,6 +40,14 @@ impl PluginPeer {
             seen: Arc::default(),
         }
     }
+
+    /// Whether a call on this connection has passed the gate.
+    pub fn authenticated(&self) -> bool {
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
 }
 
 /// Who made a call (a request extension the admin service reads).

@@ -2,7 +2,8 @@
 //! certificate (the resolver the QUIC endpoint uses, so renewals and
 //! reloads reach it too), HTTP/2 gRPC, the `Admin` service behind the
 //! token gate ([`PluginAuthLayer`]). Everything a peer can make the server
-//! hold is bounded: connections (in all and per address), handshake time,
+//! hold is bounded: connections (in all and per address), handshake time
+//! and the time to a first authenticated call (both `handshake_timeout_ms`),
 //! idle time, HTTP/2 streams, header and message sizes.
 
 use std::net::SocketAddr;
@@ -20,7 +21,7 @@ use crate::admin::AdminService;
 use crate::hub::Hub;
 use crate::plugin::auth::{PluginAuthLayer, PluginPeer};
 use crate::plugin::slots::ConnectionSlots;
-use crate::plugin::stream::PluginStream;
+use crate::plugin::stream::{ConnectionTimes, PluginStream};
 use crate::plugin::tokens::PluginTokens;
 use crate::server::StartError;
 use crate::throttle::Throttle;
@@ -160,7 +161,12 @@ impl PluginListener {
                     Ok(tls) => {
                         tracing::info!(%remote, "plugin connection");
                         let peer = PluginPeer::new(remote);
-                        let stream = PluginStream::new(tls, peer, IDLE, slot, stop, SHUTDOWN_GRACE);
+                        let times = ConnectionTimes {
+                            first_call: timeout,
+                            idle: IDLE,
+                            grace: SHUTDOWN_GRACE,
+                        };
+                        let stream = PluginStream::new(tls, peer, times, slot, stop);
                         let _ = tx.send(Ok(stream)).await;
                     }
                     Err(why) => tracing::debug!(%remote, "plugin TLS handshake failed: {why}"),

@@ -1,7 +1,9 @@
 //! One plugin connection after its TLS handshake: it holds its connection
-//! slot, and is closed when the peer sends nothing for the idle time (an
-//! HTTP/2 PING counts, so a client with keepalive holds a quiet stream) and
-//! when the server stops (after a grace for calls in flight).
+//! slot, and is closed when no call on it passed the token gate in time
+//! (so a peer without a token cannot sit on a slot), when the peer sends
+//! nothing for the idle time (an HTTP/2 PING counts, so a client with
+//! keepalive holds a quiet stream), and when the server stops (after a
+//! grace for calls in flight).
 
 use std::future::Future;
 use std::io;
@@ -18,12 +20,25 @@ use tonic::transport::server::Connected;
 use crate::plugin::auth::PluginPeer;
 use crate::plugin::slots::ConnectionSlot;
 
+/// When a connection is closed.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionTimes {
+    /// Without an authenticated call this long after the handshake.
+    pub first_call: Duration,
+    /// Without a byte from the peer this long.
+    pub idle: Duration,
+    /// This long after the server started stopping.
+    pub grace: Duration,
+}
+
 /// A plugin's TLS connection.
 pub struct PluginStream {
     tls: TlsStream<TcpStream>,
     peer: PluginPeer,
     idle_for: Duration,
     idle: Pin<Box<tokio::time::Sleep>>,
+    /// Until the first authenticated call.
+    first_call: Option<Pin<Box<tokio::time::Sleep>>>,
     closing: Pin<Box<dyn Future<Output = ()> + Send + Sync>>,
     _slot: ConnectionSlot,
 }
@@ -37,24 +52,24 @@ impl std::fmt::Debug for PluginStream {
 }
 
 impl PluginStream {
-    /// A connection from `peer`, closed after `idle_for` without a byte
-    /// from it, and `grace` after `stop`.
+    /// A connection from `peer`, closed as `times` say (`grace` counted
+    /// from `stop`).
     pub fn new(
         tls: TlsStream<TcpStream>,
         peer: PluginPeer,
-        idle_for: Duration,
+        times: ConnectionTimes,
         slot: ConnectionSlot,
         stop: CancellationToken,
-        grace: Duration,
     ) -> Self {
         Self {
             tls,
             peer,
-            idle_for,
-            idle: Box::pin(tokio::time::sleep(idle_for)),
+            idle_for: times.idle,
+            idle: Box::pin(tokio::time::sleep(times.idle)),
+            first_call: Some(Box::pin(tokio::time::sleep(times.first_call))),
             closing: Box::pin(async move {
                 stop.cancelled().await;
-                tokio::time::sleep(grace).await;
+                tokio::time::sleep(times.grace).await;
             }),
             _slot: slot,
         }
@@ -66,6 +81,20 @@ impl Connected for PluginStream {
 
     fn connect_info(&self) -> Self::ConnectInfo {
         self.peer.clone()
+    }
+}
+
+impl PluginStream {
+    /// Whether the time for a first authenticated call ran out without one.
+    fn no_call_in_time(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = &mut self.first_call else {
+            return false;
+        };
+        if self.peer.authenticated() {
+            self.first_call = None;
+            return false;
+        }
+        deadline.as_mut().poll(cx).is_ready()
     }
 }
 
@@ -83,6 +112,13 @@ impl AsyncRead for PluginStream {
                     self.idle.as_mut().reset(deadline);
                 }
                 Poll::Ready(result)
+            }
+            Poll::Pending if self.no_call_in_time(cx) => {
+                tracing::info!(peer = %self.peer.addr, "plugin connection closed: no authenticated call in time");
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no authenticated call in time",
+                )))
             }
             Poll::Pending if self.closing.as_mut().poll(cx).is_ready() => {
                 Poll::Ready(Err(io::Error::new(
