@@ -15,6 +15,7 @@ use crate::backend::{
 };
 use crate::capture::{CaptureChain, CaptureMode, GateSettings};
 use crate::codec::OpusSettings;
+use crate::media::{Player, PlayerFrame, Recorder};
 use crate::playback::{JitterSettings, Mixer, OutputQueue};
 use crate::voice_queue::{QueuedVoice, VoiceQueue, VoiceQueueStats};
 use crate::wake::Wake;
@@ -85,6 +86,11 @@ enum Command {
     EchoCancellation(bool),
     AutoGain(bool),
     Device(DeviceCommand),
+    Play(u64, Box<Player>),
+    StopPlaying,
+    Record(u64, Box<Recorder>),
+    /// Hands the recorder back to be finished off the real-time thread.
+    StopRecording(Sender<Recorder>),
     /// Holds the worker until `release` is signalled or dropped (tests).
     #[cfg(test)]
     Stall {
@@ -140,6 +146,8 @@ impl Engine {
             spk: Vec::new(),
             packets: Vec::new(),
             events: Vec::new(),
+            playing: None,
+            recording: None,
         };
         let worker = std::thread::Builder::new()
             .name("audio-worker".into())
@@ -263,6 +271,37 @@ impl Engine {
         self.send(Command::Device(DeviceCommand::SelectOutput(name)))
     }
 
+    /// Plays a file as this user's voice (replacing what played), until
+    /// its end ([`AudioEvent::PlayEnded`] with `id`) or
+    /// [`Engine::stop_playing`].
+    pub fn play(&self, id: u64, player: Player) -> Result<(), AudioError> {
+        self.send(Command::Play(id, Box::new(player)))
+    }
+
+    /// Stops the file playing, if any.
+    pub fn stop_playing(&self) -> Result<(), AudioError> {
+        self.send(Command::StopPlaying)
+    }
+
+    /// Records what the engine plays (the mix, before the device) into
+    /// `recorder`, replacing a recording in progress (which is finished).
+    /// One that stops by itself reports [`AudioEvent::RecordEnded`].
+    pub fn record(&self, id: u64, recorder: Recorder) -> Result<(), AudioError> {
+        self.send(Command::Record(id, Box::new(recorder)))
+    }
+
+    /// Stops the recording and hands it back (finish it with
+    /// [`Recorder::finish`]); `None` if there was none.
+    pub fn stop_recording(&self) -> Result<Option<Recorder>, AudioError> {
+        let (tx, rx) = mpsc::channel();
+        self.send(Command::StopRecording(tx))?;
+        match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(r) => Ok(Some(r)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Ok(None),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(AudioError::Stopped),
+        }
+    }
+
     /// Stops the worker and the devices (the file backend finishes OUT.wav).
     pub fn stop(mut self) {
         self.shutdown();
@@ -305,6 +344,19 @@ struct Worker {
     spk: Vec<f32>,
     packets: Vec<OutgoingPacket>,
     events: Vec<AudioEvent>,
+    /// The file being played as this user's voice.
+    playing: Option<Playing>,
+    /// The recording of what is played, and its id.
+    recording: Option<(u64, Box<Recorder>)>,
+}
+
+/// A file being played and its clock (used when there is no microphone
+/// to pace it).
+struct Playing {
+    id: u64,
+    player: Box<Player>,
+    started: Instant,
+    frames: u64,
 }
 
 /// The output device as the worker sees it.
@@ -419,6 +471,32 @@ impl Worker {
                 let _ = self.backend.commands.send(d);
                 Ok(())
             }
+            Command::Play(id, player) => {
+                self.playing = Some(Playing {
+                    id,
+                    player,
+                    started: Instant::now(),
+                    frames: 0,
+                });
+                Ok(())
+            }
+            Command::StopPlaying => {
+                self.playing = None;
+                Ok(())
+            }
+            Command::Record(id, recorder) => {
+                if let Some((_, old)) = self.recording.replace((id, recorder)) {
+                    // Finished on its own thread, off this one.
+                    std::thread::spawn(move || drop(old));
+                }
+                Ok(())
+            }
+            Command::StopRecording(reply) => {
+                if let Some((_, r)) = self.recording.take() {
+                    let _ = reply.send(*r);
+                }
+                Ok(())
+            }
             #[cfg(test)]
             Command::Stall { stalled, release } => {
                 let _ = stalled.send(());
@@ -482,18 +560,25 @@ impl Worker {
             }
         }
         let mut frame = [0.0f32; FRAME_10MS];
+        let mut file = [0.0f32; FRAME_10MS];
         let mut used = 0;
         while self.mic.len() - used >= FRAME_10MS {
             frame.copy_from_slice(&self.mic[used..used + FRAME_10MS]);
             used += FRAME_10MS;
-            if let Err(e) = self
-                .chain
-                .push_frame(&frame, &mut self.packets, &mut self.events)
-            {
+            let replace = self.file_frame(&mut file);
+            if let Err(e) = self.chain.push_mixed(
+                Some(&frame),
+                replace.map(|r| (&file, r)),
+                &mut self.packets,
+                &mut self.events,
+            ) {
                 tracing::warn!(error = %e, "capture frame dropped");
             }
         }
         self.mic.drain(..used);
+        if self.capture.is_none() {
+            self.play_without_mic(now, &mut file);
+        }
         // Playback: keep the device's queue topped up to the target.
         if let Some(out) = self.output.as_mut() {
             let (largest_pull, short) = out.meter.take();
@@ -544,6 +629,9 @@ impl Worker {
                 }
                 if self.spk.is_empty() {
                     self.mixer.render(&mut frame, now, &mut self.events);
+                    if let Some((_, r)) = self.recording.as_mut() {
+                        r.push(&frame);
+                    }
                     // What goes to the device is the echo canceller's reference.
                     self.chain.played(&frame);
                     out.resampler.process(&frame, &mut self.spk);
@@ -559,7 +647,60 @@ impl Worker {
             }
             out.last_queued = capacity - ring.slots();
         }
+        if let Some(error) = self.recording.as_ref().and_then(|(_, r)| r.ended())
+            && let Some((id, r)) = self.recording.take()
+        {
+            let summary = r.progress();
+            // Its writer has ended: dropping it only joins a finished thread.
+            drop(r);
+            self.events
+                .push(AudioEvent::RecordEnded { id, summary, error });
+        }
         self.flush();
+    }
+
+    /// The next 10 ms of the file playing into `out`, and whether it
+    /// replaces the microphone; `None` when nothing plays (a file that has
+    /// just ended is reported and forgotten).
+    fn file_frame(&mut self, out: &mut [f32; FRAME_10MS]) -> Option<bool> {
+        let p = self.playing.as_mut()?;
+        p.frames += 1;
+        match p.player.frame(out) {
+            PlayerFrame::Audio | PlayerFrame::Waiting => Some(p.player.options().replace),
+            PlayerFrame::Ended => {
+                let error = p.player.error();
+                let id = p.id;
+                self.playing = None;
+                self.events.push(AudioEvent::PlayEnded { id, error });
+                None
+            }
+        }
+    }
+
+    /// Without a microphone to pace it, the file is sent on the wall clock.
+    fn play_without_mic(&mut self, now: Instant, file: &mut [f32; FRAME_10MS]) {
+        let Some(p) = self.playing.as_mut() else {
+            return;
+        };
+        let due = now.saturating_duration_since(p.started).as_millis() as u64 / 10 + 1;
+        // A worker held up for long skips ahead instead of sending a burst.
+        if due > p.frames + 50 {
+            p.frames = due - 1;
+        }
+        for _ in 0..due.saturating_sub(p.frames).min(20) {
+            let replace = self.file_frame(file);
+            if let Err(e) = self.chain.push_mixed(
+                None,
+                replace.map(|r| (&*file, r)),
+                &mut self.packets,
+                &mut self.events,
+            ) {
+                tracing::warn!(error = %e, "file frame dropped");
+            }
+            if replace.is_none() {
+                break;
+            }
+        }
     }
 
     fn flush(&mut self) {

@@ -96,6 +96,24 @@ pub enum AudioEvent {
         /// Per speaker who played in that second: session id and percent.
         speakers: Vec<(u32, f32)>,
     },
+    /// A file played with [`Engine::play`](crate::Engine::play) ended by
+    /// itself: at its end (`error` unset) or because it failed.
+    PlayEnded {
+        /// The id it was started with.
+        id: u64,
+        /// Why it stopped early.
+        error: Option<String>,
+    },
+    /// A recording stopped by itself (its budget, a write error); its file
+    /// is finished.
+    RecordEnded {
+        /// The id it was started with.
+        id: u64,
+        /// Its figures.
+        summary: crate::media::RecordSummary,
+        /// Why it stopped.
+        error: String,
+    },
     /// The output device consumes audio steadily (half a second played
     /// since it opened): from now on playback is timely.
     OutputRunning,

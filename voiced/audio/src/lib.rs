@@ -15,6 +15,7 @@ pub mod echo;
 mod engine;
 mod error;
 mod events;
+pub mod media;
 pub mod playback;
 mod priority;
 mod voice_queue;

@@ -42,6 +42,10 @@ pub struct CaptureChain {
     level_frames: u32,
     level_peak: f32,
     level_vad: f32,
+    /// A file was mixed into the last frame (it keeps the burst open).
+    file_playing: bool,
+    /// The voice probability of the last microphone frame.
+    last_vad: f32,
 }
 
 impl CaptureChain {
@@ -64,6 +68,8 @@ impl CaptureChain {
             level_frames: 0,
             level_peak: 0.0,
             level_vad: 0.0,
+            file_playing: false,
+            last_vad: 0.0,
         })
     }
 
@@ -143,6 +149,60 @@ impl CaptureChain {
         packets: &mut Vec<OutgoingPacket>,
         events: &mut Vec<AudioEvent>,
     ) -> Result<(), AudioError> {
+        self.push_mixed(Some(input), None, packets, events)
+    }
+
+    /// Processes one 10 ms frame of the microphone (`None`: there is none)
+    /// with one of a played file (`file`, and whether it replaces the
+    /// microphone). The file joins after the microphone's processing (echo
+    /// cancellation, gain control and noise suppression are for a
+    /// microphone, not for music) and is sent whatever the gate or
+    /// push-to-talk say: a bot's audio is never cut. Self-mute still
+    /// silences it.
+    pub fn push_mixed(
+        &mut self,
+        mic: Option<&[f32; FRAME_10MS]>,
+        file: Option<(&[f32; FRAME_10MS], bool)>,
+        packets: &mut Vec<OutgoingPacket>,
+        events: &mut Vec<AudioEvent>,
+    ) -> Result<(), AudioError> {
+        let mut frame = match mic {
+            Some(m) => self.process_mic(m, events),
+            None => [0.0; FRAME_10MS],
+        };
+        let vad = self.last_vad;
+        if let Some((f, replace)) = file {
+            if replace || mic.is_none() {
+                frame = *f;
+            } else {
+                for (o, x) in frame.iter_mut().zip(f.iter()) {
+                    *o = (*o + x).clamp(-1.0, 1.0);
+                }
+            }
+        }
+        if self.file_playing && file.is_none() {
+            // The file ended: the gate decides again from a fresh start.
+            self.gate.reset();
+            self.end_burst(packets, events)?;
+        }
+        self.file_playing = file.is_some();
+        if self.muted {
+            self.gate.reset();
+            return self.end_burst(packets, events);
+        }
+        if file.is_some() {
+            return self.send(&frame, packets, events);
+        }
+        self.gate_and_send(&frame, vad, packets, events)
+    }
+
+    /// Echo cancellation, gain control, noise suppression and the level
+    /// meter on one microphone frame.
+    fn process_mic(
+        &mut self,
+        input: &[f32; FRAME_10MS],
+        events: &mut Vec<AudioEvent>,
+    ) -> [f32; FRAME_10MS] {
         let mut frame = *input;
         self.level_peak = self.level_peak.max(peak_dbfs(&frame));
         if let Some(echo) = self.echo.as_mut() {
@@ -170,11 +230,18 @@ impl CaptureChain {
             self.level_peak = -100.0;
             self.level_vad = 0.0;
         }
+        self.last_vad = vad;
+        frame
+    }
 
-        if self.muted {
-            self.gate.reset();
-            return self.end_burst(packets, events);
-        }
+    fn gate_and_send(
+        &mut self,
+        frame: &[f32; FRAME_10MS],
+        vad: f32,
+        packets: &mut Vec<OutgoingPacket>,
+        events: &mut Vec<AudioEvent>,
+    ) -> Result<(), AudioError> {
+        let frame = *frame;
         match self.mode {
             CaptureMode::Continuous => self.send(&frame, packets, events),
             CaptureMode::PushToTalk if self.ptt => self.send(&frame, packets, events),
