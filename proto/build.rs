@@ -19,6 +19,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .boxed(".voice.control.StatusReply.input_device")
         .boxed(".voice.control.StatusReply.output_device")
         .boxed(".voice.control.StatusReply.network")
+        .boxed(".voice.control.StatusReply.playing")
+        .boxed(".voice.control.StatusReply.recording")
         .compile_fds(fds)?;
     Ok(())
 }

@@ -285,6 +285,39 @@ pub enum Command {
         /// A user (default: me).
         user: Option<String>,
     },
+    /// Play FILE (WAV, FLAC, Ogg Vorbis, Ogg Opus, MP3) into my room as my
+    /// voice, mixed with my microphone (or replacing it), until its end or
+    /// `voicectl stop`.
+    Play {
+        /// The file (a path relative to here is fine).
+        file: PathBuf,
+        /// Start again at the end, until stopped.
+        #[arg(long = "loop")]
+        repeat: bool,
+        /// Volume in percent (0–200).
+        #[arg(long, value_name = "PCT", default_value_t = 100,
+              value_parser = clap::value_parser!(u32).range(0..=200))]
+        volume: u32,
+        /// Send the file alone, without my microphone.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Stop what `voicectl play` plays.
+    Stop,
+    /// Record what I hear (the room's mix) to FILE: .wav (16-bit 48 kHz
+    /// mono) or .ogg/.opus (Ogg Opus). Everyone sees that I am recording
+    /// until `voicectl record --stop`.
+    Record {
+        /// The file to write (required unless --stop).
+        #[arg(required_unless_present = "stop")]
+        file: Option<PathBuf>,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        overwrite: bool,
+        /// Stop the recording and finish its file.
+        #[arg(long, conflicts_with_all = ["file", "overwrite"])]
+        stop: bool,
+    },
     /// Share FILE in my room (or ROOM): voiced seeds it, lists it and posts
     /// its magnet link in the chat; prints the magnet link.
     Share {

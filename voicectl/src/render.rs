@@ -37,7 +37,69 @@ pub fn status_json(s: &c::StatusReply) -> Value {
             "local_address": n.local_address,
             "last_change": n.last_change.as_ref().map(network_change_json),
         })),
+        "playing": s.playing.as_deref().map(playing_json),
+        "recording": s.recording.as_deref().map(recording_json),
     })
+}
+
+/// A file being played, as JSON.
+pub fn playing_json(p: &c::Playing) -> Value {
+    json!({
+        "path": p.path,
+        "format": p.format,
+        "duration_ms": p.duration_ms,
+        "sample_rate": p.sample_rate,
+        "channels": p.channels,
+        "loop": p.repeat,
+        "volume": p.volume,
+        "replace": p.replace,
+        "started_ms": p.started_ms,
+    })
+}
+
+/// A file being played, for people: path, format, length and options.
+pub fn playing_text(p: &c::Playing) -> String {
+    let mut t = format!("{} ({}", printable(&p.path), printable(&p.format));
+    if p.duration_ms > 0 {
+        let s = p.duration_ms / 1000;
+        t.push_str(&format!(", {}:{:02}", s / 60, s % 60));
+    }
+    if p.volume != 100 {
+        t.push_str(&format!(", volume {} %", p.volume));
+    }
+    if p.repeat {
+        t.push_str(", looping");
+    }
+    if p.replace {
+        t.push_str(", replacing the microphone");
+    }
+    t.push(')');
+    t
+}
+
+/// A recording, as JSON.
+pub fn recording_json(r: &c::Recording) -> Value {
+    json!({
+        "path": r.path,
+        "format": r.format,
+        "started_ms": r.started_ms,
+        "duration_ms": r.duration_ms,
+        "bytes": r.bytes,
+        "limit_ms": r.limit_ms,
+    })
+}
+
+/// A recording, for people: path, format, length and size.
+pub fn recording_text(r: &c::Recording) -> String {
+    let s = r.duration_ms / 1000;
+    format!(
+        "{} ({}, {}:{:02}, {} bytes)",
+        printable(&r.path),
+        r.format,
+        s / 60,
+        s % 60,
+        r.bytes
+    )
 }
 
 /// A change of the local address under the connection, as JSON.
@@ -145,6 +207,12 @@ pub fn status_text(s: &c::StatusReply, room_path: Option<&str>) -> String {
             format_time_ms(n.at_ms),
             printable(&voiced_client::status::network_change(n))
         ));
+    }
+    if let Some(p) = &s.playing {
+        out.push_str(&format!("playing: {}\n", playing_text(p)));
+    }
+    if let Some(r) = &s.recording {
+        out.push_str(&format!("recording: {}\n", recording_text(r)));
     }
     if !s.last_error.is_empty() {
         out.push_str(&format!("last error: {}\n", printable(&s.last_error)));
@@ -516,7 +584,26 @@ pub fn event_json(e: &c::Event) -> Value {
         Some(event::Kind::Network(n)) => {
             json!({"event": "network", "change": network_change_json(n)})
         }
+        Some(event::Kind::Media(m)) => json!({
+            "event": "media",
+            "kind": media_event_name(m.kind),
+            "playing": m.playing.as_ref().map(playing_json),
+            "recording": m.recording.as_ref().map(recording_json),
+            "error": m.error,
+        }),
         None => json!({"event": "unknown"}),
+    }
+}
+
+/// A media event's kind, as a word.
+fn media_event_name(kind: i32) -> &'static str {
+    use c::media_event::Kind as K;
+    match K::try_from(kind) {
+        Ok(K::PlayStarted) => "play_started",
+        Ok(K::PlayEnded) => "play_ended",
+        Ok(K::RecordStarted) => "record_started",
+        Ok(K::RecordEnded) => "record_ended",
+        _ => "unknown",
     }
 }
 

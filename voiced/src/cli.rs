@@ -7,7 +7,7 @@ use clap::{Parser, ValueEnum};
 use voice_audio::EngineConfig;
 use voice_audio::backend::BackendConfig;
 
-use crate::audio::{AudioEngine, DeviceAudio, NullAudio};
+use crate::audio::{AudioEngine, DeviceAudio, HeadlessAudio, NullAudio};
 use crate::daemon::Daemon;
 use crate::paths::Paths;
 
@@ -18,7 +18,8 @@ pub enum AudioBackend {
     Cpal,
     /// WAV file in, WAV file out, paced in real time.
     File,
-    /// No audio.
+    /// No sound devices: a headless bot (the engine starts when a file is
+    /// played or a recording starts).
     Null,
 }
 
@@ -76,7 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn audio_engine(args: &Args) -> Arc<dyn AudioEngine> {
     let name = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
     let backend = match args.audio_backend {
-        AudioBackend::Null => return Arc::new(NullAudio::off()),
+        AudioBackend::Null => return Arc::new(HeadlessAudio::new()),
         AudioBackend::Cpal => BackendConfig::Cpal {
             input: name(&args.audio_in),
             output: name(&args.audio_out),

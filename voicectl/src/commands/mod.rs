@@ -8,6 +8,7 @@ pub mod chat;
 pub mod connection;
 pub mod files;
 pub mod history;
+pub mod media;
 pub mod rooms;
 pub mod servers;
 pub mod trust;
@@ -233,6 +234,21 @@ pub async fn run(client: &mut Client, cli: &Cli) -> Result<Output, Failure> {
             session_only,
         } => trust::trust(client, server, fingerprint, *session_only).await,
         C::KnownServers => trust::known_servers(client).await,
+        C::Play {
+            file,
+            repeat,
+            volume,
+            replace,
+        } => media::play(client, file, *repeat, *volume, *replace).await,
+        C::Stop => media::stop(client).await,
+        C::Record {
+            file,
+            overwrite,
+            stop,
+        } => match (file, stop) {
+            (Some(file), false) => media::record(client, file, *overwrite).await,
+            _ => media::stop_recording(client).await,
+        },
         C::Share { file, room } => files::share(client, file, room.as_deref()).await,
         C::Files { room } => files::files(client, room.as_deref()).await,
         C::Download { file, to } => files::download(client, cli.json, file, to.as_deref()).await,

@@ -390,6 +390,13 @@ impl Mirror {
                 out.news
                     .push(News::Network(crate::status::network_change(&change)));
             }
+            // What plays and records is in the status that follows; a file
+            // or recording that failed is news.
+            Kind::Media(m) => {
+                if !m.error.is_empty() {
+                    out.news.push(News::Error(m.error));
+                }
+            }
         }
     }
 

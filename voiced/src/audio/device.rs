@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use voice_audio::backend::BackendConfig;
 use voice_audio::capture::{CaptureMode, GateSettings};
 use voice_audio::codec::OpusSettings;
+use voice_audio::media::{Player, Recorder};
 use voice_audio::{AudioError, EngineConfig, IncomingPacket};
 use voice_proto::pb::control::{AudioConfig, Device, DevicesReply, VoiceMode};
 use voice_proto::voice::ServerVoice;
@@ -17,7 +18,7 @@ use crate::error::Error;
 
 /// Packets and events waiting for the daemon. A full queue drops: voice
 /// that cannot be sent at once is stale anyway.
-const OUTPUT_QUEUE: usize = 512;
+pub(crate) const OUTPUT_QUEUE: usize = 512;
 
 /// The running `voice-audio` engine.
 pub struct DeviceAudio {
@@ -54,6 +55,18 @@ fn capture_mode(mode: VoiceMode) -> CaptureMode {
 impl DeviceAudio {
     /// Starts the engine with `config`.
     pub fn start(config: EngineConfig) -> Result<Self, AudioError> {
+        let (tx, rx) = mpsc::channel(OUTPUT_QUEUE);
+        let mut audio = Self::start_into(config, tx)?;
+        audio.output = Mutex::new(Some(rx));
+        Ok(audio)
+    }
+
+    /// Starts the engine with `config`, handing what it produces to `tx`
+    /// (its own `take_output` then answers nothing).
+    pub fn start_into(
+        config: EngineConfig,
+        tx: mpsc::Sender<AudioOutput>,
+    ) -> Result<Self, AudioError> {
         let (backend, files, chosen) = match &config.backend {
             BackendConfig::Cpal { input, output } => {
                 ("cpal", (None, None), (input.clone(), output.clone()))
@@ -63,7 +76,6 @@ impl DeviceAudio {
             }
             BackendConfig::Null => ("null", (None, None), (None, None)),
         };
-        let (tx, rx) = mpsc::channel(OUTPUT_QUEUE);
         let events = tx.clone();
         let engine = voice_audio::Engine::start(
             config,
@@ -78,7 +90,7 @@ impl DeviceAudio {
             backend,
             files,
             engine: Mutex::new(Some(engine)),
-            output: Mutex::new(Some(rx)),
+            output: Mutex::new(None),
             chosen: Mutex::new(chosen),
         })
     }
@@ -255,6 +267,37 @@ impl AudioEngine for DeviceAudio {
         let engine = lock(&self.engine).take();
         if let Some(e) = engine {
             e.stop();
+        }
+    }
+
+    fn play_file(&self, id: u64, player: Player) -> Result<(), Error> {
+        match lock(&self.engine).as_ref() {
+            Some(e) => e.play(id, player).map_err(|e| Error::Failed(e.to_string())),
+            None => Err(Error::Failed("the audio engine has stopped".into())),
+        }
+    }
+
+    fn stop_playing(&self) {
+        self.with("stop playing", |e| e.stop_playing());
+    }
+
+    fn record(&self, id: u64, recorder: Recorder) -> Result<(), Error> {
+        match lock(&self.engine).as_ref() {
+            Some(e) => e
+                .record(id, recorder)
+                .map_err(|e| Error::Failed(e.to_string())),
+            None => Err(Error::Failed("the audio engine has stopped".into())),
+        }
+    }
+
+    fn stop_recording(&self) -> Option<Recorder> {
+        let engine = lock(&self.engine);
+        match engine.as_ref()?.stop_recording() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "audio: recording not handed back");
+                None
+            }
         }
     }
 }

@@ -7,8 +7,11 @@
 //! nothing, for a daemon started without audio.
 
 mod device;
+mod headless;
 
 pub use device::DeviceAudio;
+pub use headless::HeadlessAudio;
+use voice_audio::media::{Player, Recorder};
 use voice_audio::{AudioEvent, OutgoingPacket};
 use voice_proto::pb::control::{AudioConfig, DevicesReply, VoiceMode};
 use voice_proto::voice::ServerVoice;
@@ -55,6 +58,26 @@ pub trait AudioEngine: Send + Sync + std::fmt::Debug {
     }
     /// Stops the devices (the file backend finishes its output file).
     fn stop(&self) {}
+    /// Plays a file as this user's voice, instead of what played; its end
+    /// comes as `AudioEvent::PlayEnded` with `id`.
+    fn play_file(&self, _id: u64, _player: Player) -> Result<(), Error> {
+        Err(Error::Unavailable(
+            "this voiced runs without an audio engine; start it with `--audio-backend null` (a headless bot), `file` or `cpal` to play files".into(),
+        ))
+    }
+    /// Stops the file playing, if any.
+    fn stop_playing(&self) {}
+    /// Records what this daemon hears; a recording that stops by itself
+    /// comes as `AudioEvent::RecordEnded` with `id`.
+    fn record(&self, _id: u64, _recorder: Recorder) -> Result<(), Error> {
+        Err(Error::Unavailable(
+            "this voiced runs without an audio engine; start it with `--audio-backend null` (a headless bot), `file` or `cpal` to record".into(),
+        ))
+    }
+    /// Stops the recording and hands it back to be finished.
+    fn stop_recording(&self) -> Option<Recorder> {
+        None
+    }
 }
 
 /// No audio: settings are accepted, there are no devices.

@@ -44,6 +44,26 @@ fn ok<T>(t: T) -> R<T> {
 
 #[tonic::async_trait]
 impl Voiced for ControlService {
+    async fn play(&self, r: Request<c::PlayRequest>) -> R<c::Playing> {
+        ok(self.engine.play(r.into_inner()).await?)
+    }
+
+    async fn stop_playing(&self, _: Request<Empty>) -> R<c::StopPlayingReply> {
+        ok(c::StopPlayingReply {
+            stopped: self.engine.stop_playing(),
+        })
+    }
+
+    async fn record(&self, r: Request<c::RecordRequest>) -> R<c::Recording> {
+        ok(self.engine.record(r.into_inner()).await?)
+    }
+
+    async fn stop_recording(&self, _: Request<Empty>) -> R<c::StopRecordingReply> {
+        ok(c::StopRecordingReply {
+            stopped: self.engine.stop_recording().await?,
+        })
+    }
+
     async fn status(&self, _: Request<Empty>) -> R<StatusReply> {
         ok(self.engine.status())
     }

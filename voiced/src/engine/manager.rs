@@ -355,10 +355,16 @@ impl Engine {
             }
             let want_mute = st.voice.muted();
             let want_deaf = st.voice.deaf;
+            // A recording in progress stays marked across reconnects.
+            let want_recording = st.media.recording.is_some();
             flags_needed = me
                 .as_ref()
-                .is_some_and(|s| s.self_mute != want_mute || s.self_deaf != want_deaf)
-                .then_some((want_mute, want_deaf));
+                .is_some_and(|s| {
+                    s.self_mute != want_mute
+                        || s.self_deaf != want_deaf
+                        || s.recording != want_recording
+                })
+                .then_some((want_mute, want_deaf, want_recording));
         }
         self.publish_hash(Some(hash));
         tracing::info!(session = w.session_id, server_name = %w.server_name, "logged in");
@@ -376,7 +382,7 @@ impl Engine {
         if let Some(me) = &me {
             self.auto_history(me.room);
         }
-        if let Some((mute, deaf)) = flags_needed {
+        if let Some((mute, deaf, recording)) = flags_needed {
             let engine = self.clone();
             let sid = w.session_id;
             tokio::spawn(async move {
@@ -386,12 +392,13 @@ impl Engine {
                             session: sid,
                             self_mute: Some(mute),
                             self_deaf: Some(deaf),
+                            recording: Some(recording),
                             ..Default::default()
                         }))
                     })
                     .await;
                 if let Err(e) = r {
-                    tracing::warn!(error = %e, "cannot restore mute/deaf after login");
+                    tracing::warn!(error = %e, "cannot restore mute/deaf/recording after login");
                 }
             });
         }

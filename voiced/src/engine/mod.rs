@@ -7,6 +7,7 @@ mod chat_log;
 mod devices;
 mod link;
 mod manager;
+mod media;
 mod ops;
 mod path;
 mod readers;
@@ -84,6 +85,8 @@ pub(crate) struct EngineState {
     pub(crate) devices: devices::DeviceStatus,
     /// The local address under the connection and its last change.
     pub(crate) network: path::NetworkStatus,
+    /// The file playing and the recording in progress.
+    pub(crate) media: media::MediaState,
 }
 
 pub(crate) struct Inner {
@@ -178,6 +181,7 @@ impl Engine {
                     receive_loss_permille: 0,
                     devices: devices::DeviceStatus::default(),
                     network: path::NetworkStatus::default(),
+                    media: media::MediaState::default(),
                 }),
             }),
         })
@@ -312,5 +316,7 @@ pub(crate) fn status_of(st: &EngineState, identity: &Identity) -> StatusReply {
             },
             last_change: st.network.last_change.clone(),
         })),
+        playing: st.media.playing().map(Box::new),
+        recording: st.media.recording().map(Box::new),
     }
 }

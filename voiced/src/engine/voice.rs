@@ -144,6 +144,10 @@ impl Engine {
                 problem: None,
             }),
             AudioEvent::OutputRunning => tracing::debug!("output device running"),
+            AudioEvent::PlayEnded { id, error } => self.play_ended(id, error),
+            AudioEvent::RecordEnded { id, summary, error } => {
+                self.record_ended(id, summary, error).await;
+            }
             AudioEvent::ReceiveLoss { percent, speakers } => {
                 let link = {
                     let mut st = self.lock();

@@ -9,6 +9,7 @@ mod chat;
 mod files;
 mod history;
 mod identity;
+mod media;
 mod moderation;
 mod relays;
 mod requests;
