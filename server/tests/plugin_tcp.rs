@@ -436,6 +436,35 @@ async fn token_management_is_never_reachable_over_tcp() {
     server.stop().await;
 }
 
+#[test]
+fn the_listener_is_configured_by_flag_and_file() {
+    use clap::Parser;
+    let cli = voice_server::cli::Cli::try_parse_from([
+        "voice-server",
+        "--plugin-listen",
+        "[::1]:7879",
+        "--plugin-max-connections",
+        "3",
+    ])
+    .unwrap();
+    let config = cli.config().unwrap();
+    assert_eq!(config.plugin_listen, Some("[::1]:7879".parse().unwrap()));
+    assert_eq!(config.plugin_max_connections, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.toml");
+    std::fs::write(&path, "plugin_listen = \"127.0.0.1:7879\"\n").unwrap();
+    let config = voice_server::Config::from_file(&path).unwrap();
+    assert_eq!(
+        config.plugin_listen,
+        Some("127.0.0.1:7879".parse().unwrap())
+    );
+    let zero = voice_server::Config {
+        plugin_max_connections: 0,
+        ..voice_server::Config::default()
+    };
+    assert!(zero.check().is_err(), "0 connections is refused at start");
+}
+
 #[tokio::test]
 async fn the_listener_is_off_by_default() {
     assert_eq!(voice_server::Config::default().plugin_listen, None);
