@@ -147,7 +147,7 @@ impl PluginListener {
             let slot = match slots.take(remote.ip()) {
                 Ok(slot) => slot,
                 Err(why) => {
-                    tracing::info!(%remote, "plugin connection refused: {why}");
+                    tracing::debug!(%remote, "plugin connection refused: {why}");
                     continue;
                 }
             };
