@@ -6,6 +6,7 @@
 //! each part of the window is a module of [`panels`] with a `*_ui` function.
 
 pub mod app;
+pub mod cli;
 pub mod link;
 pub mod model;
 pub mod panels;

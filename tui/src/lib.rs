@@ -8,6 +8,7 @@
 //! actions; the view is `impl Widget for &App` in [`view`].
 
 pub mod action;
+pub mod cli;
 pub mod link;
 pub mod model;
 mod run;
