@@ -250,6 +250,9 @@ fn children(snap: &StateSnapshot, id: u32) -> Vec<&w::Room> {
 
 fn session_flags(s: &w::Session) -> String {
     let mut f = Vec::new();
+    if s.recording {
+        f.push("RECORDING");
+    }
     if s.self_mute {
         f.push("muted");
     }
@@ -329,6 +332,7 @@ pub fn session_json(snap: &StateSnapshot, s: &w::Session) -> Value {
         "self_deaf": s.self_deaf,
         "server_mute": s.server_mute,
         "server_deaf": s.server_deaf,
+        "recording": s.recording,
         "roles": s.roles,
     })
 }
@@ -514,7 +518,7 @@ fn change_json(c: &w::Change) -> Value {
             json!({"move_session": {"session": s.session, "room": s.room}})
         }
         Some(Kind::SetSessionFlags(f)) => {
-            json!({"set_session_flags": {"session": f.session, "self_mute": f.self_mute, "self_deaf": f.self_deaf, "server_mute": f.server_mute, "server_deaf": f.server_deaf}})
+            json!({"set_session_flags": {"session": f.session, "self_mute": f.self_mute, "self_deaf": f.self_deaf, "server_mute": f.server_mute, "server_deaf": f.server_deaf, "recording": f.recording}})
         }
         Some(Kind::RenameSession(r)) => {
             json!({"rename_session": {"session": r.session, "name": r.name}})

@@ -26,6 +26,7 @@ pub fn notification(mirror: &Mirror, news: News) -> Option<(Level, String)> {
             info(format!("{name} left for {}", mirror.room_path(room)))
         }
         News::UserDisconnected { name } => info(format!("{name} disconnected")),
+        News::Recording { name, on } => info(voiced_client::mirror::recording_words(&name, on)),
         News::Device(message) | News::Network(message) => info(message),
         News::Error(message) => Some((Level::Error, message)),
         News::Failed { what, message } => Some((Level::Error, format!("{what} failed: {message}"))),

@@ -34,7 +34,8 @@ pub fn room_label(name: &str, here: bool) -> String {
     }
 }
 
-/// The accessible label of a user row: name, "(you)", and mute/deaf marks.
+/// The accessible label of a user row: name, "(you)", the recording mark
+/// and mute/deaf marks.
 pub fn user_label(session: &Session, own: bool) -> String {
     // Names from other users: bidi and invisible characters shown escaped.
     let mut label = printable(&session.name).into_owned();
@@ -42,6 +43,7 @@ pub fn user_label(session: &Session, own: bool) -> String {
         label.push_str(" (you)");
     }
     for (on, mark) in [
+        (session.recording, " [recording]"),
         (session.self_mute, " 🔇"),
         (session.self_deaf, " 🔕"),
         (session.server_mute, " ⛔mute"),
@@ -257,5 +259,23 @@ pub fn new_room_ui(ctx: &egui::Context, app: &mut App) {
         });
     if open && !done {
         app.new_room = Some((parent, name));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recording_user_says_so_first() {
+        let mut session = Session {
+            name: "bob".into(),
+            self_mute: true,
+            ..Session::default()
+        };
+        assert_eq!(user_label(&session, false), "bob 🔇");
+        session.recording = true;
+        assert_eq!(user_label(&session, false), "bob [recording] 🔇");
+        assert_eq!(user_label(&session, true), "bob (you) [recording] 🔇");
     }
 }

@@ -64,6 +64,9 @@ fn on_news(app: &mut App, news: News) {
             }
         }
         News::Shared { name, .. } => app.notice = Some(format!("{name} is shared")),
+        News::Recording { name, on } => {
+            app.notice = Some(voiced_client::mirror::recording_words(&name, on))
+        }
         News::TransferFinished(t) => app.notice = Some(voiced_client::files::finished_words(&t)),
         // The chat pane shows it above the room's history lines.
         News::History(_) => {}

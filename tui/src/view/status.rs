@@ -39,6 +39,12 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
         ));
     }
+    if app.mirror.own_session().is_some_and(|s| s.recording) {
+        spans.push(Span::styled(
+            " REC",
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    }
     spans.push(sep.clone());
     spans.push(match app.mirror.voice_mode() {
         VoiceMode::PushToTalk if app.ptt.active => Span::styled(

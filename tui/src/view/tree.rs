@@ -97,6 +97,12 @@ fn row_line<'a>(app: &'a App, state: &'a voice_proto::State, row: &Row) -> Line<
                 spans.push(Span::styled(" (you)", Style::new().fg(Color::DarkGray)));
             }
             let mark = |text: &'static str, color| Span::styled(text, Style::new().fg(color));
+            if user.recording {
+                spans.push(Span::styled(
+                    " [REC]",
+                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                ));
+            }
             if user.server_mute {
                 spans.push(mark(" [SM]", Color::Red));
             } else if user.self_mute {

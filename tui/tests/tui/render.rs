@@ -171,3 +171,34 @@ fn a_bots_message_is_marked_as_the_servers() {
     assert_eq!(style_at("bob: anyone").fg, Some(Color::Cyan));
     snapshot("server_chat", app);
 }
+
+#[test]
+fn a_user_recording_is_marked_and_announced() {
+    use voice_proto::pb::wire::{Change, SessionFlags, StateUpdate, change};
+    let mut app = connected();
+    let recording = |session| Change {
+        kind: Some(change::Kind::SetSessionFlags(SessionFlags {
+            session,
+            recording: Some(true),
+            ..SessionFlags::default()
+        })),
+    };
+    let mut expected = state();
+    for (seq, session) in [(1, BOB), (2, ME)] {
+        let change = recording(session);
+        expected.apply(&change).unwrap();
+        let update_event = event(Kind::Update(StateUpdate {
+            seq,
+            change: Some(change),
+            resulting_hash: expected.hash().to_vec(),
+            actor: session,
+        }));
+        assert!(update(&mut app, update_event).is_empty());
+    }
+    assert_eq!(app.notice.as_deref(), Some("bob is recording this room"));
+    let _ = update(&mut app, Action::Resize(120, 40));
+    let screen = render(&app, 120, 40);
+    assert!(screen.contains("bob [REC] [M]"), "{screen}");
+    assert!(screen.contains("ann (you) [REC]"), "{screen}");
+    assert!(screen.contains(" REC │"), "{screen}");
+}

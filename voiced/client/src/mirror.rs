@@ -74,6 +74,14 @@ pub enum News {
         /// Their display name.
         name: String,
     },
+    /// A user in our room started (`on`) or stopped recording what they
+    /// hear.
+    Recording {
+        /// Their display name.
+        name: String,
+        /// Whether they record now.
+        on: bool,
+    },
     /// A chat message arrived in `room`.
     Chat {
         /// The room of the message.
@@ -108,6 +116,17 @@ pub enum News {
     /// A room's earlier chat arrived (asked for here, or fetched by voiced
     /// on its own); its messages are in the chat log.
     History(HistorySummary),
+}
+
+/// [`News::Recording`] in words, the same in every front end (the name
+/// with bidi and invisible characters escaped).
+pub fn recording_words(name: &str, on: bool) -> String {
+    let name = crate::text::printable(name);
+    if on {
+        format!("{name} is recording this room")
+    } else {
+        format!("{name} stopped recording")
+    }
 }
 
 /// The files shared in a room, as voiced last listed them.
@@ -539,10 +558,11 @@ impl Mirror {
             return;
         };
         let Some(change) = update.change else { return };
-        // Who the change is about, read before it applies (a leaving user's name).
+        // Who the change is about, read before it applies (a leaving user's
+        // name, whether they were recording).
         let mover = session_of(&change)
             .and_then(|id| state.session(id))
-            .map(|s| (s.name.clone(), s.room));
+            .map(|s| (s.name.clone(), s.room, s.recording));
         let applied = state.apply(&change).is_ok();
         let matches =
             StateHash::from_slice(&update.resulting_hash).is_none_or(|h| h == state.hash());
@@ -595,10 +615,12 @@ impl Mirror {
         out.news.push(News::TrustAsked);
     }
 
-    /// News of a user who came, left, or entered or left our room: one
-    /// change is about one session (removing a room moves its users one by
-    /// one), so the change itself says who and where.
-    fn announce(&self, change: &Change, before: Option<(String, RoomId)>, out: &mut Applied) {
+    /// News of a user who came, left, entered or left our room, or started
+    /// or stopped recording in it: one change is about one session
+    /// (removing a room moves its users one by one), so the change itself
+    /// says who and where. `before` is the session's name, room and
+    /// recording mark before the change.
+    fn announce(&self, change: &Change, before: Option<(String, RoomId, bool)>, out: &mut Applied) {
         let Some(state) = self.state.as_ref() else {
             return;
         };
@@ -614,10 +636,15 @@ impl Mirror {
                     room: now.room,
                 }
             }
-            (Some(change::Kind::RemoveSession(r)), Some((name, _))) if r.id != own => {
+            (Some(change::Kind::RemoveSession(r)), Some((name, _, _))) if r.id != own => {
                 News::UserDisconnected { name }
             }
-            (Some(change::Kind::MoveSession(m)), Some((name, was)))
+            (Some(change::Kind::SetSessionFlags(f)), Some((name, room, was)))
+                if f.session != own && room == here && f.recording.is_some_and(|on| on != was) =>
+            {
+                News::Recording { name, on: !was }
+            }
+            (Some(change::Kind::MoveSession(m)), Some((name, was, _)))
                 if m.session != own && was != m.room =>
             {
                 if m.room == here {
@@ -713,6 +740,7 @@ fn session_of(change: &Change) -> Option<u32> {
     match change.kind.as_ref()? {
         change::Kind::RemoveSession(r) => Some(r.id),
         change::Kind::MoveSession(m) => Some(m.session),
+        change::Kind::SetSessionFlags(f) if f.recording.is_some() => Some(f.session),
         _ => None,
     }
 }
@@ -720,7 +748,9 @@ fn session_of(change: &Change) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use voice_proto::pb::control::{ErrorEvent, StateReply};
-    use voice_proto::pb::wire::{Change, ChatMessage, Room, SessionMove, SessionRemove, change};
+    use voice_proto::pb::wire::{
+        Change, ChatMessage, Room, SessionFlags, SessionMove, SessionRemove, change,
+    };
 
     use super::*;
 
@@ -797,6 +827,52 @@ mod tests {
                 News::UserDisconnected { name: bob() },
             ]
         );
+    }
+
+    #[test]
+    fn recording_in_our_room_is_news_once() {
+        let mut mirror = connected();
+        let bob = Session {
+            id: 2,
+            name: "bob".into(),
+            public_key: vec![2; 32],
+            room: 0,
+            ..Session::default()
+        };
+        update(&mut mirror, change::Kind::AddSession(bob));
+        let mark = |on| {
+            change::Kind::SetSessionFlags(SessionFlags {
+                session: 2,
+                recording: Some(on),
+                ..SessionFlags::default()
+            })
+        };
+        let mut news = update(&mut mirror, mark(true)).news;
+        // Said again, it changes nothing and is no news.
+        news.extend(update(&mut mirror, mark(true)).news);
+        news.extend(update(&mut mirror, mark(false)).news);
+        let bob = || "bob".to_owned();
+        assert_eq!(
+            news,
+            [
+                News::Recording {
+                    name: bob(),
+                    on: true
+                },
+                News::Recording {
+                    name: bob(),
+                    on: false
+                },
+            ]
+        );
+        // Elsewhere it shows in the tree but is not news.
+        let away = SessionMove {
+            session: 2,
+            room: 1,
+        };
+        update(&mut mirror, change::Kind::MoveSession(away));
+        assert!(update(&mut mirror, mark(true)).news.is_empty());
+        assert!(mirror.state.as_ref().unwrap().session(2).unwrap().recording);
     }
 
     #[test]
