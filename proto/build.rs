@@ -21,6 +21,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .boxed(".voice.control.StatusReply.network")
         .boxed(".voice.control.StatusReply.playing")
         .boxed(".voice.control.StatusReply.recording")
+        .boxed(".voice.control.MediaEvent.playing")
+        .boxed(".voice.control.MediaEvent.recording")
         .compile_fds(fds)?;
     Ok(())
 }

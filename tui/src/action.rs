@@ -5,6 +5,10 @@ use voiced_client::command::Answer;
 use voiced_client::link::Report;
 
 /// Something that happened: a key, the mouse, the daemon, or the clock.
+// A daemon report carries a whole status (over 200 bytes); an action is
+// moved once, from the link task or the terminal to `update`, so boxing it
+// would cost an allocation per event and save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Action {
     /// A key event from the terminal.

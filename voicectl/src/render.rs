@@ -591,8 +591,8 @@ pub fn event_json(e: &c::Event) -> Value {
         Some(event::Kind::Media(m)) => json!({
             "event": "media",
             "kind": media_event_name(m.kind),
-            "playing": m.playing.as_ref().map(playing_json),
-            "recording": m.recording.as_ref().map(recording_json),
+            "playing": m.playing.as_deref().map(playing_json),
+            "recording": m.recording.as_deref().map(recording_json),
             "error": m.error,
         }),
         None => json!({"event": "unknown"}),

@@ -250,9 +250,11 @@ fn a_file_played_through_the_engine_on_the_null_backend_is_sent_whole_and_ends()
         "{audio} packets of 20 ms for 1 s"
     );
     assert!(sent.last().expect("packets").end_of_burst);
+    // Paced by the clock, never faster than real time (a busy machine may
+    // make it later, which is not this test's business).
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_millis(2000),
-        "paced in real time: {took:?}"
+        took >= Duration::from_millis(900),
+        "sent faster than real time: {took:?}"
     );
     engine.stop();
 }

@@ -257,8 +257,8 @@ impl Engine {
     ) {
         self.emit(event::Kind::Media(MediaEvent {
             kind: kind as i32,
-            playing,
-            recording,
+            playing: playing.map(Box::new),
+            recording: recording.map(Box::new),
             error: error.to_owned(),
         }));
         self.emit_status();
