@@ -58,7 +58,11 @@ pub async fn serve(
         conn.clone(),
         session.clone(),
     ));
-    let joined = match tokio::time::timeout_at(deadline, handshake::handshake(&hub, &conn)).await {
+    // The login and the leaving are boxed: their state (the largest of the
+    // connection's task) is then held while they run, not by every idle
+    // session's task for its whole life.
+    let login = Box::pin(handshake::handshake(&hub, &conn));
+    let joined = match tokio::time::timeout_at(deadline, login).await {
         Ok(Ok(joined)) => joined,
         Ok(Err(refusal)) => {
             if refusal.counts && hub.throttle.record_failure(remote.ip()) {
@@ -87,7 +91,7 @@ pub async fn serve(
         tracing::info!(session = id, %reason, "closing session");
         conn.close(code.into(), reason.as_bytes());
     }
-    hub.leave(id).await;
+    Box::pin(hub.leave(id)).await;
     voice_task.abort();
     tracing::info!(session = id, "session left");
 }
@@ -191,48 +195,59 @@ async fn control_loop(
             hub.send_to(id, encode(refusal)).await;
             continue;
         }
-        match msg.msg {
-            Some(In::TorrentPublish(req)) => hub.torrent_publish(id, req).await,
-            Some(In::TorrentFetch(req)) => hub.torrent_fetch(id, req).await,
-            Some(In::Announce(req)) => hub.announce(id, req).await,
-            Some(In::Scrape(req)) => hub.scrape(id, req).await,
-            Some(In::Propose(p)) => hub.propose(id, p).await,
-            Some(In::SnapshotRequest(_)) => hub.send_snapshot(id).await,
-            Some(In::Ping(p)) => {
-                hub.send_to(
-                    id,
-                    encode(Out::Pong(Pong {
-                        timestamp_us: p.timestamp_us,
-                    })),
-                )
-                .await
-            }
-            Some(In::Explain(req)) => hub.explain(id, req).await,
-            Some(In::Kick(mut req)) => {
-                // The reason reaches the victim's terminal (and the ban record).
-                req.reason = voice_proto::text::strip_controls(&req.reason);
-                hub.kick(id, req).await
-            }
-            Some(In::Register(req)) => hub.register(id, req).await,
-            Some(In::Bans(req)) => hub.bans(id, req).await,
-            Some(In::Unban(req)) => hub.unban(id, req).await,
-            Some(In::Reception(report)) => hub.reception(id, report).await,
-            Some(In::HistoryRequest(req)) => hub.history_request(id, req).await,
-            Some(In::HistoryOffer(offer)) => hub.history_offer(id, offer).await,
-            Some(In::HistoryServe(serve)) => hub.history_serve(id, serve).await,
-            Some(In::Authenticate(_))
-            | Some(In::Hello(_))
-            | Some(In::Chat(_))
-            | Some(In::RelayOpen(_))
-            | Some(In::RelayAnswer(_))
-            | None => {
-                return Some((
-                    close::PROTOCOL_ERROR,
-                    "unexpected message on the control stream".to_owned(),
-                ));
-            }
+        // Boxed: the requests' states (the largest of the session's task)
+        // exist while one runs, not for the whole life of an idle session.
+        if let Some(close) = Box::pin(dispatch(hub, id, msg.msg)).await {
+            return Some(close);
         }
     }
+}
+
+/// Serves one request of the control stream; a close for a message that
+/// does not belong there.
+async fn dispatch(hub: &Arc<Hub>, id: SessionId, msg: Option<In>) -> Option<(u32, String)> {
+    match msg {
+        Some(In::TorrentPublish(req)) => hub.torrent_publish(id, req).await,
+        Some(In::TorrentFetch(req)) => hub.torrent_fetch(id, req).await,
+        Some(In::Announce(req)) => hub.announce(id, req).await,
+        Some(In::Scrape(req)) => hub.scrape(id, req).await,
+        Some(In::Propose(p)) => hub.propose(id, p).await,
+        Some(In::SnapshotRequest(_)) => hub.send_snapshot(id).await,
+        Some(In::Ping(p)) => {
+            hub.send_to(
+                id,
+                encode(Out::Pong(Pong {
+                    timestamp_us: p.timestamp_us,
+                })),
+            )
+            .await
+        }
+        Some(In::Explain(req)) => hub.explain(id, req).await,
+        Some(In::Kick(mut req)) => {
+            // The reason reaches the victim's terminal (and the ban record).
+            req.reason = voice_proto::text::strip_controls(&req.reason);
+            hub.kick(id, req).await
+        }
+        Some(In::Register(req)) => hub.register(id, req).await,
+        Some(In::Bans(req)) => hub.bans(id, req).await,
+        Some(In::Unban(req)) => hub.unban(id, req).await,
+        Some(In::Reception(report)) => hub.reception(id, report).await,
+        Some(In::HistoryRequest(req)) => hub.history_request(id, req).await,
+        Some(In::HistoryOffer(offer)) => hub.history_offer(id, offer).await,
+        Some(In::HistoryServe(serve)) => hub.history_serve(id, serve).await,
+        Some(In::Authenticate(_))
+        | Some(In::Hello(_))
+        | Some(In::Chat(_))
+        | Some(In::RelayOpen(_))
+        | Some(In::RelayAnswer(_))
+        | None => {
+            return Some((
+                close::PROTOCOL_ERROR,
+                "unexpected message on the control stream".to_owned(),
+            ));
+        }
+    }
+    None
 }
 
 /// The request id of a tracker request.

@@ -28,7 +28,11 @@ pub async fn relay_loop(hub: Arc<Hub>, conn: quinn::Connection, session: Arc<Ato
     let mut bytes = TokenBucket::new(bytes_per_second, bytes_per_second / 2.0);
     let mut out = BytesMut::new();
     let mut datagram_out = Vec::new();
-    let mut routes = hub.routes_cache();
+    // Made on the first datagram to forward: a cache holds the routing
+    // table it last saw, and one made at connect would keep that table (of
+    // every session then connected) alive for as long as the client stays
+    // silent, a copy per listener.
+    let mut routes = None;
     // The route of (session, table) last looked up.
     let mut cached: Option<(u32, Arc<Routes>, Option<Route>)> = None;
     while let Ok(datagram) = conn.read_datagram().await {
@@ -44,7 +48,7 @@ pub async fn relay_loop(hub: Arc<Hub>, conn: quinn::Connection, session: Arc<Ato
         if !bucket.take_at(now, 1.0) || !bytes.take_at(now, packet.opus.len() as f64) {
             continue;
         }
-        let table = routes.load();
+        let table = routes.get_or_insert_with(|| hub.routes_cache()).load();
         let fresh = matches!(&cached, Some((s, t, _)) if *s == id && Arc::ptr_eq(t, table));
         if !fresh {
             cached = Some((id, table.clone(), table.by_session.get(&id).cloned()));
