@@ -22,6 +22,7 @@ pub mod limits;
 pub mod pb;
 pub mod state;
 pub mod text;
+pub mod time;
 pub mod torrent;
 pub mod voice;
 
