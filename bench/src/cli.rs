@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use crate::fleet::Relay;
+use crate::scenario::Scenario;
+
 /// Load generator for the voice relay: simulated clients that log in for
 /// real, talkers sending Opus-sized datagrams, listeners timing them.
 ///
@@ -13,6 +16,7 @@ use clap::Parser;
 /// 20 ms. With --storm it only measures how fast N clients get in. With
 /// --churn every client but the talkers moves between --rooms rooms at that
 /// many moves per second for --seconds, sampling the server's memory.
+/// With --scenario it measures one of the named points of docs/bench.md.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "voice-bench", version, about)]
 pub struct Cli {
@@ -70,4 +74,21 @@ pub struct Cli {
     /// With --churn: seconds between samples of the server's memory and CPU.
     #[arg(long, default_value_t = 10.0)]
     pub sample_every: f64,
+    /// A named load point, measured once with a result block at the end:
+    /// small = 100 clients, 10 talkers, 1 room; big-room = 1 talker and 500
+    /// listeners in 1 room; many-rooms = 1,000 clients in 100 rooms, one
+    /// talker each. It sets --clients, --talkers and --rooms (use --scale
+    /// to change them).
+    #[arg(long, value_enum, conflicts_with_all = ["clients", "talkers", "rooms", "storm", "churn"])]
+    pub scenario: Option<Scenario>,
+    /// With --scenario: multiply its clients, talkers and rooms by this
+    /// (rounded; at least one talker and two clients per room), e.g. 0.05
+    /// for a quick check.
+    #[arg(long, requires = "scenario")]
+    pub scale: Option<f64>,
+    /// The relay at --server: voice-server (voice/1 logins) or naive (the
+    /// bench's naive-relay binary: a join stream, no login; not with
+    /// --storm or --churn).
+    #[arg(long, value_enum, default_value = "voice-server")]
+    pub relay: Relay,
 }

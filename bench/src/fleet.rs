@@ -18,7 +18,7 @@ use voice_proto::voice;
 
 use crate::client::{self, ClientError, Credentials, Framed, LoggedIn, ServerCert};
 use crate::histogram::Histogram;
-use crate::traffic;
+use crate::{naive, traffic};
 
 /// How long one login may take before the bench gives up on it.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -68,6 +68,26 @@ pub async fn close_all(clients: Vec<BenchClient>) {
     let _ = tokio::time::timeout(Duration::from_secs(2), idle).await;
 }
 
+/// Which relay the clients talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Relay {
+    /// `voice-server`: every client logs in with voice/1.
+    VoiceServer,
+    /// `naive-relay` ([`crate::naive`]): every client joins its room with
+    /// one stream, no login.
+    Naive,
+}
+
+impl Relay {
+    /// The name in reports and JSON (as on the command line).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::VoiceServer => "voice-server",
+            Self::Naive => "naive",
+        }
+    }
+}
+
 /// How clients reach the server.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -84,6 +104,8 @@ pub struct Target {
     /// Source addresses the clients are spread over (client `i` uses
     /// 127.0.0.1 + `i % sources`; 1 = the server's own address).
     pub sources: u32,
+    /// The relay the clients talk to.
+    pub relay: Relay,
 }
 
 impl Target {
@@ -97,7 +119,14 @@ impl Target {
             epoch: Instant::now(),
             reception: Arc::new(Reception::default()),
             sources: 1,
+            relay: Relay::VoiceServer,
         })
+    }
+
+    /// Talks to `relay` instead of `voice-server`.
+    pub fn with_relay(mut self, relay: Relay) -> Self {
+        self.relay = relay;
+        self
     }
 
     /// Spreads the clients over `n` source addresses from 127.0.0.1 on
@@ -157,12 +186,34 @@ impl Target {
         Ok((client, logged))
     }
 
+    /// Connects client `index` to a naive relay and joins it to `room`
+    /// ([`naive::join`]); its voice reader is started.
+    pub async fn join_naive(&self, index: usize, room: u32) -> Result<BenchClient, ClientError> {
+        let endpoint = self.endpoint(index)?;
+        let conn = client::connect(&endpoint, self.server).await?;
+        let session = naive::join(&conn, room).await?;
+        let mut client = BenchClient {
+            conn,
+            session,
+            room,
+            endpoint,
+            tasks: Vec::new(),
+        };
+        self.start_voice_reader(&mut client);
+        Ok(client)
+    }
+
     /// Starts the client's readers: the control stream is read and dropped,
     /// voice datagrams are timed.
     pub fn start_readers(&self, client: &mut BenchClient, mut control: Framed) {
         client.tasks.push(tokio::spawn(async move {
             while let Ok(Some(_)) = control.next_frame().await {}
         }));
+        self.start_voice_reader(client);
+    }
+
+    /// Starts the task that times the voice datagrams the client receives.
+    fn start_voice_reader(&self, client: &mut BenchClient) {
         let conn = client.conn.clone();
         let epoch = self.epoch;
         let reception = self.reception.clone();
@@ -218,6 +269,7 @@ pub struct Fleet {
 impl Fleet {
     /// Logs in `count` clients over `rooms` rooms, at most `concurrency`
     /// logins at once. The first client creates missing rooms `bench-N`.
+    /// With a naive relay the clients join rooms 0 … `rooms` - 1 instead.
     pub async fn connect(
         target: &Target,
         count: usize,
@@ -226,6 +278,14 @@ impl Fleet {
     ) -> anyhow::Result<Self> {
         if count == 0 {
             bail!("--clients must be at least 1");
+        }
+        if target.relay == Relay::Naive {
+            let mut fleet = Self {
+                clients: Vec::new(),
+                rooms: (0..rooms.max(1) as u32).collect(),
+            };
+            fleet.grow(target, count, concurrency).await?;
+            return Ok(fleet);
         }
         let (mut first, mut logged) = timed_login(target, 0, "bench-0".to_owned(), ROOT)
             .await
@@ -251,6 +311,11 @@ impl Fleet {
         concurrency: usize,
     ) -> anyhow::Result<()> {
         let first = self.clients.len();
+        if target.relay == Relay::Naive {
+            let clients = join_many(target, first..count, &self.rooms, concurrency).await?;
+            self.clients.extend(clients);
+            return Ok(());
+        }
         let clients = log_in_many(
             target,
             first..count,
@@ -309,6 +374,41 @@ pub(crate) async fn log_in_many<T: Send + 'static>(
             .context("login task")?
             .with_context(|| format!("client {i} could not log in"))?;
         out.push(item);
+    }
+    Ok(out)
+}
+
+/// Joins clients `indices` to a naive relay (client `i` in room
+/// `rooms[i % rooms.len()]`), at most `concurrency` at once, each within the
+/// login timeout.
+async fn join_many(
+    target: &Target,
+    indices: std::ops::Range<usize>,
+    rooms: &[u32],
+    concurrency: usize,
+) -> anyhow::Result<Vec<BenchClient>> {
+    let gate = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut pending = Vec::with_capacity(indices.len());
+    for i in indices.clone() {
+        let (target, gate, room) = (target.clone(), gate.clone(), rooms[i % rooms.len()]);
+        pending.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            match tokio::time::timeout(LOGIN_TIMEOUT, target.join_naive(i, room)).await {
+                Ok(joined) => joined,
+                Err(_) => Err(ClientError::Unexpected(format!(
+                    "no answer to the naive join within {} s",
+                    LOGIN_TIMEOUT.as_secs()
+                ))),
+            }
+        }));
+    }
+    let mut out = Vec::with_capacity(pending.len());
+    for (i, p) in indices.zip(pending) {
+        let client = p
+            .await
+            .context("join task")?
+            .with_context(|| format!("client {i} could not join the naive relay"))?;
+        out.push(client);
     }
     Ok(out)
 }
@@ -385,6 +485,12 @@ pub(crate) async fn ensure_rooms(logged: &mut LoggedIn, n: usize) -> anyhow::Res
                     hash = r.current_hash;
                     attempts += 1;
                 }
+                Err(r) if r.reason == Reason::RateLimited as i32 => bail!(
+                    "the server refused to create room {name} after {} others: {} \
+                     (start it with --persist-burst at least the number of rooms)",
+                    k - 1,
+                    r.message
+                ),
                 Err(r) => bail!("the server refused to create room {name}: {}", r.message),
             }
         };

@@ -8,17 +8,22 @@
 //! - [`point`]: measuring one load point; [`storm`]: the connection storm;
 //! - [`churn`]: clients moving between rooms for minutes while talkers talk,
 //!   with [`residency`] saying who should have heard what;
-//! - [`process`]: the server's CPU time and memory from /proc, core pinning.
+//! - [`process`]: the server's CPU time and memory from /proc, core pinning;
+//! - [`scenario`]: the named load points and their result block;
+//! - [`naive`]: the naive quinn relay measured beside the server, and its
+//!   join.
 
 pub mod churn;
 pub mod cli;
 pub mod client;
 pub mod fleet;
 pub mod histogram;
+pub mod naive;
 pub mod point;
 pub mod process;
 pub mod report;
 pub mod residency;
+pub mod scenario;
 pub mod storm;
 pub mod traffic;
 
@@ -30,8 +35,9 @@ use serde_json::{Value, json};
 pub use cli::Cli;
 
 use crate::client::ServerCert;
-use crate::fleet::{Fleet, Target};
+use crate::fleet::{Fleet, Relay, Target};
 use crate::point::Point;
+use crate::scenario::Outcome;
 
 /// Clients of a sweep when `--clients` is not given.
 const SWEEP_CLIENTS: usize = 100;
@@ -57,8 +63,18 @@ async fn run_async(cli: Cli, print: &dyn Fn(&str)) -> anyhow::Result<()> {
         Some(fp) => ServerCert::Pinned(fp.clone()),
         None => ServerCert::Any,
     };
-    let target =
-        Target::new(cli.server, cli.password.clone(), cert)?.with_sources(cli.source_addresses)?;
+    // clap's `requires` gives way to the conflict with --clients/--talkers.
+    if cli.scale.is_some() && cli.scenario.is_none() {
+        anyhow::bail!("--scale needs --scenario: it scales a named scenario");
+    }
+    if cli.relay == Relay::Naive && (cli.storm.is_some() || cli.churn.is_some()) {
+        anyhow::bail!(
+            "--relay naive measures voice only: --storm and --churn need voice-server's logins"
+        );
+    }
+    let target = Target::new(cli.server, cli.password.clone(), cert)?
+        .with_sources(cli.source_addresses)?
+        .with_relay(cli.relay);
     let pinned = pin(&cli, print);
     let result = measure(&cli, &target, print).await;
     if pinned && let Some(pid) = cli.server_pid {
@@ -143,10 +159,18 @@ async fn measure(cli: &Cli, target: &Target, print: &dyn Fn(&str)) -> anyhow::Re
         return Ok(serde_json::to_value(&churn)?);
     }
 
-    let clients = cli
-        .clients
-        .unwrap_or(SWEEP_CLIENTS.max(cli.talkers.unwrap_or(0)));
-    if let Some(talkers) = cli.talkers
+    let shape = match cli.scenario {
+        Some(scenario) => Some(scenario.shape().scaled(cli.scale.unwrap_or(1.0))?),
+        None => None,
+    };
+    let talkers = shape.map(|s| s.talkers).or(cli.talkers);
+    let rooms = shape.map_or(cli.rooms, |s| s.rooms);
+    let clients = match (shape, cli.clients) {
+        (Some(s), _) => s.clients,
+        (None, Some(n)) => n,
+        (None, None) => SWEEP_CLIENTS.max(talkers.unwrap_or(0)),
+    };
+    if let Some(talkers) = talkers
         && talkers > clients
     {
         anyhow::bail!(
@@ -154,7 +178,7 @@ async fn measure(cli: &Cli, target: &Target, print: &dyn Fn(&str)) -> anyhow::Re
         );
     }
     let rss_baseline = pid.and_then(process::rss_bytes);
-    let mut fleet = Fleet::connect(target, clients, cli.rooms, cli.login_concurrency).await?;
+    let mut fleet = Fleet::connect(target, clients, rooms, cli.login_concurrency).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_idle = pid.and_then(process::rss_bytes);
     let per_session = match (rss_baseline, rss_idle) {
@@ -175,12 +199,24 @@ async fn measure(cli: &Cli, target: &Target, print: &dyn Fn(&str)) -> anyhow::Re
         "server_rss_per_session_bytes": per_session,
     });
     print(&report::header());
-    let result = match cli.talkers {
+    let result = match talkers {
         Some(talkers) => {
             let p = point::measure(target, &fleet, talkers, cli.seconds, pid).await;
             print(&report::line(&p));
             let mut v = serde_json::to_value(&p)?;
             merge(&mut v, &memory);
+            if let Some(scenario) = cli.scenario {
+                let outcome = Outcome {
+                    scenario,
+                    relay: cli.relay,
+                    point: &p,
+                    rss_per_session_bytes: per_session,
+                };
+                for line in outcome.block() {
+                    print(&line);
+                }
+                merge(&mut v, &outcome.keys());
+            }
             v
         }
         None => sweep(target, &mut fleet, cli, print, &memory).await?,

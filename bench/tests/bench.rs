@@ -40,12 +40,18 @@ impl Running {
 
 /// Runs voice-bench with `args` against the server; returns its stdout and JSON.
 async fn bench(server: &Running, json: &Path, args: &[&str]) -> (String, Value) {
-    let pid = std::process::id().to_string();
+    let mut all = vec!["--password", "bench-pw"];
+    all.extend_from_slice(args);
+    bench_at(&server.addr, std::process::id(), json, &all).await
+}
+
+/// Runs voice-bench with `args` against the relay at `addr`, whose process
+/// is `pid`; returns its stdout and JSON.
+async fn bench_at(addr: &str, pid: u32, json: &Path, args: &[&str]) -> (String, Value) {
+    let pid = pid.to_string();
     let mut all = vec![
         "--server",
-        &server.addr,
-        "--password",
-        "bench-pw",
+        addr,
         "--server-pid",
         &pid,
         "--no-pin",
@@ -224,4 +230,162 @@ async fn source_addresses_need_a_server_on_127_0_0_1() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("needs a server on 127.0.0.1"), "{stderr}");
+}
+
+/// Checks a scenario's JSON: its name, the relay, the block's keys, and
+/// voice delivered to everyone in the talkers' rooms and no one else.
+fn check_scenario(v: &Value, stdout: &str, scenario: &str, relay: &str) {
+    assert_eq!(v["scenario"], scenario, "{stdout}");
+    assert_eq!(v["relay"], relay, "{stdout}");
+    let delivered = number(v, "delivered");
+    assert!(
+        (0.9..=1.0).contains(&delivered),
+        "delivered {delivered}\n{stdout}"
+    );
+    assert_eq!(v["delivered"], v["delivered_ratio"]);
+    let (p50, p99, p999) = (
+        number(v, "p50_ms"),
+        number(v, "p99_ms"),
+        number(v, "p999_ms"),
+    );
+    assert!(p50 > 0.0 && p99 >= p50 && p999 >= p99, "{v}");
+    assert!(number(v, "us_per_fwd") > 0.0, "{v}");
+    assert!(number(v, "server_cpu_pct") > 0.0, "{v}");
+    assert!(number(v, "rss_mb") > 1.0, "{v}");
+    assert!(v["rss_per_session_kb"].is_number(), "{v}");
+    assert!(number(v, "forwarded_per_s") > 0.0, "{v}");
+    assert!(
+        stdout.contains(&format!("scenario {scenario} against {relay}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("server CPU per forwarded packet"),
+        "{stdout}"
+    );
+}
+
+/// Runs a scenario at 5 % of its size against the in-process server.
+async fn scaled_scenario(scenario: &str) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let json = dir.path().join("scenario.json");
+    let (stdout, v) = bench(
+        &server,
+        &json,
+        &["--scenario", scenario, "--scale", "0.05", "--seconds", "2"],
+    )
+    .await;
+    check_scenario(&v, &stdout, scenario, "voice-server");
+    server.stop().await;
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_small_scaled_down() {
+    let v = scaled_scenario("small").await;
+    assert_eq!(
+        (&v["clients"], &v["talkers"], &v["rooms"]),
+        (&5.into(), &1.into(), &1.into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_big_room_scaled_down() {
+    let v = scaled_scenario("big-room").await;
+    assert_eq!(
+        (&v["clients"], &v["talkers"], &v["rooms"]),
+        (&25.into(), &1.into(), &1.into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_many_rooms_scaled_down() {
+    // One talker in each of 5 rooms of 10: a packet heard in another room
+    // would push the ratio above 1.
+    let v = scaled_scenario("many-rooms").await;
+    assert_eq!(
+        (&v["clients"], &v["talkers"], &v["rooms"]),
+        (&50.into(), &5.into(), &5.into())
+    );
+}
+
+/// The naive-relay binary, stopped when dropped.
+struct NaiveRelay {
+    child: tokio::process::Child,
+    addr: String,
+}
+
+async fn start_naive_relay() -> NaiveRelay {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_naive-relay"))
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("naive-relay starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("naive-relay prints its address")
+        .unwrap()
+        .expect("a line");
+    let addr = line
+        .strip_prefix("listening: ")
+        .unwrap_or_else(|| panic!("not a listening line: {line}"))
+        .to_owned();
+    NaiveRelay { child, addr }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_many_rooms_against_the_naive_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = start_naive_relay().await;
+    let pid = relay.child.id().unwrap();
+    let json = dir.path().join("naive.json");
+    let (stdout, v) = bench_at(
+        &relay.addr,
+        pid,
+        &json,
+        &[
+            "--relay",
+            "naive",
+            "--scenario",
+            "many-rooms",
+            "--scale",
+            "0.05",
+            "--seconds",
+            "2",
+        ],
+    )
+    .await;
+    check_scenario(&v, &stdout, "many-rooms", "naive");
+    assert_eq!(v["rooms"], 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_sets_the_shape_and_the_naive_relay_measures_voice_only() {
+    let refused = |args: &'static [&'static str], why: &'static str| async move {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_voice-bench"))
+            .args(["--server", "127.0.0.1:9"])
+            .args(args)
+            .output()
+            .await
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+    };
+    refused(
+        &["--scenario", "small", "--clients", "5"],
+        "cannot be used with",
+    )
+    .await;
+    refused(&["--scale", "0.5", "--talkers", "1"], "--scenario").await;
+    refused(
+        &["--scenario", "small", "--scale", "0"],
+        "--scale must be a positive",
+    )
+    .await;
+    refused(&["--relay", "naive", "--storm", "1"], "measures voice only").await;
 }
