@@ -93,6 +93,15 @@ pub struct Outcome<'a> {
     pub rss_per_session_bytes: Option<f64>,
 }
 
+/// "1 room", "5 rooms".
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 fn opt(v: Option<f64>, precision: usize) -> String {
     v.map_or("-".to_owned(), |v| format!("{v:.precision$}"))
 }
@@ -103,12 +112,12 @@ impl Outcome<'_> {
         let p = self.point;
         vec![
             format!(
-                "scenario {} against {}: {} clients, {} talkers, {} rooms, {:.1} s measured",
+                "scenario {} against {}: {}, {}, {}, {:.1} s measured",
                 self.scenario.name(),
                 self.relay.name(),
-                p.clients,
-                p.talkers,
-                p.rooms,
+                count(p.clients, "client"),
+                count(p.talkers, "talker"),
+                count(p.rooms, "room"),
                 p.seconds
             ),
             format!(
@@ -137,6 +146,10 @@ impl Outcome<'_> {
             format!(
                 "  forwarded                        {:.0} datagrams/s",
                 p.forwarded_per_s
+            ),
+            format!(
+                "  generator CPU                    {} % of a core (near 100 %: the bench is the limit)",
+                opt(p.generator_cpu_pct, 1)
             ),
         ]
     }
