@@ -27,6 +27,7 @@ pub mod store;
 pub mod throttle;
 pub mod tls;
 pub mod tracker;
+pub mod udp;
 
 use std::sync::Arc;
 

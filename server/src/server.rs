@@ -523,10 +523,10 @@ fn endpoint_on(config: quinn::ServerConfig, addr: SocketAddr) -> std::io::Result
             tracing::warn!(error = %e, "cannot enlarge the UDP {what} buffer");
         }
     }
-    quinn::Endpoint::new(
+    quinn::Endpoint::new_with_abstract_socket(
         quinn::EndpointConfig::default(),
         Some(config),
-        socket,
+        crate::udp::wrap(socket, true)?,
         Arc::new(quinn::TokioRuntime),
     )
 }

@@ -1,0 +1,551 @@
+//! [`BatchSocket`]: quinn's transmits queued and sent with `sendmmsg`.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::mem;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use quinn::udp::{RecvMeta, Transmit, UdpSocketState};
+use tokio::io::Interest;
+use tokio::sync::Notify;
+
+use super::QUEUE_LIMIT;
+use super::sendmmsg::{self, Datagram, MAX_BATCH};
+
+/// Queue bytes kept between bursts; a larger buffer left by a burst is freed.
+const KEEP_BYTES: usize = 64 * 1024;
+/// Send failures other than a full buffer are logged at most this often.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// A UDP socket whose sends are queued and leave in batches.
+pub struct BatchSocket {
+    inner: Arc<Inner>,
+}
+
+/// What the socket and its flusher task share.
+struct Inner {
+    io: tokio::net::UdpSocket,
+    state: UdpSocketState,
+    /// The socket is IPv6 (IPv4 peers are IPv4-mapped).
+    v6: bool,
+    /// Datagrams waiting to be sent, in the order they were given.
+    queue: Mutex<Queue>,
+    /// `queue.items.len()`, read without the lock.
+    queued: AtomicUsize,
+    /// A second queue, swapped with `queue` by whoever sends: the queue
+    /// keeps filling while a batch is in the kernel.
+    spare: Mutex<Queue>,
+    /// Someone is sending: only one at a time, so datagrams leave in order.
+    sending: AtomicBool,
+    /// The queue was empty and is not (or the socket was dropped).
+    wake: Notify,
+    /// Queued datagrams left: a sender waiting for room may go on.
+    room: Notify,
+    /// The socket was dropped: the flusher sends what is left and ends.
+    closed: AtomicBool,
+    /// When a send failure was last logged.
+    warned: Mutex<Option<Instant>>,
+}
+
+/// Datagrams back to back in one buffer.
+#[derive(Default)]
+struct Queue {
+    data: Vec<u8>,
+    items: Vec<Item>,
+}
+
+/// One queued datagram: its bytes end at `end` in `Queue::data` and start
+/// where the one before it ends.
+#[derive(Clone, Copy)]
+struct Item {
+    destination: SocketAddr,
+    src_ip: Option<IpAddr>,
+    ecn: u8,
+    end: usize,
+}
+
+impl Queue {
+    fn push(&mut self, t: &Transmit<'_>) {
+        self.push_datagram(Datagram {
+            destination: t.destination,
+            src_ip: t.src_ip,
+            ecn: t.ecn.map_or(0, |e| e as u8),
+            contents: t.contents,
+        });
+    }
+
+    fn push_datagram(&mut self, d: Datagram<'_>) {
+        self.data.extend_from_slice(d.contents);
+        self.items.push(Item {
+            destination: d.destination,
+            src_ip: d.src_ip,
+            ecn: d.ecn,
+            end: self.data.len(),
+        });
+    }
+
+    fn start(&self, i: usize) -> usize {
+        if i == 0 { 0 } else { self.items[i - 1].end }
+    }
+
+    fn datagram(&self, i: usize) -> Datagram<'_> {
+        let item = self.items[i];
+        Datagram {
+            destination: item.destination,
+            src_ip: item.src_ip,
+            ecn: item.ecn,
+            contents: &self.data[self.start(i)..item.end],
+        }
+    }
+
+    fn clear(&mut self) {
+        self.items.clear();
+        self.data.clear();
+        if self.data.capacity() > KEEP_BYTES {
+            self.data = Vec::new();
+        }
+    }
+
+    /// Puts the datagrams of `self` from `from` on before those of `later`.
+    fn prepend_to(&self, from: usize, later: &mut Queue) {
+        let mut merged = Queue::default();
+        for i in from..self.items.len() {
+            merged.push_datagram(self.datagram(i));
+        }
+        for i in 0..later.items.len() {
+            merged.push_datagram(later.datagram(i));
+        }
+        *later = merged;
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl BatchSocket {
+    /// Wraps a bound socket and starts its flusher on the current tokio
+    /// runtime.
+    pub fn new(socket: std::net::UdpSocket) -> io::Result<Arc<Self>> {
+        socket.set_nonblocking(true)?;
+        let state = UdpSocketState::new((&socket).into())?;
+        let v6 = socket.local_addr()?.is_ipv6();
+        let inner = Arc::new(Inner {
+            io: tokio::net::UdpSocket::from_std(socket)?,
+            state,
+            v6,
+            queue: Mutex::default(),
+            queued: AtomicUsize::new(0),
+            spare: Mutex::default(),
+            sending: AtomicBool::new(false),
+            wake: Notify::new(),
+            room: Notify::new(),
+            closed: AtomicBool::new(false),
+            warned: Mutex::new(None),
+        });
+        tokio::spawn(flusher(inner.clone()));
+        Ok(Arc::new(Self { inner }))
+    }
+}
+
+impl Drop for BatchSocket {
+    fn drop(&mut self) {
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.wake.notify_one();
+    }
+}
+
+/// Sends the queue whenever it fills from empty, after letting the tasks
+/// that are ready to run add to it.
+async fn flusher(inner: Arc<Inner>) {
+    loop {
+        inner.wake.notified().await;
+        // quinn's connection tasks woken with this one (a packet fanned out
+        // to a room) run before it: their datagrams join the batch.
+        tokio::task::yield_now().await;
+        inner.drain().await;
+        if inner.closed.load(Ordering::Acquire) {
+            return;
+        }
+    }
+}
+
+impl Inner {
+    /// Sends everything queued, waiting for the socket when it is full.
+    async fn drain(&self) {
+        loop {
+            if self
+                .sending
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                // The sender empties the queue before it lets go, and what
+                // is queued after it looked wakes this task again.
+                return;
+            }
+            let result = self.send_queued();
+            self.sending.store(false, Ordering::Release);
+            match result {
+                Ok(()) => return,
+                Err(_) => {
+                    let _ = self.io.writable().await;
+                }
+            }
+        }
+    }
+
+    /// Sends from the queue until it is empty; the caller holds `sending`.
+    /// A full socket buffer leaves the rest queued, first in line.
+    fn send_queued(&self) -> io::Result<()> {
+        let mut spare = lock(&self.spare);
+        loop {
+            {
+                let mut queue = lock(&self.queue);
+                if queue.items.is_empty() {
+                    return Ok(());
+                }
+                mem::swap(&mut *queue, &mut *spare);
+                self.queued.store(0, Ordering::Release);
+            }
+            let (sent, result) = self.send_all(&spare);
+            self.room.notify_waiters();
+            if let Err(e) = result {
+                let mut queue = lock(&self.queue);
+                spare.prepend_to(sent, &mut queue);
+                self.queued.store(queue.items.len(), Ordering::Release);
+                spare.clear();
+                return Err(e);
+            }
+            spare.clear();
+        }
+    }
+
+    /// Sends `batch` in calls of up to [`MAX_BATCH`] datagrams; returns how
+    /// many were handled and the error that stopped it (only `WouldBlock`:
+    /// a datagram the kernel refuses for any other reason is dropped, as
+    /// quinn-udp drops it).
+    fn send_all(&self, batch: &Queue) -> (usize, io::Result<()>) {
+        let mut pos = 0;
+        let mut datagrams = Vec::with_capacity(MAX_BATCH.min(batch.items.len()));
+        while pos < batch.items.len() {
+            let end = (pos + MAX_BATCH).min(batch.items.len());
+            datagrams.clear();
+            datagrams.extend((pos..end).map(|i| batch.datagram(i)));
+            let sent = self.io.try_io(Interest::WRITABLE, || {
+                sendmmsg::send(self.io.as_fd(), self.v6, &datagrams)
+            });
+            match sent {
+                Ok(n) => pos += n.max(1),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (pos, Err(e)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.warn(&e, &datagrams[0]);
+                    pos += 1;
+                }
+            }
+        }
+        (pos, Ok(()))
+    }
+
+    fn warn(&self, e: &io::Error, d: &Datagram<'_>) {
+        // EMSGSIZE is expected for MTU probes (quinn-udp ignores it too).
+        if e.raw_os_error() == Some(libc::EMSGSIZE) {
+            return;
+        }
+        let mut warned = lock(&self.warned);
+        if warned.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
+            *warned = Some(Instant::now());
+            tracing::warn!(error = %e, destination = %d.destination, src_ip = ?d.src_ip,
+                "cannot send a UDP datagram (logged once a minute)");
+        }
+    }
+}
+
+impl quinn::AsyncUdpSocket for BatchSocket {
+    fn create_io_poller(self: Arc<Self>) -> Pin<Box<dyn quinn::UdpPoller>> {
+        Box::pin(Poller {
+            inner: self.inner.clone(),
+            wait: None,
+        })
+    }
+
+    fn try_send(&self, transmit: &Transmit<'_>) -> io::Result<()> {
+        let inner = &*self.inner;
+        if transmit
+            .segment_size
+            .is_some_and(|s| s < transmit.contents.len())
+        {
+            // Segmentation offload (not enabled by the server's transport):
+            // one call, as quinn would make it.
+            return inner.io.try_io(Interest::WRITABLE, || {
+                inner.state.send((&inner.io).into(), transmit)
+            });
+        }
+        let (first, full) = {
+            let mut queue = lock(&inner.queue);
+            if queue.items.len() >= QUEUE_LIMIT {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            queue.push(transmit);
+            let n = queue.items.len();
+            inner.queued.store(n, Ordering::Release);
+            (n == 1, n >= MAX_BATCH)
+        };
+        if first {
+            inner.wake.notify_one();
+        }
+        if full
+            && inner
+                .sending
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            let result = inner.send_queued();
+            inner.sending.store(false, Ordering::Release);
+            if result.is_err() {
+                // The flusher waits for the socket and sends the rest.
+                inner.wake.notify_one();
+            }
+        }
+        Ok(())
+    }
+
+    fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [io::IoSliceMut<'_>],
+        meta: &mut [RecvMeta],
+    ) -> Poll<io::Result<usize>> {
+        let inner = &*self.inner;
+        loop {
+            std::task::ready!(inner.io.poll_recv_ready(cx))?;
+            if let Ok(n) = inner.io.try_io(Interest::READABLE, || {
+                inner.state.recv((&inner.io).into(), bufs, meta)
+            }) {
+                return Poll::Ready(Ok(n));
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.io.local_addr()
+    }
+
+    fn may_fragment(&self) -> bool {
+        self.inner.state.may_fragment()
+    }
+
+    fn max_transmit_segments(&self) -> usize {
+        1
+    }
+
+    fn max_receive_segments(&self) -> usize {
+        self.inner.state.gro_segments()
+    }
+}
+
+/// Tells quinn whether it may send: while the queue has room (the socket
+/// itself is waited for by the flusher).
+struct Poller {
+    inner: Arc<Inner>,
+    wait: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
+}
+
+impl quinn::UdpPoller for Poller {
+    fn poll_writable(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.wait.is_none() && this.inner.queued.load(Ordering::Acquire) < QUEUE_LIMIT {
+            return Poll::Ready(Ok(()));
+        }
+        let inner = this.inner.clone();
+        let wait = this.wait.get_or_insert_with(|| Box::pin(room(inner)));
+        match wait.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                this.wait = None;
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Resolves once the queue has room.
+async fn room(inner: Arc<Inner>) {
+    loop {
+        let notified = inner.room.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if inner.queued.load(Ordering::Acquire) < QUEUE_LIMIT {
+            return;
+        }
+        notified.await;
+    }
+}
+
+impl fmt::Debug for BatchSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchSocket")
+            .field("local", &self.inner.io.local_addr().ok())
+            .field("queued", &self.inner.queued.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Poller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Poller").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr, UdpSocket};
+
+    use quinn::AsyncUdpSocket;
+    use quinn::udp::EcnCodepoint;
+
+    use super::*;
+
+    fn receiver() -> UdpSocket {
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        socket
+    }
+
+    fn transmit(destination: SocketAddr, contents: &[u8]) -> Transmit<'_> {
+        Transmit {
+            destination,
+            ecn: None,
+            contents,
+            segment_size: None,
+            src_ip: None,
+        }
+    }
+
+    /// Lets the flusher run (it sends what the inline batches left).
+    async fn settle() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    #[tokio::test]
+    async fn datagrams_to_many_peers_arrive_whole_and_in_order() {
+        let socket = BatchSocket::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap()).unwrap();
+        let peers: Vec<UdpSocket> = (0..10).map(|_| receiver()).collect();
+        let per_peer = 70u16;
+        for seq in 0..per_peer {
+            for (i, peer) in peers.iter().enumerate() {
+                // Lengths from 3 to ~1,200 bytes, so datagrams of different
+                // sizes share a batch.
+                let len = 3 + (usize::from(seq) * 17 + i * 31) % 1200;
+                let mut contents = vec![i as u8; len];
+                contents[1..3].copy_from_slice(&seq.to_be_bytes());
+                let destination = peer.local_addr().unwrap();
+                socket.try_send(&transmit(destination, &contents)).unwrap();
+            }
+        }
+        settle().await;
+        let mut buf = [0u8; 2048];
+        for (i, peer) in peers.iter().enumerate() {
+            for seq in 0..per_peer {
+                let n = peer.recv(&mut buf).unwrap();
+                let len = 3 + (usize::from(seq) * 17 + i * 31) % 1200;
+                assert_eq!(n, len, "peer {i}, datagram {seq}: wrong length");
+                assert_eq!(
+                    u16::from_be_bytes([buf[1], buf[2]]),
+                    seq,
+                    "peer {i}: out of order"
+                );
+                assert!(
+                    buf[3..n].iter().all(|&b| b == i as u8),
+                    "peer {i}: bytes changed"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lone_datagram_is_sent_without_waiting_for_a_batch() {
+        let socket = BatchSocket::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap()).unwrap();
+        let peer = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .unwrap();
+        socket
+            .try_send(&transmit(peer.local_addr().unwrap(), b"one"))
+            .unwrap();
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(Duration::from_secs(5), peer.recv(&mut buf))
+            .await
+            .expect("a single queued datagram was never sent")
+            .unwrap();
+        assert_eq!(&buf[..n], b"one");
+    }
+
+    #[tokio::test]
+    async fn a_dual_stack_socket_sends_from_the_address_asked_for() {
+        // Bound to [::]: IPv4 peers are reached through IPv4-mapped
+        // addresses, and each datagram leaves from its own source address
+        // (IP_PKTINFO), with an ECN mark (IP_TOS) as quinn gives it.
+        let Ok(bound) = UdpSocket::bind((Ipv6Addr::UNSPECIFIED, 0)) else {
+            eprintln!("no IPv6 on this machine: skipped");
+            return;
+        };
+        let socket = BatchSocket::new(bound).unwrap();
+        let peer = receiver();
+        let destination = peer.local_addr().unwrap();
+        for (src, ecn) in [
+            ([127, 0, 0, 2], Some(EcnCodepoint::Ect0)),
+            ([127, 0, 0, 3], None),
+        ] {
+            socket
+                .try_send(&Transmit {
+                    src_ip: Some(IpAddr::from(src)),
+                    ecn,
+                    ..transmit(destination, b"from")
+                })
+                .unwrap();
+        }
+        settle().await;
+        let mut buf = [0u8; 16];
+        for src in [[127, 0, 0, 2], [127, 0, 0, 3]] {
+            let (n, from) = peer.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], b"from");
+            assert_eq!(
+                from.ip(),
+                IpAddr::from(src),
+                "the source address was not applied"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn what_is_queued_when_the_socket_is_dropped_is_still_sent() {
+        let socket = BatchSocket::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap()).unwrap();
+        let peer = receiver();
+        for i in 0..3u8 {
+            socket
+                .try_send(&transmit(peer.local_addr().unwrap(), &[i]))
+                .unwrap();
+        }
+        let queued = Arc::downgrade(&socket.inner);
+        drop(socket);
+        settle().await;
+        let mut buf = [0u8; 4];
+        for i in 0..3u8 {
+            let n = peer.recv(&mut buf).unwrap();
+            assert_eq!(&buf[..n], &[i]);
+        }
+        assert!(
+            queued.upgrade().is_none(),
+            "the flusher kept the socket open"
+        );
+    }
+}
