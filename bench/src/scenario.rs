@@ -148,7 +148,7 @@ impl Outcome<'_> {
                 p.forwarded_per_s
             ),
             format!(
-                "  generator CPU                    {} % of a core (near 100 %: the bench is the limit)",
+                "  generator CPU                    {} % of a core",
                 opt(p.generator_cpu_pct, 1)
             ),
         ]
