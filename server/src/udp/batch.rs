@@ -472,6 +472,59 @@ mod tests {
         }
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn senders_on_two_threads_lose_and_reorder_nothing() {
+        use std::sync::atomic::AtomicU32;
+        let socket = BatchSocket::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap()).unwrap();
+        let count = 3000u32;
+        // Each sender stays at most WINDOW datagrams ahead of its reader, so
+        // a loss here is the socket's, never a receive buffer overflowing.
+        const WINDOW: u32 = 100;
+        let peers: Vec<_> = (0..2)
+            .map(|_| {
+                let peer = receiver();
+                let addr = peer.local_addr().unwrap();
+                let progress = Arc::new(AtomicU32::new(0));
+                let read = progress.clone();
+                let reader = std::thread::spawn(move || {
+                    let mut buf = [0u8; 8];
+                    let mut got = Vec::new();
+                    while got.len() < count as usize {
+                        let Ok(n) = peer.recv(&mut buf) else { break };
+                        got.push(u32::from_be_bytes(buf[..n].try_into().unwrap()));
+                        read.store(got.len() as u32, Ordering::Release);
+                    }
+                    got
+                });
+                (addr, progress, reader)
+            })
+            .collect();
+        let senders: Vec<_> = peers
+            .iter()
+            .map(|(addr, progress, _)| {
+                let (socket, addr, progress) = (socket.clone(), *addr, progress.clone());
+                tokio::spawn(async move {
+                    for i in 0..count {
+                        while i >= progress.load(Ordering::Acquire) + WINDOW {
+                            tokio::task::yield_now().await;
+                        }
+                        socket.try_send(&transmit(addr, &i.to_be_bytes())).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for sender in senders {
+            sender.await.unwrap();
+        }
+        for (_, _, reader) in peers {
+            let got = tokio::task::spawn_blocking(move || reader.join().unwrap())
+                .await
+                .unwrap();
+            assert_eq!(got.len(), count as usize, "datagrams were lost");
+            assert!(got.iter().copied().eq(0..count), "datagrams were reordered");
+        }
+    }
+
     #[tokio::test]
     async fn a_lone_datagram_is_sent_without_waiting_for_a_batch() {
         let socket = BatchSocket::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap()).unwrap();
