@@ -217,6 +217,9 @@ pub struct Overrides {
     /// Pending logins per address (IPv4, or IPv6 /64) under pressure.
     #[arg(long, env = "VOICE_SERVER_MAX_PENDING_LOGINS_PER_ADDRESS")]
     pub max_pending_logins_per_address: Option<usize>,
+    /// Send the datagrams of many connections in one system call (Linux).
+    #[arg(long, env = "VOICE_SERVER_BATCHED_SENDS")]
+    pub batched_sends: Option<bool>,
     /// Relay file transfers between peers that cannot reach each other.
     #[arg(long, env = "VOICE_SERVER_FILE_RELAY")]
     pub file_relay: Option<bool>,
@@ -298,6 +301,7 @@ impl Cli {
             control_rate,
             control_burst,
             voice_rate,
+            batched_sends,
             voice_bytes_per_second,
             max_voice_payload,
             handshake_timeout_ms,

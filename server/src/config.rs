@@ -105,6 +105,10 @@ pub struct Config {
     pub voice_bytes_per_second: f64,
     /// Largest Opus payload of a voice packet, in bytes.
     pub max_voice_payload: usize,
+    /// Send the datagrams of many connections in one `sendmmsg` call
+    /// (Linux; default on). Off: one system call per datagram, as quinn
+    /// sends them by itself.
+    pub batched_sends: bool,
     /// Time to finish the handshake, in milliseconds.
     pub handshake_timeout_ms: u64,
     /// Failed logins from one address before it is refused.
@@ -233,6 +237,7 @@ impl Default for Config {
             voice_rate: 120.0,
             voice_bytes_per_second: 64_000.0,
             max_voice_payload: voice_proto::voice::DEFAULT_MAX_PAYLOAD,
+            batched_sends: true,
             handshake_timeout_ms: 10_000,
             throttle_failures: 10,
             throttle_window_secs: 120,

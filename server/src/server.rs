@@ -245,7 +245,7 @@ impl Server {
             resolver,
             tls::transport_for(config.max_relay_streams_per_session),
         )?;
-        let endpoint = bind_endpoint(server_config, config.listen)?;
+        let endpoint = bind_endpoint(server_config, config.listen, config.batched_sends)?;
         let listening = endpoint
             .local_addr()
             .map_err(io("cannot read the bound address"))?;
@@ -493,20 +493,26 @@ const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
 fn bind_endpoint(
     config: quinn::ServerConfig,
     addr: SocketAddr,
+    batched: bool,
 ) -> Result<quinn::Endpoint, StartError> {
-    match endpoint_on(config.clone(), addr) {
+    match endpoint_on(config.clone(), addr, batched) {
         Ok(e) => Ok(e),
         Err(e) if addr.is_ipv6() && addr.ip().is_unspecified() => {
             tracing::warn!(error = %e, "IPv6 unavailable; listening on IPv4 only");
             let v4 = SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, addr.port()));
-            endpoint_on(config, v4).map_err(io(format!("cannot bind {v4}")))
+            endpoint_on(config, v4, batched).map_err(io(format!("cannot bind {v4}")))
         }
         Err(e) => Err(io(format!("cannot bind {addr}"))(e)),
     }
 }
 
-/// `quinn::Endpoint::server` with larger socket buffers.
-fn endpoint_on(config: quinn::ServerConfig, addr: SocketAddr) -> std::io::Result<quinn::Endpoint> {
+/// `quinn::Endpoint::server` with larger socket buffers, and batched sends
+/// unless `batched` is off (`crate::udp`).
+fn endpoint_on(
+    config: quinn::ServerConfig,
+    addr: SocketAddr,
+    batched: bool,
+) -> std::io::Result<quinn::Endpoint> {
     let socket = std::net::UdpSocket::bind(addr)?;
     let state = quinn::udp::UdpSocketState::new((&socket).into())?;
     for (what, result) in [
@@ -526,7 +532,7 @@ fn endpoint_on(config: quinn::ServerConfig, addr: SocketAddr) -> std::io::Result
     quinn::Endpoint::new_with_abstract_socket(
         quinn::EndpointConfig::default(),
         Some(config),
-        crate::udp::wrap(socket, true)?,
+        crate::udp::wrap(socket, batched)?,
         Arc::new(quinn::TokioRuntime),
     )
 }

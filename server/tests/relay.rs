@@ -354,3 +354,26 @@ async fn voice_past_the_byte_budget_is_dropped() {
     assert!(big_received >= 1, "the first packet is within the budget");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn voice_is_relayed_with_batched_sends_off() {
+    // `batched_sends = false`: quinn's own socket, one system call per
+    // datagram (every other test runs the batched socket).
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(voice_server::Config {
+        batched_sends: false,
+        ..config(dir.path())
+    })
+    .await;
+    let speaker = server.join("speaker").await;
+    let listener = server.join("listener").await;
+    for seq in 1..=3 {
+        speaker.speak(seq, b"plain");
+        let got = tokio::time::timeout(WAIT, listener.conn.read_datagram())
+            .await
+            .expect("voice relayed in time")
+            .unwrap();
+        let v = voice_proto::voice::decode_server(&got, 1000).unwrap();
+        assert_eq!((v.speaker, v.seq, v.opus), (speaker.id, seq, &b"plain"[..]));
+    }
+}
