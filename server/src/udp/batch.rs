@@ -21,6 +21,9 @@ use super::sendmmsg::{self, Datagram, MAX_BATCH};
 
 /// Queue bytes kept between bursts; a larger buffer left by a burst is freed.
 const KEEP_BYTES: usize = 64 * 1024;
+/// Times the flusher takes the queue before it lets other tasks run; what
+/// is left woke it again and is sent on its next turn.
+const FLUSH_ROUNDS: usize = 8;
 /// Send failures other than a full buffer are logged at most this often.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
@@ -178,7 +181,8 @@ async fn flusher(inner: Arc<Inner>) {
 }
 
 impl Inner {
-    /// Sends everything queued, waiting for the socket when it is full.
+    /// Sends what is queued ([`FLUSH_ROUNDS`] batches at most), waiting for
+    /// the socket when it is full.
     async fn drain(&self) {
         loop {
             if self
@@ -190,7 +194,7 @@ impl Inner {
                 // is queued after it looked wakes this task again.
                 return;
             }
-            let result = self.send_queued();
+            let result = self.send_queued(FLUSH_ROUNDS);
             self.sending.store(false, Ordering::Release);
             match result {
                 Ok(()) => return,
@@ -201,11 +205,13 @@ impl Inner {
         }
     }
 
-    /// Sends from the queue until it is empty; the caller holds `sending`.
-    /// A full socket buffer leaves the rest queued, first in line.
-    fn send_queued(&self) -> io::Result<()> {
+    /// Sends from the queue until it is empty, taking it `rounds` times at
+    /// most; the caller holds `sending`. A full socket buffer leaves the
+    /// rest queued, first in line. (What is queued after the last round was
+    /// queued into an empty queue, so its first datagram woke the flusher.)
+    fn send_queued(&self, rounds: usize) -> io::Result<()> {
         let mut spare = lock(&self.spare);
-        loop {
+        for _ in 0..rounds {
             {
                 let mut queue = lock(&self.queue);
                 if queue.items.is_empty() {
@@ -225,6 +231,7 @@ impl Inner {
             }
             spare.clear();
         }
+        Ok(())
     }
 
     /// Sends `batch` in calls of up to [`MAX_BATCH`] datagrams; returns how
@@ -307,7 +314,9 @@ impl quinn::AsyncUdpSocket for BatchSocket {
                 .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
         {
-            let result = inner.send_queued();
+            // One round: a connection task sends its share, never the
+            // whole stream of another thread's datagrams.
+            let result = inner.send_queued(1);
             inner.sending.store(false, Ordering::Release);
             if result.is_err() {
                 // The flusher waits for the socket and sends the rest.
