@@ -190,12 +190,12 @@ impl Inner {
                 .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
                 .is_err()
             {
-                // The sender empties the queue before it lets go, and what
-                // is queued after it looked wakes this task again.
+                // The sender hands what is left to this task when it lets
+                // go (`release`).
                 return;
             }
             let result = self.send_queued(FLUSH_ROUNDS);
-            self.sending.store(false, Ordering::Release);
+            self.release();
             match result {
                 Ok(()) => return,
                 Err(_) => {
@@ -205,10 +205,20 @@ impl Inner {
         }
     }
 
+    /// Lets go of `sending`. Datagrams queued meanwhile may have woken the
+    /// flusher while this sender still held it (the flusher then gave up),
+    /// so whatever is queued now is handed to the flusher: nothing waits in
+    /// the queue with no one to send it.
+    fn release(&self) {
+        self.sending.store(false, Ordering::Release);
+        if !lock(&self.queue).items.is_empty() {
+            self.wake.notify_one();
+        }
+    }
+
     /// Sends from the queue until it is empty, taking it `rounds` times at
-    /// most; the caller holds `sending`. A full socket buffer leaves the
-    /// rest queued, first in line. (What is queued after the last round was
-    /// queued into an empty queue, so its first datagram woke the flusher.)
+    /// most; the caller holds `sending` and calls [`Inner::release`] after.
+    /// A full socket buffer leaves the rest queued, first in line.
     fn send_queued(&self, rounds: usize) -> io::Result<()> {
         let mut spare = lock(&self.spare);
         for _ in 0..rounds {
@@ -316,12 +326,10 @@ impl quinn::AsyncUdpSocket for BatchSocket {
         {
             // One round: a connection task sends its share, never the
             // whole stream of another thread's datagrams.
-            let result = inner.send_queued(1);
-            inner.sending.store(false, Ordering::Release);
-            if result.is_err() {
-                // The flusher waits for the socket and sends the rest.
-                inner.wake.notify_one();
-            }
+            // A full socket leaves the rest queued: release() hands it to
+            // the flusher, which waits for the socket.
+            let _ = inner.send_queued(1);
+            inner.release();
         }
         Ok(())
     }
@@ -485,10 +493,12 @@ mod tests {
     async fn senders_on_two_threads_lose_and_reorder_nothing() {
         use std::sync::atomic::AtomicU32;
         let socket = BatchSocket::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap()).unwrap();
-        let count = 3000u32;
+        let count = 5_000u32;
         // Each sender stays at most WINDOW datagrams ahead of its reader, so
-        // a loss here is the socket's, never a receive buffer overflowing.
-        const WINDOW: u32 = 100;
+        // a loss here is the socket's, never a receive buffer overflowing;
+        // a window just above a batch makes both the inline sends and the
+        // flusher send, and races them across the two threads.
+        const WINDOW: u32 = 70;
         let peers: Vec<_> = (0..2)
             .map(|_| {
                 let peer = receiver();
@@ -514,7 +524,12 @@ mod tests {
                 let (socket, addr, progress) = (socket.clone(), *addr, progress.clone());
                 tokio::spawn(async move {
                     for i in 0..count {
+                        let waiting = Instant::now();
                         while i >= progress.load(Ordering::Acquire) + WINDOW {
+                            assert!(
+                                waiting.elapsed() < Duration::from_secs(5),
+                                "datagrams left in the queue with no one to send them"
+                            );
                             tokio::task::yield_now().await;
                         }
                         socket.try_send(&transmit(addr, &i.to_be_bytes())).unwrap();
@@ -532,6 +547,35 @@ mod tests {
             assert_eq!(got.len(), count as usize, "datagrams were lost");
             assert!(got.iter().copied().eq(0..count), "datagrams were reordered");
         }
+    }
+
+    #[tokio::test]
+    async fn a_datagram_queued_while_another_sender_holds_the_socket_is_not_stranded() {
+        // The interleaving that stalled a storm: a connection task sends a
+        // batch inline; meanwhile a datagram is queued, its wake-up reaches
+        // the flusher, which finds the socket taken and gives up. Letting
+        // go must hand the datagram to the flusher.
+        let socket = BatchSocket::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap()).unwrap();
+        let peer = receiver();
+        let inner = &socket.inner;
+        assert!(
+            inner
+                .sending
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        );
+        socket
+            .try_send(&transmit(peer.local_addr().unwrap(), b"late"))
+            .unwrap();
+        settle().await;
+        assert_eq!(inner.queued.load(Ordering::Acquire), 1, "sent while taken");
+        inner.release();
+        settle().await;
+        let mut buf = [0u8; 8];
+        let n = peer
+            .recv(&mut buf)
+            .expect("the datagram was stranded in the queue");
+        assert_eq!(&buf[..n], b"late");
     }
 
     #[tokio::test]
