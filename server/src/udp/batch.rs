@@ -22,7 +22,7 @@ use super::sendmmsg::{self, Datagram, MAX_BATCH};
 /// Queue bytes kept between bursts; a larger buffer left by a burst is freed.
 const KEEP_BYTES: usize = 64 * 1024;
 /// Times the flusher takes the queue before it lets other tasks run; what
-/// is left woke it again and is sent on its next turn.
+/// is left wakes it again (`Inner::release`) and is sent on its next turn.
 const FLUSH_ROUNDS: usize = 8;
 /// Send failures other than a full buffer are logged at most this often.
 const WARN_EVERY: Duration = Duration::from_secs(60);
@@ -47,7 +47,8 @@ struct Inner {
     spare: Mutex<Queue>,
     /// Someone is sending: only one at a time, so datagrams leave in order.
     sending: AtomicBool,
-    /// The queue was empty and is not (or the socket was dropped).
+    /// Wakes the flusher: the queue was empty and is not, a sender let go
+    /// with datagrams left, or the socket was dropped.
     wake: Notify,
     /// Queued datagrams left: a sender waiting for room may go on.
     room: Notify,
