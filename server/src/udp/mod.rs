@@ -5,7 +5,7 @@
 //! packets to the socket one at a time. When a voice packet fans out to a
 //! room, hundreds of connection tasks each send one datagram in a row: the
 //! system call per datagram was the relay's largest cost (docs/perf.md).
-//! [`BatchSocket`] queues what the tasks send and a flusher sends the queue
+//! `BatchSocket` (Linux) queues what the tasks send and a flusher sends the queue
 //! in batches of up to 64 datagrams once the tasks that are ready have run
 //! (it yields to them first), or at once when 64 are queued. Receiving is
 //! quinn-udp's, unchanged.
