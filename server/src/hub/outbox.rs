@@ -252,7 +252,7 @@ impl Outbox {
 
 impl OutboxReader {
     /// Writes queued frames to the stream until the queue closes or the
-    /// stream fails, grouped by the queue's [`Coalesce`] rule; each frame
+    /// stream fails, grouped by the queue's `Coalesce` rule; each frame
     /// leaves the budget once written.
     pub async fn write_to(self, mut send: quinn::SendStream) {
         let mut last_write = None;
