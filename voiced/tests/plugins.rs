@@ -234,6 +234,28 @@ async fn python_welcome_bot_greets_whoever_joins() {
     drop(bot);
 }
 
+/// The event number in the bot's state file once it is past `after`. The
+/// bot writes it after its `SendChat` returns, which may be after the
+/// greeting reached a member.
+async fn state_after(path: &Path, after: Option<u64>) -> u64 {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let seq = std::fs::read_to_string(path).ok().map(|text| {
+            text.trim()
+                .parse::<u64>()
+                .expect("the state file holds an event number")
+        });
+        if let Some(seq) = seq.filter(|&seq| after.is_none_or(|after| seq > after)) {
+            return seq;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the state file holds {seq:?}, not an event after {after:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_welcome_bot_resumes_after_the_event_in_its_state_file() {
     let stubs = stubs().await;
@@ -250,12 +272,8 @@ async fn python_welcome_bot_resumes_after_the_event_in_its_state_file() {
     let bot = PythonBot::start(stubs.path(), "welcome_bot.py", &args).await;
     let (_ada, mut ada) = member(&server, "ada").await;
     welcomed(&mut ada, "Porter", "ada").await;
+    let kept = state_after(&state, None).await;
     drop(bot);
-    let kept: u64 = std::fs::read_to_string(&state)
-        .unwrap()
-        .trim()
-        .parse()
-        .expect("the state file holds an event number");
 
     // Joins while the bot is down: the restarted bot catches up from the
     // backlog, without greeting ada twice.
@@ -278,12 +296,7 @@ async fn python_welcome_bot_resumes_after_the_event_in_its_state_file() {
         "{}",
         show(&chat)
     );
-    let newer: u64 = std::fs::read_to_string(&state)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(newer > kept, "state {newer} after {kept}");
+    state_after(&state, Some(kept)).await;
     // A resume position this server never reached is dropped with a warning.
     drop(bot);
     std::fs::write(&state, format!("{}\n", u64::MAX)).unwrap();
