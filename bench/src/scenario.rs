@@ -29,9 +29,13 @@ pub struct Shape {
     pub rooms: usize,
 }
 
-/// A `--scale` that cannot scale anything.
+/// Clients a scaled scenario may ask for (each is a QUIC connection and a
+/// UDP socket of this one process).
+pub const MAX_SCALED_CLIENTS: usize = 100_000;
+
+/// A `--scale` that cannot scale anything, or asks for too many clients.
 #[derive(Debug, thiserror::Error)]
-#[error("--scale must be a positive number, not {0}")]
+#[error("--scale must be a positive number giving at most {MAX_SCALED_CLIENTS} clients, not {0}")]
 pub struct BadScale(pub f64);
 
 impl Scenario {
@@ -64,7 +68,9 @@ impl Shape {
     /// keeping at least one talker, one room and two clients per room (so
     /// that every talker has a listener).
     pub fn scaled(self, factor: f64) -> Result<Self, BadScale> {
-        if !(factor.is_finite() && factor > 0.0) {
+        if !(factor.is_finite() && factor > 0.0)
+            || self.clients as f64 * factor > MAX_SCALED_CLIENTS as f64
+        {
             return Err(BadScale(factor));
         }
         let times = |n: usize| (n as f64 * factor).round() as usize;
@@ -207,8 +213,8 @@ mod tests {
     }
 
     #[test]
-    fn a_scale_must_be_positive() {
-        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+    fn a_scale_must_be_positive_and_bounded() {
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e30] {
             assert!(Scenario::Small.shape().scaled(bad).is_err(), "{bad}");
         }
     }
