@@ -21,6 +21,14 @@ mod sendmmsg;
 
 use std::sync::Arc;
 
+/// `sendmmsg(2)` for other I/O loops (the bench's quinn-proto relay): many
+/// datagrams, each with its own destination, source address and ECN mark,
+/// in one system call. [`send_batch`] sends up to [`MAX_BATCH`] of them and
+/// returns how many the kernel took (a prefix); the rest are the caller's
+/// to send again, as `BatchSocket` does when the socket buffer is full.
+#[cfg(target_os = "linux")]
+pub use sendmmsg::{Datagram, MAX_BATCH, send as send_batch};
+
 /// Datagrams queued at most before senders are told to wait.
 pub const QUEUE_LIMIT: usize = 1024;
 
