@@ -11,7 +11,9 @@
 //! - [`process`]: the server's CPU time and memory from /proc, core pinning;
 //! - [`scenario`]: the named load points and their result block;
 //! - [`naive`]: the naive quinn relay measured beside the server, and its
-//!   join.
+//!   join;
+//! - [`proto_relay`]: the same relay on quinn-proto with its own I/O loop
+//!   (one thread, batched receives and sends), measured beside both.
 
 pub mod churn;
 pub mod cli;
@@ -21,6 +23,8 @@ pub mod histogram;
 pub mod naive;
 pub mod point;
 pub mod process;
+#[cfg(target_os = "linux")]
+pub mod proto_relay;
 pub mod report;
 pub mod residency;
 pub mod scenario;

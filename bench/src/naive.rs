@@ -30,7 +30,7 @@ pub const JOIN_LEN: usize = 4;
 /// The UDP socket buffers, as `voice-server` sets them (its `SOCKET_BUFFER`
 /// in server/src/server.rs): a burst to many listeners must not be dropped
 /// by the kernel before quinn sends it.
-const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
+pub const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
 
 /// Why the naive relay cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -68,19 +68,7 @@ impl NaiveRelay {
     /// for "localhost", ALPN `voice/1` and quinn's default transport settings
     /// (which accept datagrams).
     pub fn bind(addr: SocketAddr) -> Result<Self, NaiveRelayError> {
-        let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            generated.signing_key.serialize_der(),
-        ));
-        let chain: Vec<CertificateDer<'static>> = vec![generated.cert.der().clone()];
-        let mut tls = rustls::ServerConfig::builder_with_provider(voice_net::tls::provider())
-            .with_protocol_versions(&[&rustls::version::TLS13])?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)?;
-        tls.alpn_protocols = vec![voice_proto::ALPN.to_vec()];
-        let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
-            .map_err(|e| NaiveRelayError::Quic(e.to_string()))?;
-        let config = quinn::ServerConfig::with_crypto(Arc::new(quic));
+        let config = server_config()?;
         let bind = |source| NaiveRelayError::Bind { addr, source };
         let socket = std::net::UdpSocket::bind(addr).map_err(bind)?;
         let state = quinn::udp::UdpSocketState::new((&socket).into()).map_err(bind)?;
@@ -119,6 +107,25 @@ impl NaiveRelay {
         }
         self.endpoint.close(0u32.into(), b"relay stopped");
     }
+}
+
+/// The QUIC server settings of the bench's relays: a fresh self-signed
+/// certificate for "localhost", ALPN `voice/1` and quinn's default transport
+/// settings (which accept datagrams).
+pub fn server_config() -> Result<quinn::ServerConfig, NaiveRelayError> {
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        generated.signing_key.serialize_der(),
+    ));
+    let chain: Vec<CertificateDer<'static>> = vec![generated.cert.der().clone()];
+    let mut tls = rustls::ServerConfig::builder_with_provider(voice_net::tls::provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    tls.alpn_protocols = vec![voice_proto::ALPN.to_vec()];
+    let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
+        .map_err(|e| NaiveRelayError::Quic(e.to_string()))?;
+    Ok(quinn::ServerConfig::with_crypto(Arc::new(quic)))
 }
 
 /// One connection: its join, then its datagrams to the rest of its room.

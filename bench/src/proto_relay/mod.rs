@@ -1,0 +1,508 @@
+//! The quinn-proto relay: the naive relay's protocol (`crate::naive`) on
+//! `quinn-proto` with its own I/O loop, the second design of issue 25
+//! ("a voice path on quinn-proto with its own I/O loop"), built to measure
+//! what it costs beside `voice-server` and the naive relay.
+//!
+//! One task on one thread owns everything: one UDP socket, the
+//! `quinn_proto::Endpoint`, the connections in a slab indexed by their
+//! handle, the rooms, one min-heap of deadlines. No task per connection,
+//! no channels, no locks. Each round of the loop:
+//!
+//! 1. receives up to [`RECEIVE_BOUND`] datagrams with quinn-udp (`recvmmsg`
+//!    and GRO on Linux) and feeds each to the endpoint, which routes it to
+//!    its connection (or starts one); fires the deadlines that are due;
+//! 2. reads the events of every connection touched: the join stream
+//!    (`join`), and voice datagrams, each rewritten (`voice::relay`) and
+//!    queued on every other connection of the room;
+//! 3. for every connection touched, received from or sent to: its
+//!    endpoint events, then `poll_transmit` until it has nothing more, then
+//!    its next deadline;
+//! 4. sends all the round's datagrams with `sendmmsg`, 64 per call
+//!    (`outbox`, the server's `voice_server::udp::send_batch`); a full socket
+//!    buffer keeps the rest for when the socket is writable.
+//!
+//! Transport settings: quinn-proto's defaults, as the naive relay, and the
+//! same 4 MiB socket buffers ([`Transport::QuinnDefault`]). They differ
+//! from voice-server's (net/src/transport.rs) in that listeners acknowledge
+//! every 2nd voice datagram instead of every 10th (no ACK frequency
+//! extension), GSO is allowed (but every transmit here is one datagram:
+//! `poll_transmit` is asked for one at a time, and `sendmmsg` batches across
+//! connections instead), there is no keep-alive, the datagram buffers are
+//! quinn's ~1 MiB instead of 64 KiB, stream windows are quinn's, and
+//! congestion control is plain Cubic instead of voice-net's floored Cubic.
+//! [`Transport::VoiceServer`] uses `voice_net::transport::server()` instead.
+
+mod join;
+mod outbox;
+mod timers;
+
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsFd;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use quinn::udp::{BATCH_SIZE, RecvMeta, UdpSocketState};
+use quinn_proto::{
+    Connection, ConnectionHandle, DatagramEvent, EcnCodepoint, Endpoint, EndpointConfig, Event,
+    ServerConfig, StreamEvent, VarInt,
+};
+use tokio::io::Interest;
+use voice_proto::voice;
+
+use crate::naive::{NaiveRelayError, SOCKET_BUFFER};
+use join::{Join, Step};
+use outbox::{Outbox, QUEUE_LIMIT};
+use timers::Timers;
+
+/// Datagrams received per round at most, so that a flood cannot hold back
+/// the round's sends (quinn's endpoint driver stops at 160).
+pub const RECEIVE_BOUND: usize = 4 * BATCH_SIZE;
+
+/// Connections at most; more are refused.
+pub const MAX_CONNECTIONS: usize = 65_536;
+
+/// The transport settings the relay runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Transport {
+    /// quinn-proto's defaults, as the naive relay.
+    #[default]
+    QuinnDefault,
+    /// voice-server's (`voice_net::transport::server()`): rarer ACKs, no
+    /// GSO, small datagram buffers, keep-alive.
+    VoiceServer,
+}
+
+/// Why the relay cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtoRelayError {
+    /// The certificate or TLS settings (as the naive relay's).
+    #[error(transparent)]
+    Setup(#[from] NaiveRelayError),
+    /// The UDP socket could not be bound or set up.
+    #[error("cannot listen on UDP {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// A bound quinn-proto relay, not yet serving.
+#[derive(Debug)]
+pub struct ProtoRelay {
+    socket: std::net::UdpSocket,
+    udp: UdpSocketState,
+    endpoint: Endpoint,
+}
+
+impl ProtoRelay {
+    /// Binds `addr` with a fresh self-signed certificate for "localhost",
+    /// ALPN `voice/1` and `transport`'s settings.
+    pub fn bind(addr: SocketAddr, transport: Transport) -> Result<Self, ProtoRelayError> {
+        let mut config: ServerConfig = crate::naive::server_config()?;
+        if transport == Transport::VoiceServer {
+            config.transport_config(Arc::new(voice_net::transport::server()));
+        }
+        let bind = |source| ProtoRelayError::Bind { addr, source };
+        let socket = std::net::UdpSocket::bind(addr).map_err(bind)?;
+        socket.set_nonblocking(true).map_err(bind)?;
+        let udp = UdpSocketState::new((&socket).into()).map_err(bind)?;
+        // Best effort, as in the server: a smaller buffer only drops sooner.
+        let _ = udp.set_recv_buffer_size((&socket).into(), SOCKET_BUFFER);
+        let _ = udp.set_send_buffer_size((&socket).into(), SOCKET_BUFFER);
+        let endpoint = Endpoint::new(
+            Arc::new(EndpointConfig::default()),
+            Some(Arc::new(config)),
+            !udp.may_fragment(),
+            None,
+        );
+        Ok(Self {
+            socket,
+            udp,
+            endpoint,
+        })
+    }
+
+    /// The address the relay listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// Relays until `shutdown` completes, then closes every connection.
+    /// Everything runs in this one future: run it on a single-threaded
+    /// runtime to measure the relay on one core. An error is the socket's
+    /// (receiving failed for another reason than a reset).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let socket = tokio::net::UdpSocket::from_std(self.socket)?;
+        let v6_socket = socket.local_addr()?.is_ipv6();
+        // As quinn's endpoint: room for a full GRO batch in each slot.
+        let payload = self
+            .endpoint
+            .config()
+            .get_max_udp_payload_size()
+            .min(64 * 1024);
+        let slot = usize::try_from(payload).unwrap_or(64 * 1024) * self.udp.gro_segments();
+        let mut recv_buf = vec![0u8; slot * BATCH_SIZE];
+        let mut relay = Relay::new(self.endpoint);
+        let mut shutdown = pin!(shutdown);
+        let mut sleep = pin!(tokio::time::sleep_until(tokio::time::Instant::now()));
+        let result = loop {
+            let now = Instant::now();
+            let more = match receive(&socket, &self.udp, &mut recv_buf, slot, &mut relay, now) {
+                Ok(more) => more,
+                Err(e) => break Err(e),
+            };
+            relay.expire(now);
+            relay.drive(now);
+            if !relay.outbox.is_empty() {
+                let _ = socket.try_io(Interest::WRITABLE, || {
+                    relay.outbox.flush(socket.as_fd(), v6_socket)
+                });
+            }
+            if relay.outbox.is_empty() && (more || !relay.round.is_empty()) {
+                // Work left over from a bounded round: go on before waiting.
+                tokio::task::yield_now().await;
+                continue;
+            }
+            let deadline = relay.timers.next();
+            if let Some(at) = deadline {
+                sleep.as_mut().reset(tokio::time::Instant::from_std(at));
+            }
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break Ok(()),
+                r = socket.readable() => if let Err(e) = r { break Err(e) },
+                r = socket.writable(), if !relay.outbox.is_empty() => if let Err(e) = r { break Err(e) },
+                () = &mut sleep, if deadline.is_some() => {}
+            }
+        };
+        relay.close_all(Instant::now());
+        let _ = relay.outbox.flush(socket.as_fd(), v6_socket);
+        result
+    }
+}
+
+/// Receives up to [`RECEIVE_BOUND`] datagrams and feeds them to the relay;
+/// returns whether more may be waiting.
+fn receive(
+    socket: &tokio::net::UdpSocket,
+    udp: &UdpSocketState,
+    recv_buf: &mut [u8],
+    slot: usize,
+    relay: &mut Relay,
+    now: Instant,
+) -> io::Result<bool> {
+    let mut received = 0;
+    while received < RECEIVE_BOUND {
+        let mut metas = [RecvMeta::default(); BATCH_SIZE];
+        let mut iovs: Vec<IoSliceMut<'_>> =
+            recv_buf.chunks_mut(slot).map(IoSliceMut::new).collect();
+        let n = match socket.try_io(Interest::READABLE, || {
+            udp.recv(socket.into(), &mut iovs, &mut metas)
+        }) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            // A reset is undefined in QUIC and may be forged: ignore it.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => continue,
+            Err(e) => return Err(e),
+        };
+        received += n.max(1);
+        for (meta, buf) in metas.iter().zip(iovs.iter()).take(n) {
+            let mut data = BytesMut::from(&buf[..meta.len.min(buf.len())]);
+            while !data.is_empty() {
+                let datagram = data.split_to(meta.stride.clamp(1, data.len()));
+                let ecn = meta.ecn.and_then(|e| EcnCodepoint::from_bits(e as u8));
+                relay.datagram(now, meta.addr, meta.dst_ip, ecn, datagram);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// One connection and what the relay knows of it.
+#[derive(Debug)]
+struct Peer {
+    conn: Connection,
+    /// The id its voice is relayed with.
+    speaker: u32,
+    join: Join,
+    room: Option<u32>,
+    /// The deadline in the timer heap that is current for it.
+    deadline: Option<Instant>,
+    /// In this round's list of connections to drive.
+    touched: bool,
+}
+
+/// The loop's state apart from the socket.
+#[derive(Debug)]
+struct Relay {
+    endpoint: Endpoint,
+    /// Connections by `ConnectionHandle.0` (small integers: the endpoint
+    /// hands them out of its own slab).
+    peers: Vec<Option<Peer>>,
+    live: usize,
+    /// Members of each room.
+    rooms: std::collections::HashMap<u32, Vec<ConnectionHandle>>,
+    timers: Timers,
+    outbox: Outbox,
+    /// Connections to drive this round, each once (`Peer::touched`).
+    round: Vec<ConnectionHandle>,
+    next_speaker: u32,
+    /// What quinn-proto writes a datagram into before the outbox copies it.
+    scratch: Vec<u8>,
+    /// One speaker's voice datagrams of this round.
+    voice_in: Vec<Bytes>,
+    /// `voice::relay`'s output.
+    voice_out: Vec<u8>,
+}
+
+impl Relay {
+    fn new(endpoint: Endpoint) -> Self {
+        Self {
+            endpoint,
+            peers: Vec::new(),
+            live: 0,
+            rooms: std::collections::HashMap::new(),
+            timers: Timers::default(),
+            outbox: Outbox::default(),
+            round: Vec::new(),
+            next_speaker: 1,
+            scratch: Vec::new(),
+            voice_in: Vec::new(),
+            voice_out: Vec::new(),
+        }
+    }
+
+    /// Hands one received datagram to the endpoint.
+    fn datagram(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local_ip: Option<IpAddr>,
+        ecn: Option<EcnCodepoint>,
+        data: BytesMut,
+    ) {
+        self.scratch.clear();
+        match self
+            .endpoint
+            .handle(now, remote, local_ip, ecn, data, &mut self.scratch)
+        {
+            Some(DatagramEvent::ConnectionEvent(ch, event)) => {
+                if let Some(peer) = peer_mut(&mut self.peers, ch) {
+                    peer.conn.handle_event(event);
+                    touch(&mut self.round, ch, peer);
+                }
+            }
+            Some(DatagramEvent::NewConnection(incoming)) => {
+                if self.live >= MAX_CONNECTIONS {
+                    let t = self.endpoint.refuse(incoming, &mut self.scratch);
+                    self.outbox.push(&t, &self.scratch);
+                    return;
+                }
+                match self.endpoint.accept(incoming, now, &mut self.scratch, None) {
+                    Ok((ch, conn)) => self.insert(ch, conn),
+                    Err(e) => {
+                        if let Some(t) = e.response {
+                            self.outbox.push(&t, &self.scratch);
+                        }
+                    }
+                }
+            }
+            Some(DatagramEvent::Response(t)) => self.outbox.push(&t, &self.scratch),
+            None => {}
+        }
+    }
+
+    fn insert(&mut self, ch: ConnectionHandle, conn: Connection) {
+        if self.peers.len() <= ch.0 {
+            self.peers.resize_with(ch.0 + 1, || None);
+        }
+        let speaker = self.next_speaker;
+        self.next_speaker = self.next_speaker.wrapping_add(1).max(1);
+        let mut peer = Peer {
+            conn,
+            speaker,
+            join: Join::new(),
+            room: None,
+            deadline: None,
+            touched: false,
+        };
+        touch(&mut self.round, ch, &mut peer);
+        self.peers[ch.0] = Some(peer);
+        self.live += 1;
+    }
+
+    /// Fires the deadlines due at `now`.
+    fn expire(&mut self, now: Instant) {
+        while let Some((at, ch)) = self.timers.pop_due(now) {
+            if let Some(peer) = peer_mut(&mut self.peers, ch)
+                && peer.deadline == Some(at)
+            {
+                peer.deadline = None;
+                peer.conn.handle_timeout(now);
+                touch(&mut self.round, ch, peer);
+            }
+        }
+        let peers = &self.peers;
+        self.timers.compact(self.live, |at, ch| {
+            peers
+                .get(ch.0)
+                .and_then(Option::as_ref)
+                .is_some_and(|p| p.deadline == Some(at))
+        });
+    }
+
+    /// Drives every connection touched this round: application events
+    /// first (which may touch more connections, by forwarding to them), then
+    /// each one's endpoint events, transmits and deadline. Stops early when
+    /// the outbox is full; the rest wait for the next round.
+    fn drive(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.round.len() {
+            let ch = self.round[i];
+            i += 1;
+            self.events(ch, now);
+        }
+        let mut done = 0;
+        while done < self.round.len() && self.outbox.len() < QUEUE_LIMIT {
+            let ch = self.round[done];
+            done += 1;
+            self.transmit(ch, now);
+        }
+        self.round.drain(..done);
+    }
+
+    /// A connection's application events: its join, its voice.
+    fn events(&mut self, ch: ConnectionHandle, now: Instant) {
+        let Some(peer) = peer_mut(&mut self.peers, ch) else {
+            return;
+        };
+        let mut lost = false;
+        while let Some(event) = peer.conn.poll() {
+            match event {
+                Event::Stream(StreamEvent::Opened { .. } | StreamEvent::Readable { .. }) => {
+                    if let Step::Joined(room) = peer.join.advance(&mut peer.conn, peer.speaker, now)
+                    {
+                        peer.room = Some(room);
+                        self.rooms.entry(room).or_default().push(ch);
+                    }
+                }
+                Event::ConnectionLost { .. } => lost = true,
+                _ => {}
+            }
+        }
+        self.voice_in.clear();
+        while let Some(datagram) = peer.conn.datagrams().recv() {
+            self.voice_in.push(datagram);
+        }
+        let room = peer.room;
+        if lost {
+            self.leave(ch);
+            return;
+        }
+        let Some(members) = room.and_then(|room| self.rooms.get(&room)) else {
+            return;
+        };
+        for datagram in self.voice_in.drain(..) {
+            let Ok(packet) = voice::decode_client(&datagram, voice::DEFAULT_MAX_PAYLOAD) else {
+                continue;
+            };
+            let Some(speaker) = peer_mut(&mut self.peers, ch).map(|p| p.speaker) else {
+                return;
+            };
+            voice::relay(&mut self.voice_out, speaker, &packet);
+            let forwarded = Bytes::copy_from_slice(&self.voice_out);
+            for &other in members {
+                if other == ch {
+                    continue;
+                }
+                if let Some(listener) = peer_mut(&mut self.peers, other) {
+                    // Dropping the oldest when the peer's buffer is full, as
+                    // quinn's send_datagram does.
+                    let _ = listener.conn.datagrams().send(forwarded.clone(), true);
+                    touch(&mut self.round, other, listener);
+                }
+            }
+        }
+    }
+
+    /// A connection's endpoint events, transmits and next deadline; forgets
+    /// it once drained.
+    fn transmit(&mut self, ch: ConnectionHandle, now: Instant) {
+        let Some(peer) = peer_mut(&mut self.peers, ch) else {
+            return;
+        };
+        peer.touched = false;
+        while let Some(event) = peer.conn.poll_endpoint_events() {
+            if let Some(event) = self.endpoint.handle_event(ch, event) {
+                peer.conn.handle_event(event);
+            }
+        }
+        loop {
+            self.scratch.clear();
+            match peer.conn.poll_transmit(now, 1, &mut self.scratch) {
+                Some(t) => self.outbox.push(&t, &self.scratch),
+                None => break,
+            }
+        }
+        let next = peer.conn.poll_timeout();
+        if next != peer.deadline {
+            peer.deadline = next;
+            if let Some(at) = next {
+                self.timers.schedule(at, ch);
+            }
+        }
+        if peer.conn.is_drained() {
+            self.leave(ch);
+            self.peers[ch.0] = None;
+            self.live -= 1;
+        }
+    }
+
+    /// Takes a connection out of its room (it stays known until drained).
+    fn leave(&mut self, ch: ConnectionHandle) {
+        let Some(peer) = peer_mut(&mut self.peers, ch) else {
+            return;
+        };
+        let Some(room) = peer.room.take() else {
+            return;
+        };
+        if let Some(members) = self.rooms.get_mut(&room) {
+            members.retain(|&m| m != ch);
+            if members.is_empty() {
+                self.rooms.remove(&room);
+            }
+        }
+    }
+
+    /// Closes every connection and queues the close packets.
+    fn close_all(&mut self, now: Instant) {
+        for (i, slot) in self.peers.iter_mut().enumerate() {
+            if let Some(peer) = slot {
+                peer.conn.close(
+                    now,
+                    VarInt::from_u32(0),
+                    Bytes::from_static(b"relay stopped"),
+                );
+                touch(&mut self.round, ConnectionHandle(i), peer);
+            }
+        }
+        self.drive(now);
+    }
+}
+
+fn peer_mut(peers: &mut [Option<Peer>], ch: ConnectionHandle) -> Option<&mut Peer> {
+    peers.get_mut(ch.0).and_then(Option::as_mut)
+}
+
+/// Puts a connection on this round's list, once.
+fn touch(round: &mut Vec<ConnectionHandle>, ch: ConnectionHandle, peer: &mut Peer) {
+    if !peer.touched {
+        peer.touched = true;
+        round.push(ch);
+    }
+}
