@@ -309,32 +309,81 @@ async fn scenario_many_rooms_scaled_down() {
     );
 }
 
-/// The naive-relay binary, stopped when dropped.
-struct NaiveRelay {
+/// A relay binary (naive-relay or proto-relay), stopped when dropped.
+struct RelayProcess {
     child: tokio::process::Child,
     addr: String,
 }
 
-async fn start_naive_relay() -> NaiveRelay {
+async fn start_naive_relay() -> RelayProcess {
+    start_relay(env!("CARGO_BIN_EXE_naive-relay"), &[]).await
+}
+
+/// Starts the relay binary `bin` with `args` on a free port of 127.0.0.1.
+async fn start_relay(bin: &str, args: &[&str]) -> RelayProcess {
     use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_naive-relay"))
+    let mut child = tokio::process::Command::new(bin)
         .args(["--listen", "127.0.0.1:0"])
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .expect("naive-relay starts");
+        .expect("the relay starts");
     let stdout = child.stdout.take().unwrap();
     let mut lines = tokio::io::BufReader::new(stdout).lines();
     let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
         .await
-        .expect("naive-relay prints its address")
+        .expect("the relay prints its address")
         .unwrap()
         .expect("a line");
     let addr = line
         .strip_prefix("listening: ")
         .unwrap_or_else(|| panic!("not a listening line: {line}"))
         .to_owned();
-    NaiveRelay { child, addr }
+    RelayProcess { child, addr }
+}
+
+/// Runs `scenario` at 5 % against proto-relay started with `args`, through
+/// the naive relay's join; checks that everyone in a talker's room heard
+/// everything, and no one else.
+async fn scenario_against_the_proto_relay(scenario: &str, args: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = start_relay(env!("CARGO_BIN_EXE_proto-relay"), args).await;
+    let pid = relay.child.id().unwrap();
+    let json = dir.path().join("proto.json");
+    let (stdout, v) = bench_at(
+        &relay.addr,
+        pid,
+        &json,
+        &[
+            "--relay",
+            "naive",
+            "--scenario",
+            scenario,
+            "--scale",
+            "0.05",
+            "--seconds",
+            "2",
+        ],
+    )
+    .await;
+    check_scenario(&v, &stdout, scenario, "naive");
+    // Loopback, a few dozen clients: nothing may be lost, and a datagram
+    // sent to the wrong room would push the ratio above 1.
+    assert_eq!(number(&v, "delivered"), 1.0, "{stdout}");
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_many_rooms_against_the_proto_relay() {
+    let v = scenario_against_the_proto_relay("many-rooms", &[]).await;
+    assert_eq!(v["rooms"], 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_big_room_against_the_proto_relay_with_the_server_transport() {
+    let v = scenario_against_the_proto_relay("big-room", &["--transport", "voice-server"]).await;
+    assert_eq!(v["clients"], 25);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
