@@ -12,6 +12,7 @@ pub mod acme;
 pub mod address;
 pub mod admin;
 pub mod cert_reload;
+pub mod cid;
 pub mod cli;
 pub mod config;
 pub mod conn;

@@ -366,6 +366,7 @@ impl Server {
                 let slot = match slots.admit(remote.ip(), validated) {
                     Admission::Admit(slot) => slot,
                     Admission::Retry => {
+                        tracing::debug!(%remote, "under login pressure: asking for a QUIC retry");
                         if let Err(e) = incoming.retry() {
                             e.into_incoming().refuse();
                         }
@@ -529,8 +530,10 @@ fn endpoint_on(
             tracing::warn!(error = %e, "cannot enlarge the UDP {what} buffer");
         }
     }
+    let mut endpoint = quinn::EndpointConfig::default();
+    endpoint.cid_generator(|| Box::new(crate::cid::Generator::new()));
     quinn::Endpoint::new_with_abstract_socket(
-        quinn::EndpointConfig::default(),
+        endpoint,
         Some(config),
         crate::udp::wrap(socket, batched)?,
         Arc::new(quinn::TokioRuntime),
