@@ -17,9 +17,12 @@
 //! 3. for every connection touched, received from or sent to: its
 //!    endpoint events, then `poll_transmit` until it has nothing more, then
 //!    its next deadline;
-//! 4. sends all the round's datagrams with `sendmmsg`, 64 per call
-//!    (`outbox`, the server's `voice_server::udp::send_batch`); a full socket
-//!    buffer keeps the rest for when the socket is writable.
+//! 4. sends the round's datagrams with `sendmmsg`, 64 per call (`outbox`,
+//!    the server's `voice_server::udp::send_batch`): each full batch as soon
+//!    as step 3 has queued it, so that a large room's first listeners do
+//!    not wait for the last one's encryption, the rest at the end of the
+//!    round; a full socket buffer keeps the rest for when the socket is
+//!    writable.
 //!
 //! Transport settings: quinn-proto's defaults, as the naive relay, and the
 //! same 4 MiB socket buffers ([`Transport::QuinnDefault`]). They differ
@@ -56,6 +59,7 @@ use crate::naive::{NaiveRelayError, SOCKET_BUFFER};
 use join::{Join, Step};
 use outbox::{Outbox, QUEUE_LIMIT};
 use timers::Timers;
+use voice_server::udp::MAX_BATCH;
 
 /// Datagrams received per round at most, so that a flood cannot hold back
 /// the round's sends (quinn's endpoint driver stops at 160).
@@ -157,12 +161,12 @@ impl ProtoRelay {
                 Err(e) => break Err(e),
             };
             relay.expire(now);
-            relay.drive(now);
-            if !relay.outbox.is_empty() {
-                let _ = socket.try_io(Interest::WRITABLE, || {
-                    relay.outbox.flush(socket.as_fd(), v6_socket)
+            relay.drive(now, &mut |outbox, whole| {
+                let _ = socket.try_io(Interest::WRITABLE, || match whole {
+                    true => outbox.flush_full(socket.as_fd(), v6_socket),
+                    false => outbox.flush(socket.as_fd(), v6_socket),
                 });
-            }
+            });
             if relay.outbox.is_empty() && (more || !relay.round.is_empty()) {
                 // Work left over from a bounded round: go on before waiting.
                 tokio::task::yield_now().await;
@@ -180,8 +184,9 @@ impl ProtoRelay {
                 () = &mut sleep, if deadline.is_some() => {}
             }
         };
-        relay.close_all(Instant::now());
-        let _ = relay.outbox.flush(socket.as_fd(), v6_socket);
+        relay.close_all(Instant::now(), &mut |outbox, _| {
+            let _ = outbox.flush(socket.as_fd(), v6_socket);
+        });
         result
     }
 }
@@ -358,9 +363,11 @@ impl Relay {
 
     /// Drives every connection touched this round: application events
     /// first (which may touch more connections, by forwarding to them), then
-    /// each one's endpoint events, transmits and deadline. Stops early when
-    /// the outbox is full; the rest wait for the next round.
-    fn drive(&mut self, now: Instant) {
+    /// each one's endpoint events, transmits and deadline, handing the outbox
+    /// to `send` whenever it holds a full batch (`true`) and at the end
+    /// (`false`: everything). Stops early when the outbox is full (the
+    /// socket buffer is); the rest wait for the next round.
+    fn drive(&mut self, now: Instant, send: &mut dyn FnMut(&mut Outbox, bool)) {
         let mut i = 0;
         while i < self.round.len() {
             let ch = self.round[i];
@@ -372,8 +379,14 @@ impl Relay {
             let ch = self.round[done];
             done += 1;
             self.transmit(ch, now);
+            if self.outbox.len() >= MAX_BATCH {
+                send(&mut self.outbox, true);
+            }
         }
         self.round.drain(..done);
+        if !self.outbox.is_empty() {
+            send(&mut self.outbox, false);
+        }
     }
 
     /// A connection's application events: its join, its voice.
@@ -480,7 +493,7 @@ impl Relay {
     }
 
     /// Closes every connection and queues the close packets.
-    fn close_all(&mut self, now: Instant) {
+    fn close_all(&mut self, now: Instant, send: &mut dyn FnMut(&mut Outbox, bool)) {
         for (i, slot) in self.peers.iter_mut().enumerate() {
             if let Some(peer) = slot {
                 peer.conn.close(
@@ -491,7 +504,7 @@ impl Relay {
                 touch(&mut self.round, ConnectionHandle(i), peer);
             }
         }
-        self.drive(now);
+        self.drive(now, send);
     }
 }
 

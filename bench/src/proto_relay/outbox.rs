@@ -65,8 +65,19 @@ impl Outbox {
     /// (`WouldBlock`, the rest stays queued). A datagram the kernel refuses
     /// for another reason is dropped, as quinn-udp drops it.
     pub fn flush(&mut self, fd: BorrowedFd<'_>, v6_socket: bool) -> io::Result<()> {
+        self.flush_batches(fd, v6_socket, 1)
+    }
+
+    /// Sends full batches of [`MAX_BATCH`] while there are, so that the
+    /// first listeners of a large room hear a datagram before the relay
+    /// has encrypted it for the last; as [`Outbox::flush`] otherwise.
+    pub fn flush_full(&mut self, fd: BorrowedFd<'_>, v6_socket: bool) -> io::Result<()> {
+        self.flush_batches(fd, v6_socket, MAX_BATCH)
+    }
+
+    fn flush_batches(&mut self, fd: BorrowedFd<'_>, v6_socket: bool, min: usize) -> io::Result<()> {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while self.sent < self.queued.len() {
+        while self.len() >= min.max(1) {
             batch.clear();
             batch.extend(
                 self.queued[self.sent..]
@@ -89,9 +100,11 @@ impl Outbox {
                 }
             }
         }
-        self.arena.clear();
-        self.queued.clear();
-        self.sent = 0;
+        if self.sent == self.queued.len() {
+            self.arena.clear();
+            self.queued.clear();
+            self.sent = 0;
+        }
         Ok(())
     }
 }
