@@ -10,7 +10,7 @@
 //! `login_retry_threshold`) while thousands of IDs are in use, so now and
 //! then a retry ID was one a connection held already: that client's
 //! Initials went to the other connection, which discarded them, and the
-//! client's handshake timed out (about one storm of 1,000 logins in 14
+//! client's handshake timed out (about one storm of 1,000 logins in 11
 //! lost a client this way; found with a packet capture, docs/perf.md). Six
 //! random bytes make that chance about 2^24 times smaller.
 //!
