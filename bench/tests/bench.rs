@@ -438,3 +438,68 @@ async fn a_scenario_sets_the_shape_and_the_naive_relay_measures_voice_only() {
     .await;
     refused(&["--relay", "naive", "--storm", "1"], "measures voice only").await;
 }
+
+/// proto-relay in this process, spoken to directly: a join that is not 4
+/// bytes closes the connection; voice reaches the rest of the room, with
+/// the speaker id the join answered, and no one in another room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proto_relay_refuses_a_bad_join_and_relays_within_the_room() {
+    use voice_bench::client;
+    use voice_bench::proto_relay::{ProtoRelay, Transport};
+    use voice_proto::voice;
+
+    let relay = ProtoRelay::bind("127.0.0.1:0".parse().unwrap(), Transport::QuinnDefault).unwrap();
+    let addr = relay.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(relay.run(async {
+        let _ = stopped.await;
+    }));
+    let config = client::client_config(client::ServerCert::Any, client::transport()).unwrap();
+    let endpoint = client::endpoint(addr, config).unwrap();
+
+    let bad = client::connect(&endpoint, addr).await.unwrap();
+    let (mut send, _recv) = bad.open_bi().await.unwrap();
+    send.write_all(&[0; 5]).await.unwrap();
+    send.finish().unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(10), bad.closed())
+        .await
+        .expect("the relay closes a bad join");
+    assert!(
+        matches!(&closed, quinn::ConnectionError::ApplicationClosed(c) if c.error_code == 1u32.into()),
+        "{closed}"
+    );
+
+    let talker = client::connect(&endpoint, addr).await.unwrap();
+    let listener = client::connect(&endpoint, addr).await.unwrap();
+    let elsewhere = client::connect(&endpoint, addr).await.unwrap();
+    let speaker = voice_bench::naive::join(&talker, 7).await.unwrap();
+    voice_bench::naive::join(&listener, 7).await.unwrap();
+    voice_bench::naive::join(&elsewhere, 8).await.unwrap();
+
+    let mut packet = Vec::new();
+    voice::encode_client(&mut packet, 0, 42, b"opus");
+    let heard = tokio::time::timeout(Duration::from_secs(10), async {
+        // Datagrams may be lost: send until one arrives.
+        loop {
+            talker
+                .send_datagram(bytes::Bytes::copy_from_slice(&packet))
+                .unwrap();
+            tokio::select! {
+                d = listener.read_datagram() => break d.unwrap(),
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
+    })
+    .await
+    .expect("the listener hears the talker");
+    let heard = voice::decode_server(&heard, voice::DEFAULT_MAX_PAYLOAD).unwrap();
+    assert_eq!(
+        (heard.speaker, heard.seq, heard.opus),
+        (speaker, 42, &b"opus"[..])
+    );
+    let leaked = tokio::time::timeout(Duration::from_millis(300), elsewhere.read_datagram()).await;
+    assert!(leaked.is_err(), "another room heard the talker");
+
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+}

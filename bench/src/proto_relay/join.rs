@@ -21,6 +21,8 @@ pub enum Join {
     },
     /// In a room, answered.
     Joined,
+    /// Refused (the connection is closing): nothing more is read.
+    Refused,
 }
 
 /// What reading the join stream gave.
@@ -67,13 +69,13 @@ impl Join {
         };
         let id = *id;
         let Some(finished) = read(conn, id, bytes) else {
-            return refuse(conn, now);
+            return self.refuse(conn, now);
         };
         if !finished {
             return Step::Pending;
         }
         let Ok(room) = <[u8; JOIN_LEN]>::try_from(bytes.as_slice()) else {
-            return refuse(conn, now);
+            return self.refuse(conn, now);
         };
         let mut send = conn.send_stream(id);
         match send.write(&speaker.to_be_bytes()) {
@@ -83,12 +85,23 @@ impl Join {
             }
             // The answer fits any stream window; anything else is a peer
             // that stopped the stream.
-            _ => refuse(conn, now),
+            _ => self.refuse(conn, now),
         }
+    }
+
+    /// Closes the connection as the naive relay does a bad join.
+    fn refuse(&mut self, conn: &mut Connection, now: Instant) -> Step {
+        *self = Self::Refused;
+        conn.close(
+            now,
+            VarInt::from_u32(1),
+            bytes::Bytes::from_static(b"the join request is a 4-byte room number"),
+        );
+        Step::Refused
     }
 }
 
-/// Reads what `id` holds into `bytes`: `Some(true)` at the end of the
+/// Reads what `id` holds into `bytes` (at most [`JOIN_LEN`] + 1 in all): `Some(true)` at the end of the
 /// stream, `Some(false)` if more may come, `None` if the peer sent more than
 /// a join or reset the stream.
 fn read(conn: &mut Connection, id: StreamId, bytes: &mut Vec<u8>) -> Option<bool> {
@@ -111,14 +124,4 @@ fn read(conn: &mut Connection, id: StreamId, bytes: &mut Vec<u8>) -> Option<bool
     // touched connection for transmits anyway.
     let _ = chunks.finalize();
     outcome
-}
-
-/// Closes the connection as the naive relay does a bad join.
-fn refuse(conn: &mut Connection, now: Instant) -> Step {
-    conn.close(
-        now,
-        VarInt::from_u32(1),
-        bytes::Bytes::from_static(b"the join request is a 4-byte room number"),
-    );
-    Step::Refused
 }
