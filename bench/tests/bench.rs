@@ -315,10 +315,6 @@ struct RelayProcess {
     addr: String,
 }
 
-async fn start_naive_relay() -> RelayProcess {
-    start_relay(env!("CARGO_BIN_EXE_naive-relay"), &[]).await
-}
-
 /// Starts the relay binary `bin` with `args` on a free port of 127.0.0.1.
 async fn start_relay(bin: &str, args: &[&str]) -> RelayProcess {
     use tokio::io::AsyncBufReadExt;
@@ -343,14 +339,14 @@ async fn start_relay(bin: &str, args: &[&str]) -> RelayProcess {
     RelayProcess { child, addr }
 }
 
-/// Runs `scenario` at 5 % against proto-relay started with `args`, through
-/// the naive relay's join; checks that everyone in a talker's room heard
-/// everything, and no one else.
-async fn scenario_against_the_proto_relay(scenario: &str, args: &[&str]) -> Value {
+/// Runs `scenario` at 5 % against the relay binary `bin` started with
+/// `args`, through the naive relay's join; checks that everyone in a
+/// talker's room heard everything, and no one else.
+async fn scenario_against_a_relay(bin: &str, scenario: &str, args: &[&str]) -> Value {
     let dir = tempfile::tempdir().unwrap();
-    let relay = start_relay(env!("CARGO_BIN_EXE_proto-relay"), args).await;
+    let relay = start_relay(bin, args).await;
     let pid = relay.child.id().unwrap();
-    let json = dir.path().join("proto.json");
+    let json = dir.path().join("relay.json");
     let (stdout, v) = bench_at(
         &relay.addr,
         pid,
@@ -376,39 +372,24 @@ async fn scenario_against_the_proto_relay(scenario: &str, args: &[&str]) -> Valu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_many_rooms_against_the_proto_relay() {
-    let v = scenario_against_the_proto_relay("many-rooms", &[]).await;
+    let v = scenario_against_a_relay(env!("CARGO_BIN_EXE_proto-relay"), "many-rooms", &[]).await;
     assert_eq!(v["rooms"], 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_big_room_against_the_proto_relay_with_the_server_transport() {
-    let v = scenario_against_the_proto_relay("big-room", &["--transport", "voice-server"]).await;
+    let v = scenario_against_a_relay(
+        env!("CARGO_BIN_EXE_proto-relay"),
+        "big-room",
+        &["--transport", "voice-server"],
+    )
+    .await;
     assert_eq!(v["clients"], 25);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_many_rooms_against_the_naive_relay() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = start_naive_relay().await;
-    let pid = relay.child.id().unwrap();
-    let json = dir.path().join("naive.json");
-    let (stdout, v) = bench_at(
-        &relay.addr,
-        pid,
-        &json,
-        &[
-            "--relay",
-            "naive",
-            "--scenario",
-            "many-rooms",
-            "--scale",
-            "0.05",
-            "--seconds",
-            "2",
-        ],
-    )
-    .await;
-    check_scenario(&v, &stdout, "many-rooms", "naive");
+    let v = scenario_against_a_relay(env!("CARGO_BIN_EXE_naive-relay"), "many-rooms", &[]).await;
     assert_eq!(v["rooms"], 5);
 }
 
