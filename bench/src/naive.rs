@@ -128,6 +128,15 @@ pub fn server_config() -> Result<quinn::ServerConfig, NaiveRelayError> {
     Ok(quinn::ServerConfig::with_crypto(Arc::new(quic)))
 }
 
+/// Prints the line scripts and tests wait for, `listening: ADDR`, at once
+/// (stdout may be a pipe).
+pub fn announce(addr: SocketAddr) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening: {addr}")?;
+    out.flush()
+}
+
 /// One connection: its join, then its datagrams to the rest of its room.
 async fn serve(incoming: quinn::Incoming, rooms: Arc<Rooms>, id: u32) {
     let Ok(conn) = incoming.await else {

@@ -2,7 +2,6 @@
 //! anchor `voice-server` is measured against. Prints `listening: ADDR` and
 //! relays until interrupted; `TOKIO_WORKER_THREADS` sets its threads.
 
-use std::io::Write;
 use std::net::SocketAddr;
 
 use anyhow::Context;
@@ -26,11 +25,7 @@ async fn main() -> anyhow::Result<()> {
     let addr = relay
         .local_addr()
         .context("the relay's socket has no address")?;
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening: {addr}")?;
-        out.flush()?;
-    }
+    voice_bench::naive::announce(addr)?;
     relay
         .run(async {
             let _ = tokio::signal::ctrl_c().await;

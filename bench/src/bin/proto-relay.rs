@@ -3,7 +3,6 @@
 //! and `naive-relay`. Prints `listening: ADDR` and relays on one thread
 //! until interrupted.
 
-use std::io::Write;
 use std::net::SocketAddr;
 
 use anyhow::Context;
@@ -35,11 +34,7 @@ fn main() -> anyhow::Result<()> {
         let addr = relay
             .local_addr()
             .context("the relay's socket has no address")?;
-        {
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "listening: {addr}")?;
-            out.flush()?;
-        }
+        voice_bench::naive::announce(addr)?;
         relay
             .run(async {
                 let _ = tokio::signal::ctrl_c().await;

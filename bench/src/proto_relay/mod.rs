@@ -196,10 +196,12 @@ fn receive(
     now: Instant,
 ) -> io::Result<bool> {
     let mut received = 0;
+    // Built once a round, on the stack (`recv_buf` holds BATCH_SIZE slots).
+    let mut slots = recv_buf.chunks_mut(slot);
+    let mut iovs: [IoSliceMut<'_>; BATCH_SIZE] =
+        std::array::from_fn(|_| IoSliceMut::new(slots.next().unwrap_or_default()));
+    let mut metas = [RecvMeta::default(); BATCH_SIZE];
     while received < RECEIVE_BOUND {
-        let mut metas = [RecvMeta::default(); BATCH_SIZE];
-        let mut iovs: Vec<IoSliceMut<'_>> =
-            recv_buf.chunks_mut(slot).map(IoSliceMut::new).collect();
         let n = match socket.try_io(Interest::READABLE, || {
             udp.recv(socket.into(), &mut iovs, &mut metas)
         }) {

@@ -1,34 +1,22 @@
 //! The datagrams of one round of the loop, sent together with `sendmmsg`.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::ops::Range;
 use std::os::fd::BorrowedFd;
 
-use voice_server::udp::{Datagram, MAX_BATCH, send_batch};
+use voice_server::udp::{Datagram, DatagramQueue, MAX_BATCH, send_batch};
 
 /// Datagrams queued at most before the loop stops asking connections for
 /// more (they keep theirs until the socket drains), as the server's
 /// `QUEUE_LIMIT`.
 pub const QUEUE_LIMIT: usize = 1024;
 
-/// One queued datagram: where it goes and its bytes in the arena.
-#[derive(Debug)]
-struct Queued {
-    destination: SocketAddr,
-    src_ip: Option<IpAddr>,
-    ecn: u8,
-    bytes: Range<usize>,
-}
-
-/// Datagrams waiting for the socket, their bytes in one arena. A full
-/// socket buffer stops a flush and keeps the rest for the next one: nothing
-/// is dropped here.
+/// Datagrams waiting for the socket (the server's [`DatagramQueue`]). A
+/// full socket buffer stops a flush and keeps the rest for the next one:
+/// nothing is dropped here.
 #[derive(Debug, Default)]
 pub struct Outbox {
-    arena: Vec<u8>,
-    queued: Vec<Queued>,
-    /// Datagrams of `queued` the kernel has taken.
+    queue: DatagramQueue,
+    /// Datagrams of `queue` the kernel has taken.
     sent: usize,
 }
 
@@ -39,20 +27,18 @@ impl Outbox {
         let contents = &contents[..transmit.size.min(contents.len())];
         let segment = transmit.segment_size.unwrap_or(contents.len()).max(1);
         for chunk in contents.chunks(segment) {
-            let start = self.arena.len();
-            self.arena.extend_from_slice(chunk);
-            self.queued.push(Queued {
+            self.queue.push(Datagram {
                 destination: transmit.destination,
                 src_ip: transmit.src_ip,
                 ecn: transmit.ecn.map_or(0, |e| e as u8),
-                bytes: start..self.arena.len(),
+                contents: chunk,
             });
         }
     }
 
     /// Datagrams not yet sent.
     pub fn len(&self) -> usize {
-        self.queued.len() - self.sent
+        self.queue.len() - self.sent
     }
 
     /// Whether everything queued has been sent.
@@ -76,35 +62,17 @@ impl Outbox {
     }
 
     fn flush_batches(&mut self, fd: BorrowedFd<'_>, v6_socket: bool, min: usize) -> io::Result<()> {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        while self.len() >= min.max(1) {
-            batch.clear();
-            batch.extend(
-                self.queued[self.sent..]
-                    .iter()
-                    .take(MAX_BATCH)
-                    .map(|q| Datagram {
-                        destination: q.destination,
-                        src_ip: q.src_ip,
-                        ecn: q.ecn,
-                        contents: &self.arena[q.bytes.clone()],
-                    }),
-            );
-            match send_batch(fd, v6_socket, &batch) {
-                Ok(n) => self.sent += n.max(1),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(e),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    tracing::debug!(destination = %batch[0].destination, "send failed: {e}");
-                    self.sent += 1;
-                }
-            }
-        }
-        if self.sent == self.queued.len() {
-            self.arena.clear();
-            self.queued.clear();
+        let (sent, result) = self.queue.send(
+            self.sent,
+            min,
+            |batch| send_batch(fd, v6_socket, batch),
+            |e, d| tracing::debug!(destination = %d.destination, "send failed: {e}"),
+        );
+        self.sent = sent;
+        if self.sent == self.queue.len() {
+            self.queue.clear();
             self.sent = 0;
         }
-        Ok(())
+        result
     }
 }

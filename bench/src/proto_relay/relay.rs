@@ -204,7 +204,7 @@ impl Relay {
         while let Some(datagram) = peer.conn.datagrams().recv() {
             self.voice_in.push(datagram);
         }
-        let room = peer.room;
+        let (room, speaker) = (peer.room, peer.speaker);
         if lost {
             self.leave(ch);
             return;
@@ -215,9 +215,6 @@ impl Relay {
         for datagram in self.voice_in.drain(..) {
             let Ok(packet) = voice::decode_client(&datagram, voice::DEFAULT_MAX_PAYLOAD) else {
                 continue;
-            };
-            let Some(speaker) = peer_mut(&mut self.peers, ch).map(|p| p.speaker) else {
-                return;
             };
             voice::relay(&mut self.voice_out, speaker, &packet);
             let forwarded = Bytes::copy_from_slice(&self.voice_out);

@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::mem;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -17,10 +17,9 @@ use tokio::io::Interest;
 use tokio::sync::Notify;
 
 use super::QUEUE_LIMIT;
+use super::queue::DatagramQueue as Queue;
 use super::sendmmsg::{self, Datagram, MAX_BATCH};
 
-/// Queue bytes kept between bursts; a larger buffer left by a burst is freed.
-const KEEP_BYTES: usize = 64 * 1024;
 /// Times the flusher takes the queue before it lets other tasks run; what
 /// is left wakes it again (`Inner::release`) and is sent on its next turn.
 const FLUSH_ROUNDS: usize = 8;
@@ -40,7 +39,7 @@ struct Inner {
     v6: bool,
     /// Datagrams waiting to be sent, in the order they were given.
     queue: Mutex<Queue>,
-    /// `queue.items.len()`, read without the lock.
+    /// `queue.len()`, read without the lock.
     queued: AtomicUsize,
     /// A second queue, swapped with `queue` by whoever sends: the queue
     /// keeps filling while a batch is in the kernel.
@@ -56,78 +55,6 @@ struct Inner {
     closed: AtomicBool,
     /// When a send failure was last logged.
     warned: Mutex<Option<Instant>>,
-}
-
-/// Datagrams back to back in one buffer.
-#[derive(Default)]
-struct Queue {
-    data: Vec<u8>,
-    items: Vec<Item>,
-}
-
-/// One queued datagram: its bytes end at `end` in `Queue::data` and start
-/// where the one before it ends.
-#[derive(Clone, Copy)]
-struct Item {
-    destination: SocketAddr,
-    src_ip: Option<IpAddr>,
-    ecn: u8,
-    end: usize,
-}
-
-impl Queue {
-    fn push(&mut self, t: &Transmit<'_>) {
-        self.push_datagram(Datagram {
-            destination: t.destination,
-            src_ip: t.src_ip,
-            ecn: t.ecn.map_or(0, |e| e as u8),
-            contents: t.contents,
-        });
-    }
-
-    fn push_datagram(&mut self, d: Datagram<'_>) {
-        self.data.extend_from_slice(d.contents);
-        self.items.push(Item {
-            destination: d.destination,
-            src_ip: d.src_ip,
-            ecn: d.ecn,
-            end: self.data.len(),
-        });
-    }
-
-    fn start(&self, i: usize) -> usize {
-        if i == 0 { 0 } else { self.items[i - 1].end }
-    }
-
-    fn datagram(&self, i: usize) -> Datagram<'_> {
-        let item = self.items[i];
-        Datagram {
-            destination: item.destination,
-            src_ip: item.src_ip,
-            ecn: item.ecn,
-            contents: &self.data[self.start(i)..item.end],
-        }
-    }
-
-    fn clear(&mut self) {
-        self.items.clear();
-        self.data.clear();
-        if self.data.capacity() > KEEP_BYTES {
-            self.data = Vec::new();
-        }
-    }
-
-    /// Puts the datagrams of `self` from `from` on before those of `later`.
-    fn prepend_to(&self, from: usize, later: &mut Queue) {
-        let mut merged = Queue::default();
-        for i in from..self.items.len() {
-            merged.push_datagram(self.datagram(i));
-        }
-        for i in 0..later.items.len() {
-            merged.push_datagram(later.datagram(i));
-        }
-        *later = merged;
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -212,7 +139,7 @@ impl Inner {
     /// the queue with no one to send it.
     fn release(&self) {
         self.sending.store(false, Ordering::Release);
-        if !lock(&self.queue).items.is_empty() {
+        if !lock(&self.queue).is_empty() {
             self.wake.notify_one();
         }
     }
@@ -225,7 +152,7 @@ impl Inner {
         for _ in 0..rounds {
             {
                 let mut queue = lock(&self.queue);
-                if queue.items.is_empty() {
+                if queue.is_empty() {
                     return Ok(());
                 }
                 mem::swap(&mut *queue, &mut *spare);
@@ -236,7 +163,7 @@ impl Inner {
             if let Err(e) = result {
                 let mut queue = lock(&self.queue);
                 spare.prepend_to(sent, &mut queue);
-                self.queued.store(queue.items.len(), Ordering::Release);
+                self.queued.store(queue.len(), Ordering::Release);
                 spare.clear();
                 return Err(e);
             }
@@ -250,26 +177,16 @@ impl Inner {
     /// a datagram the kernel refuses for any other reason is dropped, as
     /// quinn-udp drops it).
     fn send_all(&self, batch: &Queue) -> (usize, io::Result<()>) {
-        let mut pos = 0;
-        let mut datagrams = Vec::with_capacity(MAX_BATCH.min(batch.items.len()));
-        while pos < batch.items.len() {
-            let end = (pos + MAX_BATCH).min(batch.items.len());
-            datagrams.clear();
-            datagrams.extend((pos..end).map(|i| batch.datagram(i)));
-            let sent = self.io.try_io(Interest::WRITABLE, || {
-                sendmmsg::send(self.io.as_fd(), self.v6, &datagrams)
-            });
-            match sent {
-                Ok(n) => pos += n.max(1),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (pos, Err(e)),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.warn(&e, &datagrams[0]);
-                    pos += 1;
-                }
-            }
-        }
-        (pos, Ok(()))
+        batch.send(
+            0,
+            1,
+            |datagrams| {
+                self.io.try_io(Interest::WRITABLE, || {
+                    sendmmsg::send(self.io.as_fd(), self.v6, datagrams)
+                })
+            },
+            |e, d| self.warn(e, d),
+        )
     }
 
     fn warn(&self, e: &io::Error, d: &Datagram<'_>) {
@@ -308,11 +225,16 @@ impl quinn::AsyncUdpSocket for BatchSocket {
         }
         let (first, full) = {
             let mut queue = lock(&inner.queue);
-            if queue.items.len() >= QUEUE_LIMIT {
+            if queue.len() >= QUEUE_LIMIT {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
-            queue.push(transmit);
-            let n = queue.items.len();
+            queue.push(Datagram {
+                destination: transmit.destination,
+                src_ip: transmit.src_ip,
+                ecn: transmit.ecn.map_or(0, |e| e as u8),
+                contents: transmit.contents,
+            });
+            let n = queue.len();
             inner.queued.store(n, Ordering::Release);
             (n == 1, n >= MAX_BATCH)
         };
@@ -424,7 +346,7 @@ impl fmt::Debug for Poller {
 
 #[cfg(test)]
 mod tests {
-    use std::net::{Ipv4Addr, Ipv6Addr, UdpSocket};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, UdpSocket};
 
     use quinn::AsyncUdpSocket;
     use quinn::udp::EcnCodepoint;

@@ -17,6 +17,8 @@
 #[cfg(target_os = "linux")]
 mod batch;
 #[cfg(target_os = "linux")]
+mod queue;
+#[cfg(target_os = "linux")]
 mod sendmmsg;
 
 use std::sync::Arc;
@@ -24,8 +26,11 @@ use std::sync::Arc;
 /// `sendmmsg(2)` for other I/O loops (the bench's quinn-proto relay): many
 /// datagrams, each with its own destination, source address and ECN mark,
 /// in one system call. [`send_batch`] sends up to [`MAX_BATCH`] of them and
-/// returns how many the kernel took (a prefix); the rest are the caller's
-/// to send again, as `BatchSocket` does when the socket buffer is full.
+/// returns how many the kernel took (a prefix); [`DatagramQueue`] holds
+/// datagrams for it and sends them in batches, keeping what a full socket
+/// buffer refused, as `BatchSocket` does.
+#[cfg(target_os = "linux")]
+pub use queue::DatagramQueue;
 #[cfg(target_os = "linux")]
 pub use sendmmsg::{Datagram, MAX_BATCH, send as send_batch};
 
