@@ -21,6 +21,8 @@ mod legacy_acl;
 mod legacy_names;
 pub mod pending;
 pub mod plugin;
+#[cfg(target_os = "linux")]
+pub mod quic;
 pub mod relay;
 pub mod running;
 pub mod server;

@@ -8,7 +8,7 @@
 //! handle, the rooms, one min-heap of deadlines. No task per connection,
 //! no channels, no locks. Each round of the loop:
 //!
-//! 1. receives up to [`RECEIVE_BOUND`] datagrams with quinn-udp (`recvmmsg`
+//! 1. receives up to [`voice_server::quic::RECEIVE_BOUND`] datagrams with quinn-udp (`recvmmsg`
 //!    and GRO on Linux) and feeds each to the endpoint, which routes it to
 //!    its connection (or starts one); fires the deadlines that are due;
 //! 2. reads the events of every connection touched: the join stream
@@ -36,28 +36,22 @@
 //! [`Transport::VoiceServer`] uses `voice_net::transport::server()` instead.
 
 mod join;
-mod outbox;
 mod relay;
-mod timers;
 
-use std::io::{self, IoSliceMut};
+use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::BytesMut;
-use quinn::udp::{BATCH_SIZE, RecvMeta, UdpSocketState};
-use quinn_proto::{EcnCodepoint, Endpoint, EndpointConfig, ServerConfig};
+use quinn::udp::UdpSocketState;
+use quinn_proto::{Endpoint, EndpointConfig, ServerConfig};
 use tokio::io::Interest;
+use voice_server::quic::{RecvBuffer, receive};
 
 use crate::naive::{NaiveRelayError, SOCKET_BUFFER};
 use relay::Relay;
-
-/// Datagrams received per round at most, so that a flood cannot hold back
-/// the round's sends (quinn's endpoint driver stops at 160).
-pub const RECEIVE_BOUND: usize = 4 * BATCH_SIZE;
 
 /// Connections at most; more are refused.
 pub const MAX_CONNECTIONS: usize = 65_536;
@@ -137,20 +131,14 @@ impl ProtoRelay {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         let socket = tokio::net::UdpSocket::from_std(self.socket)?;
         let v6_socket = socket.local_addr()?.is_ipv6();
-        // As quinn's endpoint: room for a full GRO batch in each slot.
-        let payload = self
-            .endpoint
-            .config()
-            .get_max_udp_payload_size()
-            .min(64 * 1024);
-        let slot = usize::try_from(payload).unwrap_or(64 * 1024) * self.udp.gro_segments();
-        let mut recv_buf = vec![0u8; slot * BATCH_SIZE];
+        let mut buffer =
+            RecvBuffer::new(&self.udp, self.endpoint.config().get_max_udp_payload_size());
         let mut relay = Relay::new(self.endpoint);
         let mut shutdown = pin!(shutdown);
         let mut sleep = pin!(tokio::time::sleep_until(tokio::time::Instant::now()));
         let result = loop {
             let now = Instant::now();
-            let more = match receive(&socket, &self.udp, &mut recv_buf, slot, &mut relay, now) {
+            let more = match receive(&socket, &self.udp, &mut buffer, |r| relay.datagram(now, r)) {
                 Ok(more) => more,
                 Err(e) => break Err(e),
             };
@@ -183,43 +171,4 @@ impl ProtoRelay {
         });
         result
     }
-}
-
-/// Receives up to [`RECEIVE_BOUND`] datagrams and feeds them to the relay;
-/// returns whether more may be waiting.
-fn receive(
-    socket: &tokio::net::UdpSocket,
-    udp: &UdpSocketState,
-    recv_buf: &mut [u8],
-    slot: usize,
-    relay: &mut Relay,
-    now: Instant,
-) -> io::Result<bool> {
-    let mut received = 0;
-    // Built once a round, on the stack (`recv_buf` holds BATCH_SIZE slots).
-    let mut slots = recv_buf.chunks_mut(slot);
-    let mut iovs: [IoSliceMut<'_>; BATCH_SIZE] =
-        std::array::from_fn(|_| IoSliceMut::new(slots.next().unwrap_or_default()));
-    let mut metas = [RecvMeta::default(); BATCH_SIZE];
-    while received < RECEIVE_BOUND {
-        let n = match socket.try_io(Interest::READABLE, || {
-            udp.recv(socket.into(), &mut iovs, &mut metas)
-        }) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            // A reset is undefined in QUIC and may be forged: ignore it.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => continue,
-            Err(e) => return Err(e),
-        };
-        received += n.max(1);
-        for (meta, buf) in metas.iter().zip(iovs.iter()).take(n) {
-            let mut data = BytesMut::from(&buf[..meta.len.min(buf.len())]);
-            while !data.is_empty() {
-                let datagram = data.split_to(meta.stride.clamp(1, data.len()));
-                let ecn = meta.ecn.and_then(|e| EcnCodepoint::from_bits(e as u8));
-                relay.datagram(now, meta.addr, meta.dst_ip, ecn, datagram);
-            }
-        }
-    }
-    Ok(true)
 }

@@ -3,20 +3,18 @@
 //! them (see the module above for the order).
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use quinn_proto::{
-    Connection, ConnectionHandle, DatagramEvent, EcnCodepoint, Endpoint, Event, StreamEvent, VarInt,
+    Connection, ConnectionHandle, DatagramEvent, Endpoint, Event, StreamEvent, VarInt,
 };
 use voice_proto::voice;
-use voice_server::udp::MAX_BATCH;
+use voice_server::udp::{MAX_BATCH, QUEUE_LIMIT};
 
 use super::MAX_CONNECTIONS;
 use super::join::{Join, Step};
-use super::outbox::{Outbox, QUEUE_LIMIT};
-use super::timers::Timers;
+use voice_server::quic::{Outbox, Received, Timers};
 
 /// One connection and what the relay knows of it.
 #[derive(Debug)]
@@ -75,18 +73,11 @@ impl Relay {
     }
 
     /// Hands one received datagram to the endpoint.
-    pub fn datagram(
-        &mut self,
-        now: Instant,
-        remote: SocketAddr,
-        local_ip: Option<IpAddr>,
-        ecn: Option<EcnCodepoint>,
-        data: BytesMut,
-    ) {
+    pub fn datagram(&mut self, now: Instant, r: Received) {
         self.scratch.clear();
         match self
             .endpoint
-            .handle(now, remote, local_ip, ecn, data, &mut self.scratch)
+            .handle(now, r.remote, r.local_ip, r.ecn, r.data, &mut self.scratch)
         {
             Some(DatagramEvent::ConnectionEvent(ch, event)) => {
                 if let Some(peer) = peer_mut(&mut self.peers, ch) {

@@ -1,14 +1,9 @@
-//! The datagrams of one round of the loop, sent together with `sendmmsg`.
+//! The datagrams of one round of a loop, sent together with `sendmmsg`.
 
 use std::io;
 use std::os::fd::BorrowedFd;
 
-use voice_server::udp::{Datagram, DatagramQueue, MAX_BATCH, send_batch};
-
-/// Datagrams queued at most before the loop stops asking connections for
-/// more (they keep theirs until the socket drains), as the server's
-/// `QUEUE_LIMIT`.
-pub const QUEUE_LIMIT: usize = 1024;
+use crate::udp::{Datagram, DatagramQueue, MAX_BATCH, send_batch};
 
 /// Datagrams waiting for the socket (the server's [`DatagramQueue`]). A
 /// full socket buffer stops a flush and keeps the rest for the next one:

@@ -1,4 +1,5 @@
-//! The connections' next deadlines in one min-heap.
+//! The connections' next deadlines in one min-heap (the server's QUIC loop
+//! and the bench's quinn-proto relay).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
