@@ -24,6 +24,6 @@ pub mod login;
 pub mod tls;
 pub mod transport;
 
-pub use frames::{FrameReader, ReadError, WriteError};
+pub use frames::{ChunkRead, FrameReader, ReadError, WriteError};
 pub use login::{LoggedIn, Login, LoginError, login};
 pub use tls::{CertPolicy, ConfigError, ServerCert, client_config, fingerprint};

@@ -116,6 +116,30 @@ impl Drop for LoginSlot {
     }
 }
 
+/// The QUIC loop asks the slots about each new connection, before any TLS
+/// work.
+impl crate::quic::Policy for LoginSlots {
+    type Slot = LoginSlot;
+
+    fn admit(
+        &mut self,
+        remote: std::net::SocketAddr,
+        validated: bool,
+    ) -> crate::quic::Admission<LoginSlot> {
+        match LoginSlots::admit(self, remote.ip(), validated) {
+            Admission::Admit(slot) => crate::quic::Admission::Accept(slot),
+            Admission::Retry => {
+                tracing::debug!(%remote, "under login pressure: asking for a QUIC retry");
+                crate::quic::Admission::Retry
+            }
+            Admission::Refuse(why) => {
+                tracing::debug!(%remote, why, "connection refused");
+                crate::quic::Admission::Refuse
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

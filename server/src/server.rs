@@ -19,7 +19,7 @@ use crate::acme::Acme;
 use crate::cert_reload::FileCert;
 use crate::config::{Config, ConfigError, TlsMode};
 use crate::hub::Hub;
-use crate::pending::{Admission, LoginSlots};
+use crate::pending::LoginSlots;
 use crate::store::{Store, StoreError};
 use crate::tls::{self, TlsError};
 use voice_net::fsutil::write_private;
@@ -131,7 +131,7 @@ enum CertSource {
 #[derive(Debug)]
 pub struct Server {
     certs: CertSource,
-    endpoint: quinn::Endpoint,
+    endpoint: crate::quic::Endpoint,
     hub: Arc<Hub>,
     admin: tokio::net::UnixListener,
     tokens: Arc<crate::plugin::PluginTokens>,
@@ -245,7 +245,12 @@ impl Server {
             resolver,
             tls::transport_for(config.max_relay_streams_per_session),
         )?;
-        let endpoint = bind_endpoint(server_config, config.listen, config.batched_sends)?;
+        if !config.batched_sends {
+            tracing::warn!(
+                "batched_sends = false no longer has an effect: the server's own QUIC loop always sends in batches"
+            );
+        }
+        let endpoint = bind_endpoint(server_config, config.listen)?;
         let listening = endpoint
             .local_addr()
             .map_err(io("cannot read the bound address"))?;
@@ -359,45 +364,40 @@ impl Server {
         // that new connections are refused at the QUIC level before any TLS
         // work, and under pressure peers must prove their address first.
         let slots = LoginSlots::new(&self.hub.config);
+        let control = self.endpoint.control();
+        let (admitted, mut accepted) = tokio::sync::mpsc::unbounded_channel();
+        let relay = crate::conn::Relay::new(self.hub.clone());
+        let mut endpoint = tokio::spawn(self.endpoint.run(slots, Some(Box::new(relay)), admitted));
         let accept = async {
-            while let Some(incoming) = self.endpoint.accept().await {
-                let remote = incoming.remote_address();
-                let validated = incoming.remote_address_validated() || !incoming.may_retry();
-                let slot = match slots.admit(remote.ip(), validated) {
-                    Admission::Admit(slot) => slot,
-                    Admission::Retry => {
-                        tracing::debug!(%remote, "under login pressure: asking for a QUIC retry");
-                        if let Err(e) = incoming.retry() {
-                            e.into_incoming().refuse();
-                        }
-                        continue;
-                    }
-                    Admission::Refuse(why) => {
-                        tracing::debug!(%remote, why, "connection refused");
-                        incoming.refuse();
-                        continue;
-                    }
-                };
+            while let Some(a) = accepted.recv().await {
                 let hub = self.hub.clone();
+                let remote = a.connecting.remote_address();
                 let span = tracing::info_span!("conn", %remote);
                 tracker.spawn(tracing::Instrument::instrument(
-                    crate::conn::serve(hub, incoming, slot),
+                    crate::conn::serve(hub, a.connecting, a.slot),
                     span,
                 ));
             }
         };
+        let mut failed = None;
         tokio::select! {
             _ = accept => {}
             _ = shutdown => {}
+            r = &mut endpoint => failed = Some(r),
         }
         tracing::info!("shutting down");
         cancel.cancel();
         self.hub
             .close_all(close::SHUTDOWN, "the server is shutting down")
             .await;
-        self.endpoint
-            .close(close::SHUTDOWN.into(), b"the server is shutting down");
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.endpoint.wait_idle()).await;
+        control.close(close::SHUTDOWN.into(), b"the server is shutting down");
+        let _ = tokio::time::timeout(Duration::from_secs(5), control.wait_idle()).await;
+        endpoint.abort();
+        match failed {
+            Some(Ok(Err(e))) => tracing::error!(error = %e, "the UDP socket failed"),
+            Some(Err(e)) if e.is_panic() => tracing::error!("the QUIC loop panicked"),
+            _ => {}
+        }
         tracker.close();
         let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
         let _ = admin.await;
@@ -494,26 +494,24 @@ const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
 fn bind_endpoint(
     config: quinn::ServerConfig,
     addr: SocketAddr,
-    batched: bool,
-) -> Result<quinn::Endpoint, StartError> {
-    match endpoint_on(config.clone(), addr, batched) {
+) -> Result<crate::quic::Endpoint, StartError> {
+    match endpoint_on(config.clone(), addr) {
         Ok(e) => Ok(e),
         Err(e) if addr.is_ipv6() && addr.ip().is_unspecified() => {
             tracing::warn!(error = %e, "IPv6 unavailable; listening on IPv4 only");
             let v4 = SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, addr.port()));
-            endpoint_on(config, v4, batched).map_err(io(format!("cannot bind {v4}")))
+            endpoint_on(config, v4).map_err(io(format!("cannot bind {v4}")))
         }
         Err(e) => Err(io(format!("cannot bind {addr}"))(e)),
     }
 }
 
-/// `quinn::Endpoint::server` with larger socket buffers, and batched sends
-/// unless `batched` is off (`crate::udp`).
+/// The server's QUIC loop on `addr`, with larger socket buffers and the
+/// server's connection IDs (`crate::cid`).
 fn endpoint_on(
     config: quinn::ServerConfig,
     addr: SocketAddr,
-    batched: bool,
-) -> std::io::Result<quinn::Endpoint> {
+) -> std::io::Result<crate::quic::Endpoint> {
     let socket = std::net::UdpSocket::bind(addr)?;
     let state = quinn::udp::UdpSocketState::new((&socket).into())?;
     for (what, result) in [
@@ -532,10 +530,5 @@ fn endpoint_on(
     }
     let mut endpoint = quinn::EndpointConfig::default();
     endpoint.cid_generator(|| Box::new(crate::cid::Generator::new()));
-    quinn::Endpoint::new_with_abstract_socket(
-        endpoint,
-        Some(config),
-        crate::udp::wrap(socket, batched)?,
-        Arc::new(quinn::TokioRuntime),
-    )
+    crate::quic::Endpoint::new(socket, endpoint, config)
 }

@@ -15,7 +15,7 @@ use crate::throttle::TokenBucket;
 /// `None` when the connection ends.
 pub async fn accept(
     hub: Arc<Hub>,
-    conn: quinn::Connection,
+    conn: crate::quic::Connection,
     id: SessionId,
 ) -> Option<(u32, String)> {
     let (send, recv) = match conn.accept_bi().await {
@@ -56,8 +56,8 @@ pub async fn accept(
 
 async fn serve(
     hub: Arc<Hub>,
-    send: quinn::SendStream,
-    recv: quinn::RecvStream,
+    send: crate::quic::SendStream,
+    recv: crate::quic::RecvStream,
     id: SessionId,
 ) -> Option<(u32, String)> {
     let mut reader = FrameReader::new(recv, frame::CLIENT_MAX_FRAME);

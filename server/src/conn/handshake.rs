@@ -49,7 +49,7 @@ pub struct Joined {
     /// The session.
     pub id: SessionId,
     /// The control stream's send half.
-    pub send: quinn::SendStream,
+    pub send: crate::quic::SendStream,
     /// The control stream's frames.
     pub reader: FrameReader,
     /// The session's outgoing queue (starts with `Welcome`).
@@ -57,7 +57,7 @@ pub struct Joined {
 }
 
 /// Runs the login on a new connection (the caller applies the deadline).
-pub async fn handshake(hub: &Hub, conn: &quinn::Connection) -> Result<Joined, Refusal> {
+pub async fn handshake(hub: &Hub, conn: &crate::quic::Connection) -> Result<Joined, Refusal> {
     let (mut send, recv) = conn
         .accept_bi()
         .await

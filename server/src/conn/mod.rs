@@ -7,7 +7,8 @@ mod relay;
 mod voice;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+
+use bytes::Bytes;
 
 use voice_proto::close;
 use voice_proto::pb::wire::{
@@ -15,24 +16,39 @@ use voice_proto::pb::wire::{
 };
 use voice_proto::state::SessionId;
 
-pub use voice_net::ReadError;
+pub use voice::Relay;
+
+/// Why a client's stream could not be read.
+pub type ReadError = voice_net::ReadError<crate::quic::ReadError>;
 
 /// A client's envelopes on one stream, never buffering more than the
 /// current frame limit.
-pub type FrameReader = voice_net::FrameReader<ClientMsg>;
+pub type FrameReader = voice_net::FrameReader<ClientMsg, crate::quic::RecvStream>;
+
+impl voice_net::ChunkRead for crate::quic::RecvStream {
+    type Error = crate::quic::ReadError;
+
+    async fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, Self::Error> {
+        Ok(crate::quic::RecvStream::read_chunk(self, max, true)
+            .await?
+            .map(|chunk| chunk.bytes))
+    }
+}
 
 use crate::hub::{Hub, encode};
 use crate::throttle::TokenBucket;
 
-/// Serves one incoming connection until it ends.
+/// Serves one incoming connection until it ends. Its voice datagrams are
+/// the loop's ([`Relay`]): dropped until the login is done, then relayed
+/// by the session id the connection is tagged with.
 pub async fn serve(
     hub: Arc<Hub>,
-    incoming: quinn::Incoming,
+    connecting: crate::quic::Connecting,
     login_slot: crate::pending::LoginSlot,
 ) {
-    let remote = incoming.remote_address();
+    let remote = connecting.remote_address();
     let deadline = tokio::time::Instant::now() + hub.config.handshake_timeout();
-    let conn = match tokio::time::timeout_at(deadline, incoming).await {
+    let conn = match tokio::time::timeout_at(deadline, connecting).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => {
             tracing::debug!(%remote, error = %e, "QUIC handshake failed");
@@ -50,14 +66,6 @@ pub async fn serve(
         );
         return;
     }
-    // Datagrams are read from the start so those of an unauthenticated
-    // connection are dropped unread instead of relayed after login.
-    let session = Arc::new(AtomicU32::new(0));
-    let voice_task = tokio::spawn(voice::relay_loop(
-        hub.clone(),
-        conn.clone(),
-        session.clone(),
-    ));
     // The login and the leaving are boxed: their state (the largest of the
     // connection's task) is then held while they run, not by every idle
     // session's task for its whole life.
@@ -70,7 +78,6 @@ pub async fn serve(
             }
             tracing::info!(%remote, reason = %refusal.reason, "login refused");
             conn.close(refusal.code.into(), refusal.reason.as_bytes());
-            voice_task.abort();
             return;
         }
         Err(_) => {
@@ -78,13 +85,12 @@ pub async fn serve(
                 close::AUTH_TIMEOUT.into(),
                 b"the login was not finished in time",
             );
-            voice_task.abort();
             return;
         }
     };
     drop(login_slot);
     let id = joined.id;
-    session.store(id, Ordering::Release);
+    conn.set_tag(id);
     tracing::info!(%remote, session = id, "session joined");
     let reason = run_session(&hub, &conn, joined).await;
     if let Some((code, reason)) = reason {
@@ -92,7 +98,7 @@ pub async fn serve(
         conn.close(code.into(), reason.as_bytes());
     }
     Box::pin(hub.leave(id)).await;
-    voice_task.abort();
+    conn.set_tag(0);
     tracing::info!(session = id, "session left");
 }
 
@@ -100,7 +106,7 @@ pub async fn serve(
 /// server ends it.
 async fn run_session(
     hub: &Arc<Hub>,
-    conn: &quinn::Connection,
+    conn: &crate::quic::Connection,
     joined: handshake::Joined,
 ) -> Option<(u32, String)> {
     let handshake::Joined {

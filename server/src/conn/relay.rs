@@ -48,8 +48,8 @@ async fn header(reader: &mut FrameReader) -> Result<Option<In>, Option<(u32, Str
 pub async fn serve(
     hub: Arc<Hub>,
     id: SessionId,
-    mut send: quinn::SendStream,
-    recv: quinn::RecvStream,
+    mut send: crate::quic::SendStream,
+    recv: crate::quic::RecvStream,
 ) -> Option<(u32, String)> {
     let mut reader = FrameReader::new(recv, frame::PRE_AUTH_MAX_FRAME);
     match header(&mut reader).await {
@@ -116,12 +116,16 @@ pub async fn serve(
     None
 }
 
-async fn answer(send: &mut quinn::SendStream, accepted: bool, reason: String) -> Result<(), ()> {
+async fn answer(
+    send: &mut crate::quic::SendStream,
+    accepted: bool,
+    reason: String,
+) -> Result<(), ()> {
     let bytes = encode(Msg::RelayAnswer(RelayAnswer { accepted, reason }));
     send.write_all(&bytes).await.map_err(|_| ())
 }
 
-async fn refuse(relays: &Relays, send: &mut quinn::SendStream, reason: String) {
+async fn refuse(relays: &Relays, send: &mut crate::quic::SendStream, reason: String) {
     relays.count_refused();
     tracing::debug!(%reason, "relay refused");
     let _ = answer(send, false, reason).await;
@@ -131,10 +135,10 @@ async fn refuse(relays: &Relays, send: &mut quinn::SendStream, reason: String) {
 /// Opens the stream to the target, introduces the dialer, and waits for
 /// its answer: the target's stream, ready for bytes.
 async fn reach(
-    conn: &quinn::Connection,
+    conn: &crate::quic::Connection,
     from: SessionId,
     open: &RelayOpen,
-) -> Result<(quinn::SendStream, quinn::RecvStream), String> {
+) -> Result<(crate::quic::SendStream, crate::quic::RecvStream), String> {
     let gone = |_| "it is no longer connected".to_owned();
     let (mut send, recv) = conn.open_bi().await.map_err(gone)?;
     let _ = send.set_priority(PRIORITY);
@@ -162,8 +166,8 @@ async fn reach(
 async fn pipe(
     relays: &Relays,
     ticket: Ticket,
-    dialer: (quinn::SendStream, quinn::RecvStream),
-    target: (quinn::SendStream, quinn::RecvStream),
+    dialer: (crate::quic::SendStream, crate::quic::RecvStream),
+    target: (crate::quic::SendStream, crate::quic::RecvStream),
 ) {
     let stop = ticket.cancel.child_token();
     let (a, b) = (ticket.from, ticket.to);
@@ -178,8 +182,8 @@ async fn pipe(
 async fn pump(
     relays: &Relays,
     ends: (SessionId, SessionId),
-    mut to: quinn::SendStream,
-    mut from: quinn::RecvStream,
+    mut to: crate::quic::SendStream,
+    mut from: crate::quic::RecvStream,
     stop: &CancellationToken,
 ) {
     loop {

@@ -59,7 +59,7 @@ pub const CHAT_QUEUE_BYTES: usize = 1 << 20;
 #[derive(Debug)]
 pub struct Link {
     /// Its connection.
-    pub conn: quinn::Connection,
+    pub conn: crate::quic::Connection,
     /// Frames for its control stream, budgeted in bytes.
     pub control: Outbox,
     /// Frames for its chat stream (budgeted in bytes). The queue exists
@@ -117,7 +117,7 @@ pub enum JoinError {
 #[derive(Debug)]
 pub struct Login {
     /// The connection.
-    pub conn: quinn::Connection,
+    pub conn: crate::quic::Connection,
     /// Its public key.
     pub key: Vec<u8>,
     /// Display name.

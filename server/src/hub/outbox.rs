@@ -207,7 +207,7 @@ impl Outbox {
 impl OutboxReader {
     /// Writes queued frames to the stream until the queue closes or the
     /// stream fails; each frame leaves the budget once written.
-    pub async fn write_to(self, mut send: quinn::SendStream) {
+    pub async fn write_to(self, mut send: crate::quic::SendStream) {
         while let Some(out) = self.next().await {
             let cost = out.frame.len() + FRAME_OVERHEAD;
             let written = send.write_chunk(out.frame).await;

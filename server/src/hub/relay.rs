@@ -16,7 +16,7 @@ impl Hub {
         &self,
         from: SessionId,
         open: &RelayOpen,
-    ) -> Result<(quinn::Connection, Ticket), String> {
+    ) -> Result<(crate::quic::Connection, Ticket), String> {
         if !self.relays.enabled() {
             return Err(
                 "this server does not relay file transfers (file_relay is off); only peers \

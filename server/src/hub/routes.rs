@@ -22,7 +22,7 @@ pub struct Listener {
     /// Its session.
     pub id: SessionId,
     /// Its connection.
-    pub conn: quinn::Connection,
+    pub conn: crate::quic::Connection,
 }
 
 /// Where one session's voice goes.
