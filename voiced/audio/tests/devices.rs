@@ -481,42 +481,73 @@ fn device_events_until(
     }
 }
 
-/// Waits until a stream that delivers is past its start-up grace (2 s;
-/// after it a stall is judged from its last callback) and has delivered
-/// long enough (5 s) for the retry ladder to start afresh: a capture stream
-/// on a just-made source now and then never starts, and the engine's
-/// reopen of it counts as a first step.
-fn past_start_up() {
-    std::thread::sleep(Duration::from_millis(5500));
+/// Waits until `direction`'s stall ladder starts afresh, and returns the
+/// device events seen meanwhile. The engine starts a side's ladder again
+/// after 5 s of delivery without a stall, and a stream that opens (or
+/// resumes) either delivers by the end of its 3 s start-up grace or is
+/// reported stuck; so 8.5 s without a device event on that side, unless the
+/// last one said the engine is waiting for the device, mean its next stall
+/// is the first step. A fixed sleep was not enough: on a loaded machine a
+/// side is now and then silent for 0.5-0.6 s while PulseAudio is busy (a
+/// stall, and a step, seen with the speaker while the source was suspended).
+fn ladder_fresh(
+    events: &mpsc::Receiver<AudioEvent>,
+    direction: Direction,
+    within: Duration,
+) -> Vec<AudioEvent> {
+    const QUIET: Duration = Duration::from_millis(8500);
+    let deadline = Instant::now() + within;
+    let mut quiet_until = Instant::now() + QUIET;
+    let mut waiting = false;
+    let mut seen = Vec::new();
+    loop {
+        let now = Instant::now();
+        if now >= quiet_until && !waiting {
+            return seen;
+        }
+        assert!(
+            now < deadline,
+            "{direction:?}: no {QUIET:?} without a device event within {within:?}: {seen:?}"
+        );
+        let until = if waiting {
+            deadline
+        } else {
+            quiet_until.min(deadline)
+        };
+        let Ok(e) = events.recv_timeout(until.saturating_duration_since(now)) else {
+            continue;
+        };
+        if side_of(&e) == Some(direction) {
+            waiting = matches!(
+                e,
+                AudioEvent::DeviceStalled {
+                    action: StallAction::Waiting,
+                    ..
+                }
+            );
+            quiet_until = Instant::now() + QUIET;
+            seen.push(e);
+        }
+    }
+}
+
+/// The side a device event is about.
+fn side_of(e: &AudioEvent) -> Option<Direction> {
+    match e {
+        AudioEvent::DeviceInUse { direction, .. }
+        | AudioEvent::DeviceLost { direction, .. }
+        | AudioEvent::DeviceStalled { direction, .. }
+        | AudioEvent::DeviceResumed { direction, .. } => Some(*direction),
+        _ => None,
+    }
 }
 
 fn is_device_event(e: &AudioEvent) -> bool {
-    matches!(
-        e,
-        AudioEvent::DeviceInUse { .. }
-            | AudioEvent::DeviceLost { .. }
-            | AudioEvent::DeviceStalled { .. }
-            | AudioEvent::DeviceResumed { .. }
-    )
+    side_of(e).is_some()
 }
 
 fn on_input(e: &AudioEvent) -> bool {
-    matches!(
-        e,
-        AudioEvent::DeviceInUse {
-            direction: Direction::Input,
-            ..
-        } | AudioEvent::DeviceLost {
-            direction: Direction::Input,
-            ..
-        } | AudioEvent::DeviceStalled {
-            direction: Direction::Input,
-            ..
-        } | AudioEvent::DeviceResumed {
-            direction: Direction::Input,
-            ..
-        }
-    )
+    side_of(e) == Some(Direction::Input)
 }
 
 /// A stuck microphone, for real: PulseAudio suspends the source while the
@@ -549,12 +580,22 @@ fn a_stuck_microphone_is_noticed_reopened_and_waited_for() {
     let flowing = |e: &AudioEvent| matches!(e, AudioEvent::InputLevel { .. });
     let secs = Duration::from_secs;
     wait_for(&erx, secs(10), "capture at the start", flowing);
-    past_start_up();
+    let before = ladder_fresh(&erx, Direction::Input, secs(60));
+    eprintln!("before the suspend: {before:?}");
 
     let stuck_at = Instant::now();
     pactl(&["suspend-source", &own.source, "1"]);
+    // The microphone's report: the speaker has a ladder of its own, and
+    // PulseAudio, busy suspending the source on a loaded machine, now and
+    // then starves it for as long as a stall (seen: 520-600 ms).
     let first = wait_for(&erx, secs(5), "a stall report", |e| {
-        matches!(e, AudioEvent::DeviceStalled { .. })
+        matches!(
+            e,
+            AudioEvent::DeviceStalled {
+                direction: Direction::Input,
+                ..
+            }
+        )
     });
     let detected = stuck_at.elapsed();
     let AudioEvent::DeviceStalled {
@@ -639,12 +680,20 @@ fn a_stuck_speaker_is_noticed_and_reopened() {
     let secs = Duration::from_secs;
     let running = |e: &AudioEvent| matches!(e, AudioEvent::OutputRunning);
     wait_for(&erx, secs(30), "playback at the start", running);
-    past_start_up();
+    let before = ladder_fresh(&erx, Direction::Output, secs(60));
+    eprintln!("before the suspend: {before:?}");
 
     let stuck_at = Instant::now();
     pactl(&["suspend-sink", &own.sink, "1"]);
+    // The speaker's report (the microphone has a ladder of its own).
     let first = wait_for(&erx, secs(5), "a stall report", |e| {
-        matches!(e, AudioEvent::DeviceStalled { .. })
+        matches!(
+            e,
+            AudioEvent::DeviceStalled {
+                direction: Direction::Output,
+                ..
+            }
+        )
     });
     let detected = stuck_at.elapsed();
     eprintln!(
