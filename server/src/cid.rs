@@ -30,9 +30,13 @@ const TAG_LEN: usize = 2;
 pub const CID_LEN: usize = NONCE_LEN + TAG_LEN;
 
 /// Makes and recognises the server endpoint's connection IDs (one key per
-/// endpoint, never stored).
+/// endpoint, never stored). With several QUIC loops on one port, an ID's
+/// first byte modulo their number names the loop that issued it (the
+/// kernel steers packets by it: `crate::quic`'s shard module).
 pub struct Generator {
     key: [u8; 32],
+    shard: u8,
+    shards: u8,
 }
 
 impl std::fmt::Debug for Generator {
@@ -48,11 +52,22 @@ impl Default for Generator {
 }
 
 impl Generator {
-    /// A generator with a fresh random key.
+    /// A generator with a fresh random key, for a lone loop.
     pub fn new() -> Self {
+        Self::for_shard(0, 1)
+    }
+
+    /// A generator with a fresh random key for loop `shard` of `shards`
+    /// (at most 64): its IDs' first byte is `shard` modulo `shards`.
+    pub fn for_shard(shard: u8, shards: u8) -> Self {
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
-        Self { key }
+        let shards = shards.clamp(1, 64);
+        Self {
+            key,
+            shard: shard % shards,
+            shards,
+        }
     }
 
     fn tag(&self, nonce: &[u8]) -> [u8; TAG_LEN] {
@@ -67,6 +82,10 @@ impl ConnectionIdGenerator for Generator {
     fn generate_cid(&mut self) -> ConnectionId {
         let mut id = [0u8; CID_LEN];
         rand::thread_rng().fill_bytes(&mut id[..NONCE_LEN]);
+        // The first byte names the loop; the rest of it stays random.
+        let shards = usize::from(self.shards);
+        let r = usize::from(id[0]) % (256 / shards);
+        id[0] = u8::try_from(r * shards + usize::from(self.shard)).unwrap_or(self.shard);
         let tag = self.tag(&id[..NONCE_LEN]);
         id[NONCE_LEN..].copy_from_slice(&tag);
         ConnectionId::new(&id)

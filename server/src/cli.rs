@@ -217,9 +217,12 @@ pub struct Overrides {
     /// Pending logins per address (IPv4, or IPv6 /64) under pressure.
     #[arg(long, env = "VOICE_SERVER_MAX_PENDING_LOGINS_PER_ADDRESS")]
     pub max_pending_logins_per_address: Option<usize>,
-    /// Send the datagrams of many connections in one system call (Linux).
+    /// No effect any more: the QUIC loop always sends in batches.
     #[arg(long, env = "VOICE_SERVER_BATCHED_SENDS")]
     pub batched_sends: Option<bool>,
+    /// QUIC loops on the port (0 = one per runtime thread, at most 64).
+    #[arg(long, env = "VOICE_SERVER_QUIC_LOOPS")]
+    pub quic_loops: Option<usize>,
     /// Relay file transfers between peers that cannot reach each other.
     #[arg(long, env = "VOICE_SERVER_FILE_RELAY")]
     pub file_relay: Option<bool>,
@@ -302,6 +305,7 @@ impl Cli {
             control_burst,
             voice_rate,
             batched_sends,
+            quic_loops,
             voice_bytes_per_second,
             max_voice_payload,
             handshake_timeout_ms,

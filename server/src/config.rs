@@ -105,10 +105,15 @@ pub struct Config {
     pub voice_bytes_per_second: f64,
     /// Largest Opus payload of a voice packet, in bytes.
     pub max_voice_payload: usize,
-    /// Send the datagrams of many connections in one `sendmmsg` call
-    /// (Linux; default on). Off: one system call per datagram, as quinn
-    /// sends them by itself.
+    /// No longer has an effect (kept so that existing files still load):
+    /// the server's own QUIC loop always sends the datagrams of many
+    /// connections in one `sendmmsg` call. Set false, it is warned about.
     pub batched_sends: bool,
+    /// QUIC loops, each on its own socket of one `SO_REUSEPORT` group with
+    /// its own connections (a connection's packets reach its loop by its
+    /// connection ID); 0 = one per runtime thread (one per core unless
+    /// `TOKIO_WORKER_THREADS` says otherwise). At most 64.
+    pub quic_loops: usize,
     /// Time to finish the handshake, in milliseconds.
     pub handshake_timeout_ms: u64,
     /// Failed logins from one address before it is refused.
@@ -238,6 +243,7 @@ impl Default for Config {
             voice_bytes_per_second: 64_000.0,
             max_voice_payload: voice_proto::voice::DEFAULT_MAX_PAYLOAD,
             batched_sends: true,
+            quic_loops: 0,
             handshake_timeout_ms: 10_000,
             throttle_failures: 10,
             throttle_window_secs: 120,

@@ -131,7 +131,8 @@ enum CertSource {
 #[derive(Debug)]
 pub struct Server {
     certs: CertSource,
-    endpoint: crate::quic::Endpoint,
+    /// The QUIC loops, one socket each on the same port.
+    endpoints: Vec<crate::quic::Endpoint>,
     hub: Arc<Hub>,
     admin: tokio::net::UnixListener,
     tokens: Arc<crate::plugin::PluginTokens>,
@@ -250,8 +251,12 @@ impl Server {
                 "batched_sends = false no longer has an effect: the server's own QUIC loop always sends in batches"
             );
         }
-        let endpoint = bind_endpoint(server_config, config.listen)?;
-        let listening = endpoint
+        let loops = match config.quic_loops {
+            0 => tokio::runtime::Handle::current().metrics().num_workers(),
+            n => n,
+        };
+        let endpoints = bind_endpoint(server_config, config.listen, loops)?;
+        let listening = endpoints[0]
             .local_addr()
             .map_err(io("cannot read the bound address"))?;
         let admin_socket = config
@@ -283,7 +288,7 @@ impl Server {
         }
         Ok(Self {
             certs,
-            endpoint,
+            endpoints,
             hub,
             admin,
             tokens,
@@ -364,10 +369,15 @@ impl Server {
         // that new connections are refused at the QUIC level before any TLS
         // work, and under pressure peers must prove their address first.
         let slots = LoginSlots::new(&self.hub.config);
-        let control = self.endpoint.control();
         let (admitted, mut accepted) = tokio::sync::mpsc::unbounded_channel();
-        let relay = crate::conn::Relay::new(self.hub.clone());
-        let mut endpoint = tokio::spawn(self.endpoint.run(slots, Some(Box::new(relay)), admitted));
+        let mut loops = tokio::task::JoinSet::new();
+        let mut controls = Vec::new();
+        for endpoint in self.endpoints {
+            controls.push(endpoint.control());
+            let relay = crate::conn::Relay::new(self.hub.clone());
+            loops.spawn(endpoint.run(slots.clone(), Some(Box::new(relay)), admitted.clone()));
+        }
+        drop(admitted);
         let accept = async {
             while let Some(a) = accepted.recv().await {
                 let hub = self.hub.clone();
@@ -383,19 +393,26 @@ impl Server {
         tokio::select! {
             _ = accept => {}
             _ = shutdown => {}
-            r = &mut endpoint => failed = Some(r),
+            Some(r) = loops.join_next() => failed = Some(r),
         }
         tracing::info!("shutting down");
         cancel.cancel();
         self.hub
             .close_all(close::SHUTDOWN, "the server is shutting down")
             .await;
-        control.close(close::SHUTDOWN.into(), b"the server is shutting down");
-        let _ = tokio::time::timeout(Duration::from_secs(5), control.wait_idle()).await;
-        endpoint.abort();
+        for control in &controls {
+            control.close(close::SHUTDOWN.into(), b"the server is shutting down");
+        }
+        let idle = async {
+            for control in &controls {
+                control.wait_idle().await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), idle).await;
+        loops.abort_all();
         match failed {
             Some(Ok(Err(e))) => tracing::error!(error = %e, "the UDP socket failed"),
-            Some(Err(e)) if e.is_panic() => tracing::error!("the QUIC loop panicked"),
+            Some(Err(e)) if e.is_panic() => tracing::error!("a QUIC loop panicked"),
             _ => {}
         }
         tracker.close();
@@ -490,45 +507,58 @@ fn load_state(store: &Store, config: &Config) -> Result<State, StartError> {
 /// buffer and clients wait for their retransmission back-off.
 const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
 
-/// Binds the endpoint; an IPv6 wildcard falls back to IPv4 when IPv6 is off.
+/// Binds `loops` QUIC loops on one port; an IPv6 wildcard falls back to
+/// IPv4 when IPv6 is off.
 fn bind_endpoint(
     config: quinn::ServerConfig,
     addr: SocketAddr,
-) -> Result<crate::quic::Endpoint, StartError> {
-    match endpoint_on(config.clone(), addr) {
+    loops: usize,
+) -> Result<Vec<crate::quic::Endpoint>, StartError> {
+    match endpoints_on(&config, addr, loops) {
         Ok(e) => Ok(e),
         Err(e) if addr.is_ipv6() && addr.ip().is_unspecified() => {
             tracing::warn!(error = %e, "IPv6 unavailable; listening on IPv4 only");
             let v4 = SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, addr.port()));
-            endpoint_on(config, v4).map_err(io(format!("cannot bind {v4}")))
+            endpoints_on(&config, v4, loops).map_err(io(format!("cannot bind {v4}")))
         }
         Err(e) => Err(io(format!("cannot bind {addr}"))(e)),
     }
 }
 
-/// The server's QUIC loop on `addr`, with larger socket buffers and the
-/// server's connection IDs (`crate::cid`).
-fn endpoint_on(
-    config: quinn::ServerConfig,
+/// The server's QUIC loops on `addr` (`crate::quic::bind_group`), with
+/// larger socket buffers and the server's connection IDs (`crate::cid`),
+/// which name the loop that issued them.
+fn endpoints_on(
+    config: &quinn::ServerConfig,
     addr: SocketAddr,
-) -> std::io::Result<crate::quic::Endpoint> {
-    let socket = std::net::UdpSocket::bind(addr)?;
-    let state = quinn::udp::UdpSocketState::new((&socket).into())?;
-    for (what, result) in [
-        (
-            "receive",
-            state.set_recv_buffer_size((&socket).into(), SOCKET_BUFFER),
-        ),
-        (
-            "send",
-            state.set_send_buffer_size((&socket).into(), SOCKET_BUFFER),
-        ),
-    ] {
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "cannot enlarge the UDP {what} buffer");
+    loops: usize,
+) -> std::io::Result<Vec<crate::quic::Endpoint>> {
+    let sockets = crate::quic::bind_group(addr, loops)?;
+    let shards = u8::try_from(sockets.len()).unwrap_or(u8::MAX);
+    let mut endpoints = Vec::with_capacity(sockets.len());
+    for (shard, socket) in (0u8..).zip(sockets) {
+        let state = quinn::udp::UdpSocketState::new((&socket).into())?;
+        for (what, result) in [
+            (
+                "receive",
+                state.set_recv_buffer_size((&socket).into(), SOCKET_BUFFER),
+            ),
+            (
+                "send",
+                state.set_send_buffer_size((&socket).into(), SOCKET_BUFFER),
+            ),
+        ] {
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "cannot enlarge the UDP {what} buffer");
+            }
         }
+        let mut endpoint = quinn::EndpointConfig::default();
+        endpoint.cid_generator(move || Box::new(crate::cid::Generator::for_shard(shard, shards)));
+        endpoints.push(crate::quic::Endpoint::new(
+            socket,
+            endpoint,
+            config.clone(),
+        )?);
     }
-    let mut endpoint = quinn::EndpointConfig::default();
-    endpoint.cid_generator(|| Box::new(crate::cid::Generator::new()));
-    crate::quic::Endpoint::new(socket, endpoint, config)
+    Ok(endpoints)
 }

@@ -496,3 +496,89 @@ async fn udp_relay(server: SocketAddr) -> (SocketAddr, tokio::task::JoinHandle<(
     });
     (addr, task)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_loops_share_a_port_and_keep_their_connections_when_clients_move() {
+    let sockets = voice_server::quic::bind_group("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+    let addr = sockets[0].local_addr().unwrap();
+    assert_eq!(sockets[1].local_addr().unwrap(), addr, "one port");
+    let mut loops = Vec::new();
+    for (shard, socket) in (0u8..).zip(sockets) {
+        let mut server = voice_bench::naive::server_config().unwrap();
+        server.transport_config(Arc::new(voice_net::transport::server()));
+        let mut config = quinn::EndpointConfig::default();
+        config.cid_generator(move || Box::new(voice_server::cid::Generator::for_shard(shard, 2)));
+        let endpoint = Endpoint::new(socket, config, server).unwrap();
+        let control = endpoint.control();
+        let (tx, accepted) = mpsc::unbounded_channel();
+        let task = tokio::spawn(endpoint.run(Open::default(), None, tx));
+        loops.push(Running {
+            addr,
+            control,
+            accepted,
+            task,
+        });
+    }
+    let (first, second) = loops.split_at_mut(1);
+    let (a, b) = (&mut first[0], &mut second[0]);
+    let mut served = [0usize; 2];
+    let mut pairs = Vec::new();
+    for _ in 0..16 {
+        let (ep, client) = connect(addr).await;
+        let (conn, shard) = tokio::select! {
+            Some(x) = a.accepted.recv() => (x, 0),
+            Some(x) = b.accepted.recv() => (x, 1),
+        };
+        served[shard] += 1;
+        let conn = tokio::time::timeout(WAIT, conn.connecting)
+            .await
+            .unwrap()
+            .unwrap();
+        pairs.push((ep, client, conn));
+    }
+    assert!(
+        served[0] > 0 && served[1] > 0,
+        "both loops serve: {served:?}"
+    );
+    for round in 0..2 {
+        for (ep, client, conn) in &pairs {
+            if round == 1 {
+                // A new source port (as after a NAT rebinding): the kernel
+                // would hash the new addresses to either socket; the
+                // connection ID still names the loop.
+                ep.rebind(std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
+                    .unwrap();
+            }
+            let (mut send, mut recv) = client.open_bi().await.unwrap();
+            send.write_all(b"where am I").await.unwrap();
+            send.finish().unwrap();
+            let (mut ssend, mut srecv) = tokio::time::timeout(WAIT, conn.accept_bi())
+                .await
+                .expect("the stream reached the connection's loop")
+                .unwrap();
+            let mut got = Vec::new();
+            while let Some(chunk) = srecv.read_chunk(64, true).await.unwrap() {
+                got.extend_from_slice(&chunk.bytes);
+            }
+            assert_eq!(got, b"where am I");
+            ssend.write_all(b"here").await.unwrap();
+            ssend.finish().unwrap();
+            let back = tokio::time::timeout(WAIT, recv.read_to_end(64))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(back, b"here");
+            if round == 1 {
+                assert_eq!(
+                    conn.remote_address(),
+                    ep.local_addr().unwrap(),
+                    "the server saw the move"
+                );
+            }
+        }
+    }
+    drop(pairs);
+    for running in loops {
+        running.stop().await;
+    }
+}

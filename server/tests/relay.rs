@@ -355,25 +355,35 @@ async fn voice_past_the_byte_budget_is_dropped() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn voice_is_relayed_with_batched_sends_off() {
-    // `batched_sends = false`: quinn's own socket, one system call per
-    // datagram (every other test runs the batched socket).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_is_relayed_between_connections_of_different_quic_loops() {
+    // Two loops on the port: each client lands on the loop its first
+    // connection ID names (random), so among 8 clients both loops serve
+    // some (all on one: 1 run in 128) and a speaker's voice reaches
+    // listeners of the other loop through that loop's queue.
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(voice_server::Config {
-        batched_sends: false,
+        quic_loops: 2,
         ..config(dir.path())
     })
     .await;
     let speaker = server.join("speaker").await;
-    let listener = server.join("listener").await;
+    let mut listeners = Vec::new();
+    for i in 0..7 {
+        listeners.push(server.join(&format!("listener{i}")).await);
+    }
     for seq in 1..=3 {
-        speaker.speak(seq, b"plain");
-        let got = tokio::time::timeout(WAIT, listener.conn.read_datagram())
-            .await
-            .expect("voice relayed in time")
-            .unwrap();
-        let v = voice_proto::voice::decode_server(&got, 1000).unwrap();
-        assert_eq!((v.speaker, v.seq, v.opus), (speaker.id, seq, &b"plain"[..]));
+        speaker.speak(seq, b"across");
+        for listener in &listeners {
+            let got = tokio::time::timeout(WAIT, listener.conn.read_datagram())
+                .await
+                .expect("voice relayed in time")
+                .unwrap();
+            let v = voice_proto::voice::decode_server(&got, 1000).unwrap();
+            assert_eq!(
+                (v.speaker, v.seq, v.opus),
+                (speaker.id, seq, &b"across"[..])
+            );
+        }
     }
 }

@@ -21,6 +21,12 @@
 //! (admit with a slot, ask for a QUIC retry, or refuse), as the server's
 //! login slots do today on quinn's `Incoming`.
 //!
+//! One loop runs on one core. The server runs several on one port
+//! ([`bind_group`]): each owns its connections, the kernel steers every
+//! packet to its connection's loop by the connection ID, and a loop's
+//! datagram handler forwarding to a connection of another loop only
+//! queues the datagram and wakes that loop, which encrypts and sends it.
+//!
 //! Linux only for now: sending uses the server's `sendmmsg`
 //! ([`crate::udp`]).
 
@@ -28,6 +34,7 @@ mod conn;
 mod endpoint;
 mod outbox;
 mod recv;
+mod shard;
 mod streams;
 mod timers;
 
@@ -38,6 +45,7 @@ pub use endpoint::{
 pub use outbox::Outbox;
 pub use quinn_proto::{Chunk, ClosedStream, ConnectionError, VarInt};
 pub use recv::{RECEIVE_BOUND, Received, RecvBuffer, receive};
+pub use shard::{MAX_SHARDS, bind_group};
 pub use streams::{RecvStream, SendStream};
 pub use timers::Timers;
 

@@ -1,7 +1,6 @@
 //! [`DatagramQueue`]: datagrams back to back in one buffer, sent with
-//! `sendmmsg` in batches. The batched socket's queue, and the one of any
-//! other I/O loop that sends many datagrams at once (the bench's quinn-proto
-//! relay).
+//! `sendmmsg` in batches: the queue of the QUIC loops (`crate::quic`) and
+//! of the bench's quinn-proto relay.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -74,18 +73,6 @@ impl DatagramQueue {
         }
     }
 
-    /// Puts the datagrams of `self` from `from` on before those of `later`.
-    pub fn prepend_to(&self, from: usize, later: &mut DatagramQueue) {
-        let mut merged = DatagramQueue::default();
-        for i in from..self.len() {
-            merged.push(self.datagram(i));
-        }
-        for i in 0..later.len() {
-            merged.push(later.datagram(i));
-        }
-        *later = merged;
-    }
-
     /// Sends the datagrams from `from` on with `send` (one `sendmmsg` of up
     /// to [`MAX_BATCH`], returning how many the kernel took) while at least
     /// `min` are left; returns where it stopped and the error that stopped
@@ -116,5 +103,100 @@ impl DatagramQueue {
             }
         }
         (pos, Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::net::{Ipv4Addr, Ipv6Addr, UdpSocket};
+    use std::os::fd::AsFd;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::udp::send_batch;
+
+    fn receiver() -> UdpSocket {
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        socket
+    }
+
+    fn datagram(destination: SocketAddr, contents: &[u8]) -> Datagram<'_> {
+        Datagram {
+            destination,
+            src_ip: None,
+            ecn: 0,
+            contents,
+        }
+    }
+
+    #[test]
+    fn datagrams_to_many_peers_arrive_whole_and_in_order() {
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let peers: Vec<UdpSocket> = (0..5).map(|_| receiver()).collect();
+        let mut queue = DatagramQueue::default();
+        // 200 datagrams: several sendmmsg calls of up to MAX_BATCH.
+        let bodies: Vec<Vec<u8>> = (0..200u32)
+            .map(|i| i.to_be_bytes().repeat(i as usize % 7 + 1))
+            .collect();
+        for (i, body) in bodies.iter().enumerate() {
+            queue.push(datagram(peers[i % 5].local_addr().unwrap(), body));
+        }
+        let (sent, result) = queue.send(
+            0,
+            1,
+            |batch| send_batch(socket.as_fd(), false, batch),
+            |e, _| panic!("refused: {e}"),
+        );
+        result.unwrap();
+        assert_eq!(sent, 200);
+        let mut buf = [0u8; 64];
+        for (i, body) in bodies.iter().enumerate() {
+            let (n, from) = peers[i % 5].recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], &body[..], "datagram {i}");
+            assert_eq!(from, socket.local_addr().unwrap());
+        }
+    }
+
+    #[test]
+    fn a_dual_stack_socket_sends_from_the_address_asked_for() {
+        // Bound to [::]: IPv4 peers are reached through IPv4-mapped
+        // addresses, and each datagram leaves from its own source address
+        // (IP_PKTINFO), with an ECN mark (IP_TOS) as quinn gives it.
+        let Ok(socket) = UdpSocket::bind((Ipv6Addr::UNSPECIFIED, 0)) else {
+            eprintln!("no IPv6 on this machine: skipped");
+            return;
+        };
+        let peer = receiver();
+        let destination = peer.local_addr().unwrap();
+        let mut queue = DatagramQueue::default();
+        for (src, ecn) in [([127, 0, 0, 2], 2u8), ([127, 0, 0, 3], 0)] {
+            queue.push(Datagram {
+                src_ip: Some(IpAddr::from(src)),
+                ecn,
+                ..datagram(destination, b"from")
+            });
+        }
+        let (sent, result) = queue.send(
+            0,
+            1,
+            |batch| send_batch(socket.as_fd(), true, batch),
+            |e, _| panic!("refused: {e}"),
+        );
+        result.unwrap();
+        assert_eq!(sent, 2);
+        let mut buf = [0u8; 16];
+        for src in [[127, 0, 0, 2], [127, 0, 0, 3]] {
+            let (n, from) = peer.recv_from(&mut buf).unwrap();
+            assert_eq!(&buf[..n], b"from");
+            assert_eq!(
+                from.ip(),
+                IpAddr::from(src),
+                "the source address was not applied"
+            );
+        }
     }
 }
