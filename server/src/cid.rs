@@ -155,6 +155,25 @@ mod tests {
     }
 
     #[test]
+    fn a_loops_ids_name_it_and_stay_random_otherwise() {
+        for shards in [2u8, 3, 7, 64] {
+            for shard in 0..shards {
+                let mut g = Generator::for_shard(shard, shards);
+                let mut firsts = HashSet::new();
+                for _ in 0..2000 {
+                    let id = g.generate_cid();
+                    assert_eq!(id[0] % shards, shard, "loop {shard} of {shards}");
+                    assert!(g.validate(&id).is_ok());
+                    firsts.insert(id[0]);
+                }
+                // Every first byte that names the loop is drawn.
+                assert_eq!(firsts.len(), 256 / usize::from(shards), "{shard}/{shards}");
+            }
+        }
+        assert_eq!(distinct(&mut Generator::for_shard(1, 2), 100_000), 100_000);
+    }
+
+    #[test]
     fn a_hundred_thousand_ids_do_not_repeat() {
         // 48 random bits: a repeat among 100,000 has a chance of 2e-5.
         assert_eq!(distinct(&mut Generator::new(), 100_000), 100_000);
