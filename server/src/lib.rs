@@ -6,7 +6,16 @@
 //! - [`tracker::Tracker`] keeps the BitTorrent swarms, in memory only;
 //! - [`store::Store`] persists users, rooms, roles and bans in sled;
 //! - [`admin`] is the gRPC admin socket and its client;
-//! - [`plugin`] is the plugin TCP listener and its tokens.
+//! - [`plugin`] is the plugin TCP listener and its tokens;
+//! - [`quic`] is the QUIC I/O: loops on quinn-proto, one per core.
+//!
+//! Linux only: the QUIC loops send with `sendmmsg` and share their port
+//! through an `SO_REUSEPORT` group steered by a BPF program.
+
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "voice-server runs on Linux: its QUIC loops send with sendmmsg and share their port through SO_REUSEPORT steered by BPF"
+);
 
 pub mod acme;
 pub mod address;
@@ -21,7 +30,6 @@ mod legacy_acl;
 mod legacy_names;
 pub mod pending;
 pub mod plugin;
-#[cfg(target_os = "linux")]
 pub mod quic;
 pub mod relay;
 pub mod running;

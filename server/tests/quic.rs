@@ -2,7 +2,6 @@
 //! clients on loopback: handshakes, streams both ways under flow control,
 //! datagrams read by tasks or forwarded in the loop, retries and refusals
 //! by policy, closes from either side and by timeout.
-#![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;

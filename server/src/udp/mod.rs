@@ -7,9 +7,7 @@
 //! sends them 64 a call. Nothing is lost to batching: a full socket buffer
 //! keeps the rest of the queue until the socket is writable again.
 
-#[cfg(target_os = "linux")]
 mod queue;
-#[cfg(target_os = "linux")]
 mod sendmmsg;
 
 /// `sendmmsg(2)`: many datagrams, each with its own destination, source
@@ -17,9 +15,7 @@ mod sendmmsg;
 /// [`MAX_BATCH`] of them and returns how many the kernel took (a prefix);
 /// [`DatagramQueue`] holds datagrams for it and sends them in batches,
 /// keeping what a full socket buffer refused.
-#[cfg(target_os = "linux")]
 pub use queue::DatagramQueue;
-#[cfg(target_os = "linux")]
 pub use sendmmsg::{Datagram, MAX_BATCH, send as send_batch};
 
 /// Datagrams a loop queues at most before it stops asking connections for

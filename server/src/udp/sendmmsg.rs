@@ -1,8 +1,8 @@
 //! `sendmmsg(2)`: many datagrams, each with its own destination, source
 //! address and ECN mark, in one system call.
 //!
-//! The server's only unsafe code, kept to building the C structures of one
-//! call. Neither quinn-udp (one `sendmsg` per transmit) nor a safe wrapper
+//! One of the server's two unsafe modules (with `quic/shard.rs`), kept to
+//! building the C structures of one call. Neither quinn-udp (one `sendmsg` per transmit) nor a safe wrapper
 //! offers this: rustix's `sendmmsg` cannot attach `IP_PKTINFO` or `IP_TOS`,
 //! and nix's cannot say how many datagrams left without reading memory it
 //! never initialised. The control messages are the ones quinn-udp attaches
